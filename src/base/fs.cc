@@ -1,0 +1,214 @@
+#include "base/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace berth::fs {
+
+Result<UniqueFd> Open(const std::string& path, int flags, mode_t mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) return SysError("open({})", path);
+  return UniqueFd(fd);
+}
+
+Result<std::string> ReadFd(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SysError("read(fd {})", fd);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  BERTH_TRY(UniqueFd fd, Open(path, O_RDONLY));
+  BERTH_TRY(std::string data, ReadFd(fd.get()), "reading {}", path);
+  return data;
+}
+
+Result<void> WriteAll(int fd, std::string_view data, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SysError("write({})", what);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+Result<void> WriteFile(const std::string& path, std::string_view data) {
+  BERTH_TRY(UniqueFd fd, Open(path, O_WRONLY | O_TRUNC));
+  return WriteAll(fd.get(), data, path);
+}
+
+Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+  std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
+  BERTH_TRY(UniqueFd fd, Open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
+  auto fail = [&](Error e) {
+    ::unlink(tmp.c_str());
+    return Unexpected(std::move(e));
+  };
+  if (auto r = WriteAll(fd.get(), data, tmp); !r) return fail(r.error());
+  if (::fsync(fd.get()) != 0) return fail(Error::Sys(errno, fmt::format("fsync({})", tmp)));
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return fail(Error::Sys(errno, fmt::format("rename({} -> {})", tmp, path)));
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+Result<void> MkdirAll(const std::string& path, mode_t mode) {
+  if (path.empty()) return {};
+  std::string cur;
+  size_t i = 0;
+  if (path[0] == '/') cur = "/", i = 1;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) {
+      if (!cur.empty() && cur.back() != '/') cur += '/';
+      cur.append(path, i, j - i);
+      if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return SysError("mkdir({})", cur);
+      {
+        struct stat st;
+        if (::stat(cur.c_str(), &st) != 0) return SysError("stat({})", cur);
+        if (!S_ISDIR(st.st_mode))
+          return MakeError(ErrorKind::kAlreadyExists, "mkdir({}): exists and is not a directory", cur);
+      }
+    }
+    i = j + 1;
+  }
+  return {};
+}
+
+namespace {
+
+Result<void> RemoveAt(int dirfd, const char* name, const std::string& shown, dev_t dev) {
+  struct stat st;
+  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return SysError("stat({})", shown);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlinkat(dirfd, name, 0) != 0 && errno != ENOENT) return SysError("unlink({})", shown);
+    return {};
+  }
+  if (st.st_dev != dev)
+    return MakeError("refusing to remove {}: it is a mount point", shown);
+  int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return SysError("open({})", shown);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return SysError("fdopendir({})", shown);
+  }
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    names.emplace_back(n);
+  }
+  Result<void> r;
+  for (const auto& n : names) {
+    r = RemoveAt(::dirfd(d), n.c_str(), shown + "/" + n, dev);
+    if (!r) break;
+  }
+  ::closedir(d);
+  if (!r) return r;
+  if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) return SysError("rmdir({})", shown);
+  return {};
+}
+
+}  // namespace
+
+Result<void> RemoveAll(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return SysError("stat({})", path);
+  }
+  return RemoveAt(AT_FDCWD, path.c_str(), path, st.st_dev);
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (!d) return SysError("opendir({})", path);
+  std::vector<std::string> out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    out.emplace_back(n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string Join(std::string_view a, std::string_view b) {
+  if (a.empty()) return std::string(b);
+  if (b.empty()) return std::string(a);
+  std::string out(a);
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  while (!b.empty() && b.front() == '/') b.remove_prefix(1);
+  if (out != "/") out += '/';
+  out += b;
+  return out;
+}
+
+std::string Clean(std::string_view path) {
+  bool abs = !path.empty() && path[0] == '/';
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view c = path.substr(i, j - i);
+    if (c.empty() || c == ".") {
+    } else if (c == "..") {
+      if (!parts.empty() && parts.back() != "..") parts.pop_back();
+      else if (!abs) parts.push_back(c);
+    } else {
+      parts.push_back(c);
+    }
+    i = j + 1;
+  }
+  std::string out = abs ? "/" : "";
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (k) out += '/';
+    out += parts[k];
+  }
+  if (out.empty()) out = ".";
+  return out;
+}
+
+}  // namespace berth::fs

@@ -1,0 +1,38 @@
+// Small file-system helpers that every layer uses. All return errors naming the call and path.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace berth::fs {
+
+Result<UniqueFd> Open(const std::string& path, int flags, mode_t mode = 0);
+Result<std::string> ReadFile(const std::string& path);
+Result<std::string> ReadFd(int fd);
+// Writes the whole buffer (retrying short writes and EINTR).
+Result<void> WriteAll(int fd, std::string_view data, std::string_view what);
+// Opens an existing file O_WRONLY|O_TRUNC and writes data: for /proc and cgroup files.
+Result<void> WriteFile(const std::string& path, std::string_view data);
+// Writes path atomically: a temporary file beside it, fsync, rename, fsync of the directory.
+Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// mkdir -p. Existing directories are fine; an existing non-directory is an error.
+Result<void> MkdirAll(const std::string& path, mode_t mode = 0755);
+// rm -rf that does not follow symlinks and does not cross mount points. Missing is fine.
+Result<void> RemoveAll(const std::string& path);
+bool Exists(const std::string& path);
+bool IsDir(const std::string& path);
+// Names in a directory, without "." and "..", sorted.
+Result<std::vector<std::string>> ListDir(const std::string& path);
+// Joins paths with exactly one '/' between them ("a/" + "/b" -> "a/b").
+std::string Join(std::string_view a, std::string_view b);
+// Lexically cleans a path: removes "." and empty components, resolves ".." without going above
+// the root (for absolute paths) — like Go's filepath.Clean.
+std::string Clean(std::string_view path);
+
+}  // namespace berth::fs
