@@ -56,31 +56,34 @@ struct CapabilityPlanResult {
 // The step of ApplyCapabilities() that failed, for the child's {stage, errno} report.
 enum class CapabilityStep : int {
   kNone = 0,
-  kBoundingDrop = 1,   // prctl(PR_CAPBSET_DROP, cap)
-  kCapset = 2,         // capset(effective, permitted, inheritable)
-  kAmbientClear = 3,   // prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-  kAmbientRaise = 4,   // prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)
+  kBoundingDrop = 1,  // prctl(PR_CAPBSET_DROP, cap)
+  kCapset = 2,        // capset(effective, permitted, inheritable)
+  kAmbientClear = 3,  // prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+  kAmbientRaise = 4,  // prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)
 };
 
 struct CapabilityFailure {
   CapabilityStep step = CapabilityStep::kNone;
-  int err = 0;  // errno
-  int cap = -1; // the capability being dropped or raised, when the step has one
+  int err = 0;   // errno
+  int cap = -1;  // the capability being dropped or raised, when the step has one
 };
 
 // Drops from the bounding set every capability 0..last_cap not in plan.bounding (needs
 // CAP_SETPCAP, so call it before the capset step drops that). EINVAL for a capability the
 // kernel lacks is ignored. Returns 0 or errno; on failure *failure (if not null) says where.
 // No allocation: safe after clone().
-int ApplyBoundingSet(const CapabilityPlan& plan, int last_cap, CapabilityFailure* failure = nullptr);
+int ApplyBoundingSet(const CapabilityPlan& plan, int last_cap,
+                     CapabilityFailure* failure = nullptr);
 
 // capset(2) (version 3) of effective/permitted/inheritable, then clears the ambient set and
 // raises each ambient capability (EINVAL, i.e. kernels before 4.3, is ignored as runc does).
 // Call after setuid() so the ambient set survives. Returns 0 or errno; no allocation.
-int ApplyCapabilitySets(const CapabilityPlan& plan, int last_cap, CapabilityFailure* failure = nullptr);
+int ApplyCapabilitySets(const CapabilityPlan& plan, int last_cap,
+                        CapabilityFailure* failure = nullptr);
 
 // ApplyBoundingSet() then ApplyCapabilitySets(): for callers that do not change uid in between.
-int ApplyCapabilities(const CapabilityPlan& plan, int last_cap, CapabilityFailure* failure = nullptr);
+int ApplyCapabilities(const CapabilityPlan& plan, int last_cap,
+                      CapabilityFailure* failure = nullptr);
 
 // The capabilities Docker gives a container by default (moby oci/caps/defaults.go), in
 // Docker's order, as "CAP_*" names.

@@ -75,8 +75,8 @@ TEST(PlanCapabilities, UnknownAndUnavailableAreSkippedAndReported) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->plan.bounding, Bit(CAP_CHOWN));
   EXPECT_EQ(r->plan.effective, 0u);
-  EXPECT_EQ(r->unknown, (std::vector<std::string>{"CAP_BOGUS", "CAP_BPF",
-                                                  "CAP_CHECKPOINT_RESTORE", "chown"}));
+  EXPECT_EQ(r->unknown,
+            (std::vector<std::string>{"CAP_BOGUS", "CAP_BPF", "CAP_CHECKPOINT_RESTORE", "chown"}));
 }
 
 TEST(PlanCapabilities, BadLastCap) {

@@ -243,7 +243,8 @@ TEST_F(PlanRootTest, RlimitsApplyInTheChild) {
   auto ops = PlanRlimits({oci::Rlimit{"RLIMIT_NOFILE", 1000, 1000}});
   ASSERT_TRUE(ops) << ops.error().message();
   // Then an op that raises the hard limit, which fails without CAP_SYS_RESOURCE.
-  auto raise = PlanRlimits({oci::Rlimit{"RLIMIT_CORE", 0, 0}, oci::Rlimit{"RLIMIT_NOFILE", 2000, 2000}});
+  auto raise =
+      PlanRlimits({oci::Rlimit{"RLIMIT_CORE", 0, 0}, oci::Rlimit{"RLIMIT_NOFILE", 2000, 2000}});
   ASSERT_TRUE(raise);
   CapabilityPlan no_resource = CurrentCaps();
   const uint64_t resource_bit = uint64_t{1} << CAP_SYS_RESOURCE;

@@ -28,8 +28,8 @@ namespace {
 
 struct ActionRow {
   std::string_view name;
-  uint32_t action;    // libseccomp action; for ERRNO/TRACE the data bits are filled in later
-  bool takes_errno;   // errnoRet applies (defaulting to EPERM as runc does)
+  uint32_t action;   // libseccomp action; for ERRNO/TRACE the data bits are filled in later
+  bool takes_errno;  // errnoRet applies (defaulting to EPERM as runc does)
 };
 
 constexpr ActionRow kActions[] = {
@@ -163,8 +163,8 @@ Result<void> AddRule(scmp_filter_ctx ctx, const std::string& name, int nr, uint3
   int rc = seccomp_rule_add_array(ctx, action, nr, static_cast<unsigned>(conds.size()),
                                   conds.empty() ? nullptr : conds.data());
   if (rc < 0)
-    return SysErrorN(-rc, "seccomp_rule_add_array({}, {}, {} conditions)", name,
-                     ActionText(action), conds.size());
+    return SysErrorN(-rc, "seccomp_rule_add_array({}, {}, {} conditions)", name, ActionText(action),
+                     conds.size());
   return {};
 }
 
@@ -280,8 +280,7 @@ namespace {
 
 // Typed reads from the profile; errors name the field path.
 Result<std::string> JsonString(const Json& j, std::string_view path) {
-  if (!j.is_string())
-    return MakeError(ErrorKind::kInvalidArgument, "{}: expected a string", path);
+  if (!j.is_string()) return MakeError(ErrorKind::kInvalidArgument, "{}: expected a string", path);
   return j.get<std::string>();
 }
 
@@ -327,7 +326,8 @@ Result<std::optional<Filter>> ParseFilter(const Json& rule, const char* key,
   const Json* j = Field(rule, key);
   if (j == nullptr) return std::optional<Filter>();
   std::string here = fmt::format("{}.{}", path, key);
-  if (!j->is_object()) return MakeError(ErrorKind::kInvalidArgument, "{}: expected an object", here);
+  if (!j->is_object())
+    return MakeError(ErrorKind::kInvalidArgument, "{}: expected an object", here);
   Filter f;
   BERTH_TRY(f.caps, JsonStrings(*j, "caps", here));
   BERTH_TRY(f.arches, JsonStrings(*j, "arches", here));
@@ -525,7 +525,8 @@ Result<oci::Seccomp> DockerDefaultSeccomp(const std::vector<std::string>& effect
   context.caps = effective_caps;
   context.arch = std::string(NativeDockerArch());
   BERTH_TRY(context.kernel, ParseKernelRelease(uts.release), "reading the running kernel version");
-  return EvaluateDockerProfile(DockerDefaultSeccompJson(), context, "docker default seccomp profile");
+  return EvaluateDockerProfile(DockerDefaultSeccompJson(), context,
+                               "docker default seccomp profile");
 }
 
 }  // namespace berth::runtime

@@ -45,43 +45,90 @@ uint32_t RunFilter(const SeccompProgram& p, uint32_t arch, int nr,
         }
         break;
       case BPF_LDX:
-        if (BPF_MODE(in.code) == BPF_IMM) x = in.k;
-        else if (BPF_MODE(in.code) == BPF_MEM) x = mem[in.k];
-        else if (BPF_MODE(in.code) == BPF_LEN) x = sizeof data;
-        else { ADD_FAILURE() << "unsupported LDX mode " << in.code; return 0xdead; }
+        if (BPF_MODE(in.code) == BPF_IMM)
+          x = in.k;
+        else if (BPF_MODE(in.code) == BPF_MEM)
+          x = mem[in.k];
+        else if (BPF_MODE(in.code) == BPF_LEN)
+          x = sizeof data;
+        else {
+          ADD_FAILURE() << "unsupported LDX mode " << in.code;
+          return 0xdead;
+        }
         break;
-      case BPF_ST: mem[in.k] = a; break;
-      case BPF_STX: mem[in.k] = x; break;
+      case BPF_ST:
+        mem[in.k] = a;
+        break;
+      case BPF_STX:
+        mem[in.k] = x;
+        break;
       case BPF_ALU:
         switch (BPF_OP(in.code)) {
-          case BPF_ADD: a += src; break;
-          case BPF_SUB: a -= src; break;
-          case BPF_MUL: a *= src; break;
-          case BPF_DIV: a = src ? a / src : 0; break;
-          case BPF_AND: a &= src; break;
-          case BPF_OR: a |= src; break;
-          case BPF_LSH: a <<= src; break;
-          case BPF_RSH: a >>= src; break;
-          case BPF_NEG: a = -a; break;
-          default: ADD_FAILURE() << "unsupported ALU op " << in.code; return 0xdead;
+          case BPF_ADD:
+            a += src;
+            break;
+          case BPF_SUB:
+            a -= src;
+            break;
+          case BPF_MUL:
+            a *= src;
+            break;
+          case BPF_DIV:
+            a = src ? a / src : 0;
+            break;
+          case BPF_AND:
+            a &= src;
+            break;
+          case BPF_OR:
+            a |= src;
+            break;
+          case BPF_LSH:
+            a <<= src;
+            break;
+          case BPF_RSH:
+            a >>= src;
+            break;
+          case BPF_NEG:
+            a = -a;
+            break;
+          default:
+            ADD_FAILURE() << "unsupported ALU op " << in.code;
+            return 0xdead;
         }
         break;
       case BPF_JMP: {
-        if (BPF_OP(in.code) == BPF_JA) { pc += in.k; break; }
+        if (BPF_OP(in.code) == BPF_JA) {
+          pc += in.k;
+          break;
+        }
         bool cond = false;
         switch (BPF_OP(in.code)) {
-          case BPF_JEQ: cond = a == src; break;
-          case BPF_JGT: cond = a > src; break;
-          case BPF_JGE: cond = a >= src; break;
-          case BPF_JSET: cond = (a & src) != 0; break;
-          default: ADD_FAILURE() << "unsupported JMP op " << in.code; return 0xdead;
+          case BPF_JEQ:
+            cond = a == src;
+            break;
+          case BPF_JGT:
+            cond = a > src;
+            break;
+          case BPF_JGE:
+            cond = a >= src;
+            break;
+          case BPF_JSET:
+            cond = (a & src) != 0;
+            break;
+          default:
+            ADD_FAILURE() << "unsupported JMP op " << in.code;
+            return 0xdead;
         }
         pc += cond ? in.jt : in.jf;
         break;
       }
-      case BPF_RET: return BPF_RVAL(in.code) == BPF_A ? a : in.k;
+      case BPF_RET:
+        return BPF_RVAL(in.code) == BPF_A ? a : in.k;
       case BPF_MISC:
-        if (BPF_MISCOP(in.code) == BPF_TAX) x = a; else a = x;
+        if (BPF_MISCOP(in.code) == BPF_TAX)
+          x = a;
+        else
+          a = x;
         break;
     }
   }
@@ -129,7 +176,8 @@ TEST(CompileSeccomp, ArgumentConditionsErrnoRetAndArches) {
       Rule({"mkdir", "mkdirat"}, "SCMP_ACT_ERRNO", {}, EACCES),
       Rule({"personality"}, "SCMP_ACT_ERRNO", {Arg(0, 8, "SCMP_CMP_EQ")}),
       Rule({"socket"}, "SCMP_ACT_ERRNO", {Arg(0, 40, "SCMP_CMP_EQ"), Arg(1, 2, "SCMP_CMP_GE")}, 7),
-      Rule({"clone"}, "SCMP_ACT_KILL_PROCESS", {Arg(0, 0x10000000, "SCMP_CMP_MASKED_EQ", 0x10000000)}),
+      Rule({"clone"}, "SCMP_ACT_KILL_PROCESS",
+           {Arg(0, 0x10000000, "SCMP_CMP_MASKED_EQ", 0x10000000)}),
       Rule({"not_a_real_syscall_berth"}, "SCMP_ACT_KILL"),
   };
   auto p = CompileSeccomp(spec);
@@ -200,12 +248,9 @@ TEST(CompileSeccomp, ActionsAndFlags) {
   spec.default_action = "SCMP_ACT_ALLOW";
   spec.flags = {"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
                 "SECCOMP_FILTER_FLAG_TSYNC"};
-  spec.syscalls = {Rule({"getppid"}, "SCMP_ACT_KILL"),
-                   Rule({"gettid"}, "SCMP_ACT_KILL_THREAD"),
-                   Rule({"getuid"}, "SCMP_ACT_TRAP"),
-                   Rule({"getgid"}, "SCMP_ACT_TRACE", {}, 42),
-                   Rule({"geteuid"}, "SCMP_ACT_LOG"),
-                   Rule({"getegid"}, "SCMP_ACT_NOTIFY")};
+  spec.syscalls = {Rule({"getppid"}, "SCMP_ACT_KILL"), Rule({"gettid"}, "SCMP_ACT_KILL_THREAD"),
+                   Rule({"getuid"}, "SCMP_ACT_TRAP"),  Rule({"getgid"}, "SCMP_ACT_TRACE", {}, 42),
+                   Rule({"geteuid"}, "SCMP_ACT_LOG"),  Rule({"getegid"}, "SCMP_ACT_NOTIFY")};
   auto p = CompileSeccomp(spec);
   ASSERT_TRUE(p) << p.error().message();
   EXPECT_EQ(p->flags, SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW |
@@ -414,8 +459,8 @@ TEST(DockerDefaultSeccomp, CompilesAndBehavesLikeDocker) {
   EXPECT_EQ(RunFilter(*p, x64, Nr("personality"), {8}), kAllow);
   EXPECT_EQ(RunFilter(*p, x64, Nr("personality"), {0x0400000}), Errno(EPERM));
   EXPECT_EQ(RunFilter(*p, x64, Nr("socket"), {2}), kAllow);
-  EXPECT_EQ(RunFilter(*p, x64, Nr("socket"), {40}), Errno(EPERM));  // AF_VSOCK
-  EXPECT_EQ(RunFilter(*p, x64, Nr("clone"), {0x11}), kAllow);        // fork-like clone
+  EXPECT_EQ(RunFilter(*p, x64, Nr("socket"), {40}), Errno(EPERM));         // AF_VSOCK
+  EXPECT_EQ(RunFilter(*p, x64, Nr("clone"), {0x11}), kAllow);              // fork-like clone
   EXPECT_EQ(RunFilter(*p, x64, Nr("clone"), {0x10000000}), Errno(EPERM));  // CLONE_NEWUSER
   EXPECT_EQ(RunFilter(*p, x64, Nr("clone3")), Errno(ENOSYS));
   EXPECT_EQ(RunFilter(*p, AUDIT_ARCH_I386, Nr("socketcall", SCMP_ARCH_X86)), kAllow);
