@@ -1,6 +1,6 @@
 // Applies compiled plans for real, in a forked child (no namespaces needed): seccomp filters,
-// capability sets and rlimits. Needs root (CAP_SYS_ADMIN to install a filter without
-// no_new_privs is not relied on: the child sets no_new_privs first).
+// capability sets and rlimits. Needs root for the capability tests; the seccomp children set
+// no_new_privs before installing, as the container child will.
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
