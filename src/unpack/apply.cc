@@ -1,0 +1,520 @@
+#include "unpack/apply.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "unpack/tar_util.h"
+
+namespace berth::unpack {
+
+namespace {
+
+constexpr std::string_view kWhiteoutPrefix = ".wh.";
+constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";  // aufs bookkeeping
+constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
+
+// rm -rf of `name` in `dirfd`, never following symlinks.
+Result<void> RemoveAtFd(int dirfd, const std::string& name, const std::string& shown) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return SysError("fstatat({})", shown);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return SysError("openat({})", shown);
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      ::close(fd);
+      return SysError("fdopendir({})", shown);
+    }
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n != "." && n != "..") names.emplace_back(n);
+    }
+    Result<void> r;
+    for (const auto& n : names) {
+      r = RemoveAtFd(::dirfd(d), n, shown + "/" + n);
+      if (!r) break;
+    }
+    ::closedir(d);
+    if (!r) return r;
+    if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) return SysError("rmdir({})", shown);
+    return {};
+  }
+  if (::unlinkat(dirfd, name.c_str(), 0) != 0) return SysError("unlink({})", shown);
+  return {};
+}
+
+struct DirFixup {
+  std::string path;  // relative to dest, "" for dest itself
+  mode_t mode;
+  struct timespec times[2];
+};
+
+size_t Depth(const std::string& p) {
+  return p.empty() ? 0 : 1 + static_cast<size_t>(std::count(p.begin(), p.end(), '/'));
+}
+
+std::pair<std::string, std::string> SplitParent(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {"", path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+struct ReadCtx {
+  ByteSource* src;
+  std::vector<char> buf;
+  std::optional<Error> error;
+};
+
+la_ssize_t ReadCallback(struct archive* a, void* user, const void** out) {
+  auto* ctx = static_cast<ReadCtx*>(user);
+  auto n = ctx->src->Read(ctx->buf.data(), ctx->buf.size());
+  if (!n) {
+    archive_set_error(a, EIO, "%s", n.error().message().c_str());
+    ctx->error = std::move(n).error();
+    return -1;
+  }
+  *out = ctx->buf.data();
+  return static_cast<la_ssize_t>(*n);
+}
+
+class Applier {
+ public:
+  Applier(UniqueFd root, std::string dest, const ApplyOptions& options)
+      : root_(std::move(root)), dest_(std::move(dest)), options_(options) {}
+
+  Result<LayerStats> Run(ByteSource& tar) {
+    ReadCtx ctx{&tar, std::vector<char>(128 << 10), std::nullopt};
+    ArchivePtr a(archive_read_new());
+    if (!a) return MakeError("archive_read_new failed");
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_empty(a.get());
+    if (archive_read_open(a.get(), &ctx, nullptr, ReadCallback, nullptr) != ARCHIVE_OK)
+      return ArchiveError(a.get(), ctx, "opening the tar stream");
+    for (;;) {
+      struct archive_entry* e = nullptr;
+      int rc = archive_read_next_header(a.get(), &e);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc == ARCHIVE_WARN) {
+        log::Warn("layer tar: {}", archive_error_string(a.get()));
+      } else if (rc != ARCHIVE_OK) {
+        return ArchiveError(a.get(), ctx, "reading the next tar header");
+      }
+      BERTH_CHECK(Entry(a.get(), ctx, e));
+    }
+    BERTH_CHECK(FixDirectories());
+    return stats_;
+  }
+
+ private:
+  Unexpected ArchiveError(struct archive* a, ReadCtx& ctx, std::string_view what) {
+    // An error from our own source (a digest mismatch, a network error) beats libarchive's
+    // restatement of it.
+    if (ctx.error) return Unexpected(*ctx.error);
+    const char* msg = archive_error_string(a);
+    return MakeError(ErrorKind::kDataLoss, "{}: {}", what, msg ? msg : "unknown libarchive error");
+  }
+
+  template <typename... Args>
+  Unexpected Refuse(std::string_view raw, fmt::format_string<Args...> f, Args&&... args) {
+    return MakeError(ErrorKind::kInvalidArgument, "layer entry \"{}\": {}", raw,
+                     fmt::format(f, std::forward<Args>(args)...));
+  }
+
+  // Opens directory `rel` below the root one component at a time, never following a symlink.
+  // With `create`, missing components are made (0755, as Docker does for implied parents).
+  // Returns an invalid fd when !create and a component is missing.
+  Result<UniqueFd> OpenDir(const std::string& rel, bool create, std::string_view raw) {
+    UniqueFd cur(::fcntl(root_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!cur) return SysError("dup({})", dest_);
+    if (rel.empty()) return cur;
+    std::string walked;
+    for (const std::string& comp : str::Split(rel, '/')) {
+      walked = walked.empty() ? comp : walked + "/" + comp;
+      int fd = ::openat(cur.get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT) {
+        if (!create) return UniqueFd();
+        if (::mkdirat(cur.get(), comp.c_str(), 0755) != 0 && errno != EEXIST)
+          return SysError("mkdirat({}/{})", dest_, walked);
+        if (options_.whiteouts == WhiteoutMode::kFlat) created_.insert(walked);
+        fd = ::openat(cur.get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      }
+      if (fd < 0) {
+        int err = errno;
+        struct stat st;
+        if ((err == ELOOP || err == ENOTDIR) &&
+            ::fstatat(cur.get(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+          if (S_ISLNK(st.st_mode))
+            return Refuse(raw, "parent \"{}\" is a symlink; refusing to write through it", walked);
+          return Refuse(raw, "parent \"{}\" is not a directory", walked);
+        }
+        return SysErrorN(err, "openat({}/{})", dest_, walked);
+      }
+      cur.reset(fd);
+    }
+    return cur;
+  }
+
+  // "/a/./b/" -> "a/b"; "" for the root itself; ".." above the root is an error.
+  // `entry` names the tar entry in errors.
+  Result<std::string> CleanPath(std::string_view raw, std::string_view what, std::string_view entry) {
+    if (raw.empty()) return Refuse(entry, "empty {}", what);
+    std::string_view p = raw;
+    while (!p.empty() && p.front() == '/') p.remove_prefix(1);
+    std::string clean = fs::Clean(p);
+    if (clean == ".") return std::string();
+    if (clean == ".." || clean.starts_with("../"))
+      return Refuse(entry, "{} escapes the layer root", what);
+    return clean;
+  }
+
+  Result<void> Entry(struct archive* a, ReadCtx& ctx, struct archive_entry* e) {
+    const char* raw_c = archive_entry_pathname(e);
+    if (raw_c == nullptr) raw_c = archive_entry_pathname_utf8(e);
+    if (raw_c == nullptr) return MakeError(ErrorKind::kInvalidArgument, "tar entry without a path");
+    std::string raw = raw_c;
+    if (++stats_.entries > options_.max_entries)
+      return Refuse(raw, "the layer has more than {} entries", options_.max_entries);
+    BERTH_TRY(std::string path, CleanPath(raw, "path", raw));
+
+    const char* link_c = archive_entry_hardlink(e);
+    if (link_c == nullptr) link_c = archive_entry_hardlink_utf8(e);
+    mode_t type = archive_entry_filetype(e);
+
+    if (path.empty()) {
+      if (link_c != nullptr || type != AE_IFDIR) return Refuse(raw, "the root is not a directory");
+      ++stats_.dirs;
+      return ApplyDirMeta(root_.get(), "", e, raw);
+    }
+    auto [parent, base] = SplitParent(path);
+
+    if (base.starts_with(kWhiteoutPrefix)) {
+      ++stats_.whiteouts;
+      return Whiteout(parent, base, raw);
+    }
+
+    if (link_c != nullptr) return HardLink(parent, base, path, link_c, raw);
+
+    if ((type == AE_IFCHR || type == AE_IFBLK) && !options_.allow_devices)
+      return Refuse(raw, "device nodes are not allowed in this layer");
+    if (type == AE_IFREG) {
+      uint64_t size = archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
+      if (size > options_.max_bytes - std::min(stats_.bytes, options_.max_bytes))
+        return Refuse(raw, "the layer's files exceed the limit of {} bytes", options_.max_bytes);
+      stats_.bytes += size;
+    }
+    if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFCHR &&
+        type != AE_IFBLK && type != AE_IFIFO)
+      return Refuse(raw, "unsupported entry type {:o}", static_cast<unsigned>(type));
+
+    BERTH_TRY(UniqueFd pfd, OpenDir(parent, true, raw));
+    std::string shown = fs::Join(dest_, path);
+
+    // A later entry replaces an earlier one (or one from a lower layer in kFlat), except that a
+    // directory over a directory merges.
+    struct stat st;
+    bool exists = ::fstatat(pfd.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists && !(type == AE_IFDIR && S_ISDIR(st.st_mode))) {
+      BERTH_CHECK(RemoveAtFd(pfd.get(), base, shown));
+      exists = false;
+    }
+    if (options_.whiteouts == WhiteoutMode::kFlat) created_.insert(path);
+
+    switch (type) {
+      case AE_IFDIR: {
+        if (!exists && ::mkdirat(pfd.get(), base.c_str(), 0700) != 0)
+          return SysError("mkdirat({})", shown);
+        UniqueFd dfd(::openat(pfd.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!dfd) return SysError("openat({})", shown);
+        ++stats_.dirs;
+        return ApplyDirMeta(dfd.get(), path, e, raw);
+      }
+      case AE_IFREG: {
+        ++stats_.files;
+        return RegularFile(a, ctx, pfd.get(), base, shown, e, raw);
+      }
+      case AE_IFLNK: {
+        const char* target = archive_entry_symlink(e);
+        if (target == nullptr) target = archive_entry_symlink_utf8(e);
+        if (target == nullptr) return Refuse(raw, "symlink without a target");
+        if (::symlinkat(target, pfd.get(), base.c_str()) != 0)
+          return SysError("symlinkat({} -> {})", shown, target);
+        ++stats_.symlinks;
+        return ApplyPathMeta(pfd.get(), base, shown, e, /*is_symlink=*/true);
+      }
+      default: {
+        dev_t dev = (type == AE_IFIFO) ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+        if (::mknodat(pfd.get(), base.c_str(), type | 0600, dev) != 0)
+          return SysError("mknodat({}, {:o}, {}:{})", shown, static_cast<unsigned>(type), major(dev),
+                          minor(dev));
+        ++stats_.specials;
+        return ApplyPathMeta(pfd.get(), base, shown, e, /*is_symlink=*/false);
+      }
+    }
+  }
+
+  Result<void> RegularFile(struct archive* a, ReadCtx& ctx, int pfd, const std::string& base,
+                           const std::string& shown, struct archive_entry* e, std::string_view raw) {
+    UniqueFd fd(::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return SysError("openat({})", shown);
+    // Data arrives as (offset, bytes) blocks; the gaps of a sparse entry are never written, so
+    // they stay holes.
+    int64_t end = 0;
+    for (;;) {
+      const void* buf = nullptr;
+      size_t len = 0;
+      la_int64_t offset = 0;
+      int rc = archive_read_data_block(a, &buf, &len, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+        auto err = ArchiveError(a, ctx, "reading file data");
+        return Unexpected(std::move(err.value()).Wrap("layer entry \"{}\"", raw));
+      }
+      const char* p = static_cast<const char*>(buf);
+      size_t done = 0;
+      while (done < len) {
+        ssize_t n = ::pwrite(fd.get(), p + done, len - done, offset + static_cast<int64_t>(done));
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          return SysError("write({})", shown);
+        }
+        done += static_cast<size_t>(n);
+      }
+      end = std::max<int64_t>(end, offset + static_cast<int64_t>(len));
+    }
+    int64_t size = archive_entry_size(e);
+    if (size > end && ::ftruncate(fd.get(), size) != 0) return SysError("ftruncate({}, {})", shown, size);
+    if (options_.preserve_owner && ::fchown(fd.get(), archive_entry_uid(e), archive_entry_gid(e)) != 0)
+      return SysError("fchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
+    mode_t mode = archive_entry_perm(e) & 07777;
+    if (::fchmod(fd.get(), mode) != 0) return SysError("fchmod({}, {:o})", shown, mode);
+    BERTH_CHECK(SetXattrs(e, shown, [&](const char* name, const void* value, size_t n) {
+      return ::fsetxattr(fd.get(), name, value, n, 0);
+    }));
+    struct timespec ts[2];
+    Times(e, ts);
+    if (::futimens(fd.get(), ts) != 0) return SysError("futimens({})", shown);
+    return {};
+  }
+
+  // Owner, mode, xattrs and mtime of a symlink, fifo or device, by name in its parent.
+  Result<void> ApplyPathMeta(int pfd, const std::string& base, const std::string& shown,
+                             struct archive_entry* e, bool is_symlink) {
+    if (options_.preserve_owner &&
+        ::fchownat(pfd, base.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
+      return SysError("lchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
+    if (!is_symlink) {
+      mode_t mode = archive_entry_perm(e) & 07777;
+      if (::fchmodat(pfd, base.c_str(), mode, 0) != 0) return SysError("fchmodat({}, {:o})", shown, mode);
+    }
+    // No *at() form of setxattr on this libc: go through the parent's /proc/self/fd magic link,
+    // which pins the directory we verified, and lsetxattr the final component unfollowed.
+    std::string via = fmt::format("/proc/self/fd/{}/{}", pfd, base);
+    BERTH_CHECK(SetXattrs(e, shown, [&](const char* name, const void* value, size_t n) {
+      return ::lsetxattr(via.c_str(), name, value, n, 0);
+    }));
+    struct timespec ts[2];
+    Times(e, ts);
+    if (::utimensat(pfd, base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) return SysError("utimensat({})", shown);
+    return {};
+  }
+
+  // Owner and xattrs now; mode and mtime once the directory's contents are written.
+  Result<void> ApplyDirMeta(int dfd, const std::string& path, struct archive_entry* e,
+                            std::string_view raw) {
+    (void)raw;
+    std::string shown = fs::Join(dest_, path);
+    if (options_.preserve_owner && ::fchown(dfd, archive_entry_uid(e), archive_entry_gid(e)) != 0)
+      return SysError("fchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
+    BERTH_CHECK(SetXattrs(e, shown, [&](const char* name, const void* value, size_t n) {
+      return ::fsetxattr(dfd, name, value, n, 0);
+    }));
+    DirFixup fix{path, static_cast<mode_t>(archive_entry_perm(e) & 07777), {}};
+    Times(e, fix.times);
+    dirs_.push_back(std::move(fix));
+    return {};
+  }
+
+  template <typename SetFn>
+  Result<void> SetXattrs(struct archive_entry* e, const std::string& shown, SetFn set) {
+    archive_entry_xattr_reset(e);
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+      std::string_view n = name;
+      if (n.starts_with("trusted.overlay.") || n.starts_with("user.overlay.")) {
+        log::Debug("{}: dropping overlay xattr {} from the layer", shown, n);
+        continue;
+      }
+      if (set(name, value, size) != 0) return SysError("setxattr({}, {})", shown, n);
+    }
+    return {};
+  }
+
+  static void Times(struct archive_entry* e, struct timespec ts[2]) {
+    ts[1].tv_sec = archive_entry_mtime(e);
+    ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+    if (archive_entry_atime_is_set(e)) {
+      ts[0].tv_sec = archive_entry_atime(e);
+      ts[0].tv_nsec = archive_entry_atime_nsec(e);
+    } else {
+      ts[0] = ts[1];
+    }
+  }
+
+  Result<void> HardLink(const std::string& parent, const std::string& base, const std::string& path,
+                        const char* link_raw, std::string_view raw) {
+    BERTH_TRY(std::string target, CleanPath(link_raw, "hard link target", raw));
+    if (target.empty()) return Refuse(raw, "hard link to the layer root");
+    auto [tparent, tbase] = SplitParent(target);
+    BERTH_TRY(UniqueFd tfd, OpenDir(tparent, false, raw));
+    struct stat tst;
+    if (!tfd || ::fstatat(tfd.get(), tbase.c_str(), &tst, AT_SYMLINK_NOFOLLOW) != 0)
+      return Refuse(raw, "hard link target \"{}\" is not in the layer", link_raw);
+    if (S_ISDIR(tst.st_mode)) return Refuse(raw, "hard link target \"{}\" is a directory", link_raw);
+    if (target == path) return {};  // a link to itself: already there
+    BERTH_TRY(UniqueFd pfd, OpenDir(parent, true, raw));
+    std::string shown = fs::Join(dest_, path);
+    BERTH_CHECK(RemoveAtFd(pfd.get(), base, shown));
+    if (::linkat(tfd.get(), tbase.c_str(), pfd.get(), base.c_str(), 0) != 0)
+      return SysError("linkat({} -> {})", shown, fs::Join(dest_, target));
+    if (options_.whiteouts == WhiteoutMode::kFlat) created_.insert(path);
+    ++stats_.hardlinks;
+    return {};
+  }
+
+  Result<void> Whiteout(const std::string& parent, const std::string& base, std::string_view raw) {
+    bool flat = options_.whiteouts == WhiteoutMode::kFlat;
+    if (base == kOpaqueMarker) {
+      BERTH_TRY(UniqueFd pfd, OpenDir(parent, !flat, raw));
+      if (!pfd) return {};  // kFlat: nothing below to hide
+      if (!flat) {
+        std::string attr = options_.overlay_xattr_prefix + "opaque";
+        if (::fsetxattr(pfd.get(), attr.c_str(), "y", 1, 0) != 0)
+          return SysError("setxattr({}, {})", fs::Join(dest_, parent), attr);
+        return {};
+      }
+      // Hide everything in the directory that this layer did not create.
+      BERTH_TRY(std::vector<std::string> names, ListAt(pfd.get(), fs::Join(dest_, parent)));
+      for (const auto& n : names) {
+        std::string child = parent.empty() ? n : parent + "/" + n;
+        if (created_.count(child)) continue;
+        BERTH_CHECK(RemoveAtFd(pfd.get(), n, fs::Join(dest_, child)));
+      }
+      return {};
+    }
+    if (base.starts_with(kWhiteoutMetaPrefix)) return {};  // aufs hard-link bookkeeping: ignored
+    std::string name = base.substr(kWhiteoutPrefix.size());
+    if (name.empty() || name == "." || name == "..")
+      return Refuse(raw, "whiteout of \"{}\" is not a name", name);
+    std::string path = parent.empty() ? name : parent + "/" + name;
+    BERTH_TRY(UniqueFd pfd, OpenDir(parent, !flat, raw));
+    if (!pfd) return {};
+    std::string shown = fs::Join(dest_, path);
+    if (flat) {
+      // Whiteouts hide lower layers only: what this layer wrote under that name stays.
+      if (created_.count(path)) return {};
+      return RemoveAtFd(pfd.get(), name, shown);
+    }
+    struct stat st;
+    if (::fstatat(pfd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return {};
+    if (::mknodat(pfd.get(), name.c_str(), S_IFCHR | 0600, makedev(0, 0)) != 0)
+      return SysError("mknodat({}, whiteout 0:0)", shown);
+    return {};
+  }
+
+  static Result<std::vector<std::string>> ListAt(int dirfd, const std::string& shown) {
+    int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return SysError("openat({})", shown);
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      ::close(fd);
+      return SysError("fdopendir({})", shown);
+    }
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n != "." && n != "..") names.emplace_back(n);
+    }
+    ::closedir(d);
+    return names;
+  }
+
+  // Modes and mtimes of directories, deepest first, after everything inside them is written
+  // (creating an entry bumps its parent's mtime; a read-only mode would block an unprivileged
+  // extraction).
+  Result<void> FixDirectories() {
+    std::stable_sort(dirs_.begin(), dirs_.end(),
+                     [](const DirFixup& a, const DirFixup& b) { return Depth(a.path) > Depth(b.path); });
+    for (const auto& d : dirs_) {
+      std::string shown = fs::Join(dest_, d.path);
+      auto fd = OpenDir(d.path, false, d.path);
+      // Gone, or replaced by a file or symlink by a later entry of this layer: nothing to fix.
+      if (!fd && fd.error().kind() == ErrorKind::kInvalidArgument) continue;
+      if (!fd) return Unexpected(std::move(fd).error());
+      if (!*fd) continue;
+      if (::fchmod(fd->get(), d.mode) != 0) return SysError("fchmod({}, {:o})", shown, d.mode);
+      if (::futimens(fd->get(), d.times) != 0) return SysError("futimens({})", shown);
+    }
+    return {};
+  }
+
+  UniqueFd root_;
+  std::string dest_;
+  const ApplyOptions& options_;
+  LayerStats stats_;
+  std::vector<DirFixup> dirs_;
+  std::unordered_set<std::string> created_;  // kFlat: paths this layer wrote
+};
+
+}  // namespace
+
+Result<LayerStats> ApplyLayer(ByteSource& tar, const std::string& dest_dir, const ApplyOptions& options) {
+  BERTH_TRY(UniqueFd root, fs::Open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Applier applier(std::move(root), dest_dir, options);
+  return applier.Run(tar);
+}
+
+Result<LayerStats> ApplyLayerFlat(ByteSource& tar, const std::string& dest_dir, ApplyOptions options) {
+  options.whiteouts = WhiteoutMode::kFlat;
+  return ApplyLayer(tar, dest_dir, options);
+}
+
+Result<UnpackResult> UnpackLayer(ByteSource& blob, const LayerDescriptor& desc,
+                                 const std::string& dest_dir, const ApplyOptions& options) {
+  BERTH_TRY(std::unique_ptr<LayerReader> reader, LayerReader::Open(blob, desc));
+  std::string name = "layer " + desc.digest.ToString();
+  auto stats = ApplyLayer(*reader, dest_dir, options);
+  if (!stats) {
+    // Errors from the reader already name the layer.
+    if (stats.error().message().starts_with(name)) return Unexpected(std::move(stats).error());
+    // A tar error may be the symptom of a corrupt blob: if so, report the corruption.
+    auto blob_ok = reader->VerifyBlobOnly();
+    if (!blob_ok && blob_ok.error().kind() == ErrorKind::kDataLoss)
+      return Unexpected(std::move(blob_ok).error());
+    return Unexpected(std::move(stats).error().Wrap("{}", name));
+  }
+  BERTH_TRY(LayerDigests digests, reader->Finish());
+  return UnpackResult{*stats, std::move(digests)};
+}
+
+}  // namespace berth::unpack

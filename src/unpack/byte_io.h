@@ -1,0 +1,113 @@
+// Pull-style byte sources and push-style byte sinks: the plumbing between the registry client,
+// the blob store, the decompressors and libarchive.
+//
+// A layer is processed in one pass by stacking sources: the blob (a file, or a ChunkPipe fed by
+// the HTTP client) -> a digest-checking source -> a decompressor -> a digest-checking source ->
+// the tar reader. Every stage pulls from the one below, so everything runs on the caller's
+// thread except the producer of a ChunkPipe.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace berth::unpack {
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Reads up to `size` bytes into `buf`. Returns 0 only at the end of the stream; a source that
+  // has no bytes yet blocks. After an error the source is unusable.
+  virtual Result<size_t> Read(char* buf, size_t size) = 0;
+};
+
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  // Consumes all of `data` or fails.
+  virtual Result<void> Write(std::string_view data) = 0;
+};
+
+// Reads from a string the source does not own; the string must outlive the source.
+class StringSource : public ByteSource {
+ public:
+  explicit StringSource(std::string_view data) : data_(data) {}
+  Result<size_t> Read(char* buf, size_t size) override;
+
+ private:
+  std::string_view data_;
+};
+
+// Reads from a file descriptor it owns (a blob in the store).
+class FdSource : public ByteSource {
+ public:
+  static Result<FdSource> Open(const std::string& path);
+  FdSource(UniqueFd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
+  Result<size_t> Read(char* buf, size_t size) override;
+
+ private:
+  UniqueFd fd_;
+  std::string name_;  // for error messages
+};
+
+class StringSink : public ByteSink {
+ public:
+  Result<void> Write(std::string_view data) override {
+    out_.append(data);
+    return {};
+  }
+  const std::string& str() const { return out_; }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Writes to a file descriptor it does not own.
+class FdSink : public ByteSink {
+ public:
+  FdSink(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  Result<void> Write(std::string_view data) override;
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+// A bounded single-producer single-consumer pipe: a producer thread (the HTTP client's write
+// callback) Push()es chunks as they arrive; the consumer (the unpacker) Read()s them.
+//
+// Push() blocks while more than `capacity` bytes are buffered. The producer ends the stream with
+// Close() or Fail(error); the consumer's Read() then returns 0 or that error. If the consumer
+// gives up it calls CloseRead(), and every later Push() fails at once so the download stops.
+class ChunkPipe : public ByteSource {
+ public:
+  explicit ChunkPipe(size_t capacity = 4 << 20) : capacity_(capacity) {}
+
+  Result<void> Push(std::string_view data);
+  void Close();
+  void Fail(Error error);
+  void CloseRead();
+
+  Result<size_t> Read(char* buf, size_t size) override;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> chunks_;
+  size_t front_offset_ = 0;  // bytes of chunks_.front() already read
+  size_t buffered_ = 0;
+  size_t capacity_;
+  bool closed_ = false;
+  bool read_closed_ = false;
+  std::optional<Error> error_;
+};
+
+}  // namespace berth::unpack

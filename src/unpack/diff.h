@@ -1,0 +1,42 @@
+// Turning an overlayfs upper directory (a container's or a build step's writable layer) into a
+// layer tar: the inverse of ApplyLayer in kOverlay mode.
+//
+//   0/0 character device NAME          -> empty regular file ".wh.NAME"
+//   directory with <prefix>opaque = y  -> the directory, then "DIR/.wh..wh..opq"
+//   everything else                    -> itself, with numeric uid/gid, permission bits
+//                                         (setuid/setgid/sticky included), mtime (whole
+//                                         seconds) and xattrs
+//
+// The tar is deterministic: entries in depth-first order with each directory's names sorted
+// bytewise, a directory before its contents ("a", "a/x", "a-b"); no atime, ctime or user/group
+// names; pax extended headers only where ustar cannot hold a field (long names, large ids or
+// sizes, xattrs); no padding after the two 512-byte end-of-archive blocks. The
+// same tree gives the same bytes. Hard links within the upper dir are kept as hard links to the
+// first path in that order. Sockets are skipped (tar cannot hold them). Holes in sparse files
+// are written as zeros: hole layout depends on the filesystem, not on the content.
+//
+// An upper dir using overlay features that keep data or names in the lower layers
+// (<prefix>redirect from redirect_dir=on, <prefix>metacopy from metacopy=on) is refused:
+// its diff is not self-contained. Mount with redirect_dir=off,metacopy=off when committing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "unpack/byte_io.h"
+
+namespace berth::unpack {
+
+struct DiffOptions {
+  // Where overlayfs keeps its xattrs: "trusted.overlay." or "user.overlay." (userxattr).
+  std::string overlay_xattr_prefix = "trusted.overlay.";
+  // SOURCE_DATE_EPOCH: mtimes later than this are written as this (reproducible builds).
+  std::optional<int64_t> clamp_mtime;
+};
+
+[[nodiscard]] Result<void> WriteLayerTar(const std::string& upper_dir, ByteSink& sink,
+                                         const DiffOptions& options = {});
+
+}  // namespace berth::unpack

@@ -1,0 +1,122 @@
+// WriteLayerTar without privileges: ordering, determinism and the apply -> diff round trip.
+#include "unpack/diff.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "unpack/apply.h"
+#include "unpack/test_tar.h"
+
+namespace berth::unpack {
+namespace {
+
+using namespace testing;
+
+ApplyOptions Unprivileged() {
+  ApplyOptions o;
+  o.preserve_owner = false;
+  return o;
+}
+
+std::string Diff(const std::string& dir, const DiffOptions& o = {}) {
+  StringSink sink;
+  auto r = WriteLayerTar(dir, sink, o);
+  EXPECT_TRUE(r) << r.error().message();
+  return sink.Take();
+}
+
+// Entry names and types of a tar, in order.
+std::vector<std::string> Names(const std::string& tar) {
+  std::vector<std::string> out;
+  ArchivePtr a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  EXPECT_EQ(archive_read_open_memory(a.get(), tar.data(), tar.size()), ARCHIVE_OK);
+  struct archive_entry* e;
+  while (archive_read_next_header(a.get(), &e) == ARCHIVE_OK) {
+    std::string n = archive_entry_pathname(e);
+    if (archive_entry_hardlink(e)) n += " => " + std::string(archive_entry_hardlink(e));
+    out.push_back(n);
+  }
+  return out;
+}
+
+std::vector<TarEntry> SampleTree() {
+  TarEntry d = Dir("b-dir", 0750);
+  d.mtime_nsec = 42;
+  TarEntry f = File("b-dir/f", "data", 04711);
+  f.xattrs = {{"user.z", "1"}, {"user.a", "2"}};
+  TarEntry long_name = File(std::string(120, 'n'), "long");  // needs a pax header
+  return {Dir("a"), File("a/x", "x"), File("a-b", "dash sorts before slash"), d, f,
+          Hardlink("b-dir/g", "b-dir/f"), Symlink("c", "/nowhere"), Special("fifo", AE_IFIFO),
+          long_name};
+}
+
+TEST(WriteLayerTarTest, RoundTripIsDeterministic) {
+  TempDir t;
+  ASSERT_TRUE(fs::MkdirAll(t / "one"));
+  ASSERT_TRUE(fs::MkdirAll(t / "two"));
+  std::string src = MakeTar(SampleTree(), /*full_pax=*/true);
+  StringSource s1(src);
+  ASSERT_TRUE(ApplyLayer(s1, t / "one", Unprivileged()));
+
+  std::string first = Diff(t / "one");
+  // Time passes and the tree is read again: same bytes (no atime, ctime, wall clock).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(Diff(t / "one"), first);
+
+  // Applying the diff elsewhere and diffing again gives the same bytes.
+  StringSource s2(first);
+  auto applied = ApplyLayer(s2, t / "two", Unprivileged());
+  ASSERT_TRUE(applied) << applied.error().message();
+  EXPECT_EQ(Diff(t / "two"), first);
+
+  EXPECT_EQ(Names(first),
+            (std::vector<std::string>{"a/", "a/x", "a-b", "b-dir/", "b-dir/f", "b-dir/g => b-dir/f",
+                                      "c", "fifo", std::string(120, 'n')}));
+  struct stat st = Lstat(t / "two/b-dir/f");
+  EXPECT_EQ(st.st_mode & 07777, 04711u);
+  EXPECT_EQ(st.st_nlink, 2u);
+  EXPECT_EQ(Lstat(t / "one/b-dir").st_mtim.tv_nsec, 42);
+  EXPECT_EQ(Lstat(t / "two/b-dir").st_mtim.tv_nsec, 0);  // layer tars keep whole seconds
+  char buf[4];
+  EXPECT_EQ(::lgetxattr((t / "two/b-dir/f").c_str(), "user.z", buf, sizeof(buf)), 1);
+}
+
+TEST(WriteLayerTarTest, ClampMtime) {
+  TempDir t;
+  TarEntry old_file = File("old", "o");
+  old_file.mtime = 100;
+  TarEntry new_file = File("new", "n");
+  new_file.mtime = 2000000000;
+  std::string src = MakeTar({old_file, new_file});
+  StringSource s(src);
+  ASSERT_TRUE(ApplyLayer(s, t.path(), Unprivileged()));
+  DiffOptions o;
+  o.clamp_mtime = 1000;
+  std::string tar = Diff(t.path(), o);
+  ArchivePtr a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  ASSERT_EQ(archive_read_open_memory(a.get(), tar.data(), tar.size()), ARCHIVE_OK);
+  struct archive_entry* e;
+  std::map<std::string, int64_t> mtimes;
+  while (archive_read_next_header(a.get(), &e) == ARCHIVE_OK)
+    mtimes[archive_entry_pathname(e)] = archive_entry_mtime(e);
+  EXPECT_EQ(mtimes["old"], 100);
+  EXPECT_EQ(mtimes["new"], 1000);
+}
+
+TEST(WriteLayerTarTest, MissingDirIsAnError) {
+  StringSink sink;
+  auto r = WriteLayerTar("/nonexistent/berth-upper", sink);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("/nonexistent/berth-upper"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::unpack
