@@ -19,18 +19,19 @@ size_t HexLength(std::string_view algorithm) {
 Result<Digest> Digest::Parse(std::string_view s) {
   size_t colon = s.find(':');
   if (colon == std::string_view::npos)
-    return MakeError(ErrorKind::kInvalidArgument, "invalid digest \"{}\": missing \"algorithm:\" prefix", s);
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "invalid digest \"{}\": missing \"algorithm:\" prefix", s);
   std::string_view algorithm = s.substr(0, colon);
   std::string_view hex = s.substr(colon + 1);
   size_t want = HexLength(algorithm);
   if (want == 0)
     return MakeError(ErrorKind::kInvalidArgument,
-                     "invalid digest \"{}\": unsupported algorithm \"{}\" (want sha256 or sha512)", s,
-                     algorithm);
+                     "invalid digest \"{}\": unsupported algorithm \"{}\" (want sha256 or sha512)",
+                     s, algorithm);
   if (hex.size() != want)
     return MakeError(ErrorKind::kInvalidArgument,
-                     "invalid digest \"{}\": {} needs {} hex characters, got {}", s, algorithm, want,
-                     hex.size());
+                     "invalid digest \"{}\": {} needs {} hex characters, got {}", s, algorithm,
+                     want, hex.size());
   for (size_t i = 0; i < hex.size(); ++i) {
     char c = hex[i];
     bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');

@@ -175,7 +175,8 @@ class Applier {
 
   // "/a/./b/" -> "a/b"; "" for the root itself; ".." above the root is an error.
   // `entry` names the tar entry in errors.
-  Result<std::string> CleanPath(std::string_view raw, std::string_view what, std::string_view entry) {
+  Result<std::string> CleanPath(std::string_view raw, std::string_view what,
+                                std::string_view entry) {
     if (raw.empty()) return Refuse(entry, "empty {}", what);
     std::string_view p = raw;
     while (!p.empty() && p.front() == '/') p.remove_prefix(1);
@@ -202,7 +203,7 @@ class Applier {
     if (path.empty()) {
       if (link_c != nullptr || type != AE_IFDIR) return Refuse(raw, "the root is not a directory");
       ++stats_.dirs;
-      return ApplyDirMeta(root_.get(), "", e, raw);
+      return ApplyDirMeta(root_.get(), "", e);
     }
     auto [parent, base] = SplitParent(path);
 
@@ -216,7 +217,8 @@ class Applier {
     if ((type == AE_IFCHR || type == AE_IFBLK) && !options_.allow_devices)
       return Refuse(raw, "device nodes are not allowed in this layer");
     if (type == AE_IFREG) {
-      uint64_t size = archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
+      uint64_t size =
+          archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
       if (size > options_.max_bytes - std::min(stats_.bytes, options_.max_bytes))
         return Refuse(raw, "the layer's files exceed the limit of {} bytes", options_.max_bytes);
       stats_.bytes += size;
@@ -242,10 +244,11 @@ class Applier {
       case AE_IFDIR: {
         if (!exists && ::mkdirat(pfd.get(), base.c_str(), 0700) != 0)
           return SysError("mkdirat({})", shown);
-        UniqueFd dfd(::openat(pfd.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd dfd(
+            ::openat(pfd.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!dfd) return SysError("openat({})", shown);
         ++stats_.dirs;
-        return ApplyDirMeta(dfd.get(), path, e, raw);
+        return ApplyDirMeta(dfd.get(), path, e);
       }
       case AE_IFREG: {
         ++stats_.files;
@@ -261,10 +264,12 @@ class Applier {
         return ApplyPathMeta(pfd.get(), base, shown, e, /*is_symlink=*/true);
       }
       default: {
-        dev_t dev = (type == AE_IFIFO) ? 0 : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+        dev_t dev = (type == AE_IFIFO)
+                        ? 0
+                        : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
         if (::mknodat(pfd.get(), base.c_str(), type | 0600, dev) != 0)
-          return SysError("mknodat({}, {:o}, {}:{})", shown, static_cast<unsigned>(type), major(dev),
-                          minor(dev));
+          return SysError("mknodat({}, {:o}, {}:{})", shown, static_cast<unsigned>(type),
+                          major(dev), minor(dev));
         ++stats_.specials;
         return ApplyPathMeta(pfd.get(), base, shown, e, /*is_symlink=*/false);
       }
@@ -272,8 +277,10 @@ class Applier {
   }
 
   Result<void> RegularFile(struct archive* a, ReadCtx& ctx, int pfd, const std::string& base,
-                           const std::string& shown, struct archive_entry* e, std::string_view raw) {
-    UniqueFd fd(::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+                           const std::string& shown, struct archive_entry* e,
+                           std::string_view raw) {
+    UniqueFd fd(
+        ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return SysError("openat({})", shown);
     // Data arrives as (offset, bytes) blocks; the gaps of a sparse entry are never written, so
     // they stay holes.
@@ -301,8 +308,10 @@ class Applier {
       end = std::max<int64_t>(end, offset + static_cast<int64_t>(len));
     }
     int64_t size = archive_entry_size(e);
-    if (size > end && ::ftruncate(fd.get(), size) != 0) return SysError("ftruncate({}, {})", shown, size);
-    if (options_.preserve_owner && ::fchown(fd.get(), archive_entry_uid(e), archive_entry_gid(e)) != 0)
+    if (size > end && ::ftruncate(fd.get(), size) != 0)
+      return SysError("ftruncate({}, {})", shown, size);
+    if (options_.preserve_owner &&
+        ::fchown(fd.get(), archive_entry_uid(e), archive_entry_gid(e)) != 0)
       return SysError("fchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
     mode_t mode = archive_entry_perm(e) & 07777;
     if (::fchmod(fd.get(), mode) != 0) return SysError("fchmod({}, {:o})", shown, mode);
@@ -318,12 +327,13 @@ class Applier {
   // Owner, mode, xattrs and mtime of a symlink, fifo or device, by name in its parent.
   Result<void> ApplyPathMeta(int pfd, const std::string& base, const std::string& shown,
                              struct archive_entry* e, bool is_symlink) {
-    if (options_.preserve_owner &&
-        ::fchownat(pfd, base.c_str(), archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
+    if (options_.preserve_owner && ::fchownat(pfd, base.c_str(), archive_entry_uid(e),
+                                              archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
       return SysError("lchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
     if (!is_symlink) {
       mode_t mode = archive_entry_perm(e) & 07777;
-      if (::fchmodat(pfd, base.c_str(), mode, 0) != 0) return SysError("fchmodat({}, {:o})", shown, mode);
+      if (::fchmodat(pfd, base.c_str(), mode, 0) != 0)
+        return SysError("fchmodat({}, {:o})", shown, mode);
     }
     // No *at() form of setxattr on this libc: go through the parent's /proc/self/fd magic link,
     // which pins the directory we verified, and lsetxattr the final component unfollowed.
@@ -333,14 +343,13 @@ class Applier {
     }));
     struct timespec ts[2];
     Times(e, ts);
-    if (::utimensat(pfd, base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) return SysError("utimensat({})", shown);
+    if (::utimensat(pfd, base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+      return SysError("utimensat({})", shown);
     return {};
   }
 
   // Owner and xattrs now; mode and mtime once the directory's contents are written.
-  Result<void> ApplyDirMeta(int dfd, const std::string& path, struct archive_entry* e,
-                            std::string_view raw) {
-    (void)raw;
+  Result<void> ApplyDirMeta(int dfd, const std::string& path, struct archive_entry* e) {
     std::string shown = fs::Join(dest_, path);
     if (options_.preserve_owner && ::fchown(dfd, archive_entry_uid(e), archive_entry_gid(e)) != 0)
       return SysError("fchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
@@ -390,7 +399,8 @@ class Applier {
     struct stat tst;
     if (!tfd || ::fstatat(tfd.get(), tbase.c_str(), &tst, AT_SYMLINK_NOFOLLOW) != 0)
       return Refuse(raw, "hard link target \"{}\" is not in the layer", link_raw);
-    if (S_ISDIR(tst.st_mode)) return Refuse(raw, "hard link target \"{}\" is a directory", link_raw);
+    if (S_ISDIR(tst.st_mode))
+      return Refuse(raw, "hard link target \"{}\" is a directory", link_raw);
     if (target == path) return {};  // a link to itself: already there
     BERTH_TRY(UniqueFd pfd, OpenDir(parent, true, raw));
     std::string shown = fs::Join(dest_, path);
@@ -463,8 +473,9 @@ class Applier {
   // (creating an entry bumps its parent's mtime; a read-only mode would block an unprivileged
   // extraction).
   Result<void> FixDirectories() {
-    std::stable_sort(dirs_.begin(), dirs_.end(),
-                     [](const DirFixup& a, const DirFixup& b) { return Depth(a.path) > Depth(b.path); });
+    std::stable_sort(dirs_.begin(), dirs_.end(), [](const DirFixup& a, const DirFixup& b) {
+      return Depth(a.path) > Depth(b.path);
+    });
     for (const auto& d : dirs_) {
       std::string shown = fs::Join(dest_, d.path);
       auto fd = OpenDir(d.path, false, d.path);
@@ -488,13 +499,15 @@ class Applier {
 
 }  // namespace
 
-Result<LayerStats> ApplyLayer(ByteSource& tar, const std::string& dest_dir, const ApplyOptions& options) {
+Result<LayerStats> ApplyLayer(ByteSource& tar, const std::string& dest_dir,
+                              const ApplyOptions& options) {
   BERTH_TRY(UniqueFd root, fs::Open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   Applier applier(std::move(root), dest_dir, options);
   return applier.Run(tar);
 }
 
-Result<LayerStats> ApplyLayerFlat(ByteSource& tar, const std::string& dest_dir, ApplyOptions options) {
+Result<LayerStats> ApplyLayerFlat(ByteSource& tar, const std::string& dest_dir,
+                                  ApplyOptions options) {
   options.whiteouts = WhiteoutMode::kFlat;
   return ApplyLayer(tar, dest_dir, options);
 }

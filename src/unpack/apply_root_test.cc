@@ -39,7 +39,8 @@ Result<LayerStats> Apply(const std::vector<TarEntry>& entries, const std::string
 std::string GetXattr(const std::string& path, const char* name) {
   char buf[256];
   ssize_t n = ::lgetxattr(path.c_str(), name, buf, sizeof(buf));
-  return n < 0 ? std::string("<") + std::strerror(errno) + ">" : std::string(buf, static_cast<size_t>(n));
+  return n < 0 ? std::string("<") + std::strerror(errno) + ">"
+               : std::string(buf, static_cast<size_t>(n));
 }
 
 // A VFS_CAP_REVISION_2 security.capability value granting CAP_NET_BIND_SERVICE, effective.
@@ -123,12 +124,17 @@ class OverlayMount {
 };
 
 std::vector<TarEntry> Layer1() {
-  return {Dir("etc"), File("etc/passwd", "root:x:0:0"), File("etc/shadow", "root:*"),
-          Dir("var/cache"), File("var/cache/a", "a"), File("var/cache/b", "b"), Dir("opt"),
+  return {Dir("etc"),
+          File("etc/passwd", "root:x:0:0"),
+          File("etc/shadow", "root:*"),
+          Dir("var/cache"),
+          File("var/cache/a", "a"),
+          File("var/cache/b", "b"),
+          Dir("opt"),
           File("opt/x", "x")};
 }
 std::vector<TarEntry> Layer2() {
-  return {File("etc/.wh.shadow", ""), Dir("var/cache"), File("var/cache/.wh..wh..opq", ""),
+  return {File("etc/.wh.shadow", ""), Dir("var/cache"),      File("var/cache/.wh..wh..opq", ""),
           File("var/cache/new", "n"), File("opt/.wh.x", ""), File("newfile", "new")};
 }
 
@@ -149,7 +155,8 @@ TEST_F(RootTest, WhiteoutsAcrossLayersThroughOverlayMount) {
   {
     OverlayMount m(t / "merged", "lowerdir=" + (t / "l2") + ":" + (t / "l1"));
     ASSERT_TRUE(m.ok()) << m.error();
-    EXPECT_EQ(*fs::ListDir(t / "merged"), (std::vector<std::string>{"etc", "newfile", "opt", "var"}));
+    EXPECT_EQ(*fs::ListDir(t / "merged"),
+              (std::vector<std::string>{"etc", "newfile", "opt", "var"}));
     EXPECT_EQ(*fs::ListDir(t / "merged/etc"), std::vector<std::string>{"passwd"});
     EXPECT_EQ(*fs::ListDir(t / "merged/var/cache"), std::vector<std::string>{"new"});
     EXPECT_TRUE(fs::ListDir(t / "merged/opt")->empty());
@@ -169,7 +176,8 @@ TEST_F(RootTest, WhiteoutsAcrossLayersThroughOverlayMount) {
 
 TEST_F(RootTest, DiffOfAnOverlayUpperDirAppliesAsTheNextLayer) {
   TempDir t;
-  for (const char* d : {"l1", "l2", "l3", "upper", "work", "merged"}) ASSERT_TRUE(fs::MkdirAll(t / d));
+  for (const char* d : {"l1", "l2", "l3", "upper", "work", "merged"})
+    ASSERT_TRUE(fs::MkdirAll(t / d));
   ASSERT_TRUE(Apply(Layer1(), t / "l1"));
   ASSERT_TRUE(Apply(Layer2(), t / "l2"));
   std::string lower = "lowerdir=" + (t / "l2") + ":" + (t / "l1");

@@ -96,7 +96,8 @@ TEST(ApplyLayerTest, RootEntryAndAbsolutePathsAreCleaned) {
   TempDir t;
   TarEntry root = Dir("./", 0700);
   root.mtime = 1234;
-  auto stats = Apply({root, File("/abs/path", "a"), File("./x/../y", "y"), File("//z", "z")}, t.path());
+  auto stats =
+      Apply({root, File("/abs/path", "a"), File("./x/../y", "y"), File("//z", "z")}, t.path());
   ASSERT_TRUE(stats) << stats.error().message();
   EXPECT_EQ(*fs::ReadFile(t / "abs/path"), "a");
   EXPECT_EQ(*fs::ReadFile(t / "y"), "y");
@@ -149,10 +150,10 @@ TEST(ApplyLayerTest, OverlayXattrsFromTheTarAreDropped) {
 
 TEST(ApplyLayerTest, FlatWhiteoutsDeleteLowerLayersOnly) {
   TempDir t;
-  auto l1 = Apply({Dir("etc"), File("etc/passwd", "root"), File("etc/shadow", "x"),
-                   Dir("var/cache"), File("var/cache/a", "a"), File("var/cache/b", "b"),
-                   File("keep", "k")},
-                  t.path());
+  auto l1 =
+      Apply({Dir("etc"), File("etc/passwd", "root"), File("etc/shadow", "x"), Dir("var/cache"),
+             File("var/cache/a", "a"), File("var/cache/b", "b"), File("keep", "k")},
+            t.path());
   ASSERT_TRUE(l1) << l1.error().message();
   std::string tar2 = MakeTar({File("etc/.wh.shadow", ""), File("var/cache/new", "n"),
                               File("var/cache/.wh..wh..opq", ""), File("gone/.wh.x", ""),
@@ -183,10 +184,15 @@ TEST(ApplyLayerTest, HostileLayersAreRefused) {
   ApplyOptions few = Unprivileged();
   few.max_entries = 3;
   const Hostile cases[] = {
-      {"dotdot", {File("../escape", "x")}, "layer entry \"../escape\": path escapes the layer root"},
-      {"dotdot-deep", {File("../sentinel/owned", "x")},
+      {"dotdot",
+       {File("../escape", "x")},
+       "layer entry \"../escape\": path escapes the layer root"},
+      {"dotdot-deep",
+       {File("../sentinel/owned", "x")},
        "layer entry \"../sentinel/owned\": path escapes the layer root"},
-      {"inner-dotdot", {File("a/../../x", "x")}, "layer entry \"a/../../x\": path escapes the layer root"},
+      {"inner-dotdot",
+       {File("a/../../x", "x")},
+       "layer entry \"a/../../x\": path escapes the layer root"},
       {"symlink-parent-abs",
        {Symlink("evil", "/etc"), File("evil/passwd", "owned")},
        "layer entry \"evil/passwd\": parent \"evil\" is a symlink; refusing to write through it"},
@@ -196,23 +202,35 @@ TEST(ApplyLayerTest, HostileLayersAreRefused) {
       {"symlink-to-sentinel",
        {Symlink("s", "../sentinel"), File("s/owned", "x")},
        "layer entry \"s/owned\": parent \"s\" is a symlink; refusing to write through it"},
-      {"hardlink-dotdot", {Hardlink("pw", "../../etc/passwd")},
+      {"hardlink-dotdot",
+       {Hardlink("pw", "../../etc/passwd")},
        "layer entry \"pw\": hard link target escapes the layer root"},
-      {"hardlink-abs", {Hardlink("pw", "/etc/passwd")},
+      {"hardlink-abs",
+       {Hardlink("pw", "/etc/passwd")},
        "layer entry \"pw\": hard link target \"/etc/passwd\" is not in the layer"},
-      {"hardlink-sentinel", {Hardlink("pw", "../sentinel/file")},
+      {"hardlink-sentinel",
+       {Hardlink("pw", "../sentinel/file")},
        "layer entry \"pw\": hard link target escapes the layer root"},
-      {"hardlink-through-symlink", {Symlink("s", "/etc"), Hardlink("pw", "s/passwd")},
+      {"hardlink-through-symlink",
+       {Symlink("s", "/etc"), Hardlink("pw", "s/passwd")},
        "layer entry \"pw\": parent \"s\" is a symlink; refusing to write through it"},
-      {"char-device", {Special("dev/mem", AE_IFCHR, 1, 1)},
+      {"char-device",
+       {Special("dev/mem", AE_IFCHR, 1, 1)},
        "layer entry \"dev/mem\": device nodes are not allowed in this layer"},
-      {"block-device", {Special("dev/sda", AE_IFBLK, 8, 0)},
+      {"block-device",
+       {Special("dev/sda", AE_IFBLK, 8, 0)},
        "layer entry \"dev/sda\": device nodes are not allowed in this layer"},
-      {"size-bomb", {File("a", std::string(600, 'a')), File("b", std::string(600, 'b'))},
-       "layer entry \"b\": the layer's files exceed the limit of 1000 bytes", small},
-      {"entry-bomb", {File("1", ""), File("2", ""), File("3", ""), File("4", "")},
-       "layer entry \"4\": the layer has more than 3 entries", few},
-      {"whiteout-dotdot", {File(".wh...", "")}, "layer entry \".wh...\": whiteout of \"..\" is not a name"},
+      {"size-bomb",
+       {File("a", std::string(600, 'a')), File("b", std::string(600, 'b'))},
+       "layer entry \"b\": the layer's files exceed the limit of 1000 bytes",
+       small},
+      {"entry-bomb",
+       {File("1", ""), File("2", ""), File("3", ""), File("4", "")},
+       "layer entry \"4\": the layer has more than 3 entries",
+       few},
+      {"whiteout-dotdot",
+       {File(".wh...", "")},
+       "layer entry \".wh...\": whiteout of \"..\" is not a name"},
   };
   for (const Hostile& c : cases) {
     SCOPED_TRACE(c.name);

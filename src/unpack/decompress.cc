@@ -34,14 +34,22 @@ constexpr MediaTypeRow kMediaTypes[] = {
 
 const char* IsalError(int rc) {
   switch (rc) {
-    case ISAL_INVALID_BLOCK: return "invalid deflate block";
-    case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
-    case ISAL_INVALID_LOOKBACK: return "invalid lookback distance";
-    case ISAL_INVALID_WRAPPER: return "invalid gzip header";
-    case ISAL_UNSUPPORTED_METHOD: return "unsupported compression method";
-    case ISAL_INCORRECT_CHECKSUM: return "crc32 mismatch";
-    case ISAL_NEED_DICT: return "stream needs a preset dictionary";
-    default: return "unknown error";
+    case ISAL_INVALID_BLOCK:
+      return "invalid deflate block";
+    case ISAL_INVALID_SYMBOL:
+      return "invalid deflate symbol";
+    case ISAL_INVALID_LOOKBACK:
+      return "invalid lookback distance";
+    case ISAL_INVALID_WRAPPER:
+      return "invalid gzip header";
+    case ISAL_UNSUPPORTED_METHOD:
+      return "unsupported compression method";
+    case ISAL_INCORRECT_CHECKSUM:
+      return "crc32 mismatch";
+    case ISAL_NEED_DICT:
+      return "stream needs a preset dictionary";
+    default:
+      return "unknown error";
   }
 }
 
@@ -173,9 +181,12 @@ class PassThrough : public ByteSource {
 
 std::string_view CompressionName(Compression c) {
   switch (c) {
-    case Compression::kNone: return "none";
-    case Compression::kGzip: return "gzip";
-    case Compression::kZstd: return "zstd";
+    case Compression::kNone:
+      return "none";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kZstd:
+      return "zstd";
   }
   return "?";
 }
@@ -198,9 +209,12 @@ Compression CompressionFromMagic(std::string_view head) {
 
 std::unique_ptr<ByteSource> NewDecompressor(Compression c, ByteSource& in) {
   switch (c) {
-    case Compression::kGzip: return std::make_unique<GzipSource>(in);
-    case Compression::kZstd: return std::make_unique<ZstdSource>(in);
-    case Compression::kNone: break;
+    case Compression::kGzip:
+      return std::make_unique<GzipSource>(in);
+    case Compression::kZstd:
+      return std::make_unique<ZstdSource>(in);
+    case Compression::kNone:
+      break;
   }
   return std::make_unique<PassThrough>(in);
 }

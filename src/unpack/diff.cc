@@ -106,7 +106,8 @@ class Differ {
           SetMtime(w.get(), st);
           BERTH_CHECK(WriteHeader(w.get(), shown + "/.wh..wh..opq"));
         }
-        UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        UniqueFd sub(
+            ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!sub) return SysError("openat({})", shown);
         BERTH_CHECK(Walk(sub.get(), path));
         continue;
@@ -132,7 +133,8 @@ class Differ {
         BERTH_CHECK(WriteHeader(e.get(), shown));
         continue;
       }
-      if (!S_ISREG(st.st_mode)) return MakeError("{}: unexpected file type {:o}", shown, st.st_mode & S_IFMT);
+      if (!S_ISREG(st.st_mode))
+        return MakeError("{}: unexpected file type {:o}", shown, st.st_mode & S_IFMT);
 
       archive_entry_set_filetype(e.get(), AE_IFREG);
       if (st.st_nlink > 1) {
@@ -179,7 +181,8 @@ class Differ {
     std::vector<char> buf(kCopyBuf);
     off_t left = size;
     while (left > 0) {
-      ssize_t n = ::read(fd.get(), buf.data(), std::min<size_t>(buf.size(), static_cast<size_t>(left)));
+      ssize_t n =
+          ::read(fd.get(), buf.data(), std::min<size_t>(buf.size(), static_cast<size_t>(left)));
       if (n < 0) {
         if (errno == EINTR) continue;
         return SysError("read({})", shown);
@@ -275,7 +278,8 @@ class Differ {
 
 }  // namespace
 
-Result<void> WriteLayerTar(const std::string& upper_dir, ByteSink& sink, const DiffOptions& options) {
+Result<void> WriteLayerTar(const std::string& upper_dir, ByteSink& sink,
+                           const DiffOptions& options) {
   BERTH_TRY(UniqueFd root, fs::Open(upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   ArchiveWritePtr a(archive_write_new());
   if (!a) return MakeError("archive_write_new failed");
@@ -288,7 +292,8 @@ Result<void> WriteLayerTar(const std::string& upper_dir, ByteSink& sink, const D
   Differ differ(upper_dir, options, a.get(), ctx);
   BERTH_CHECK(differ.Walk(root.get(), ""), "writing a layer tar of {}", upper_dir);
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
-    if (ctx.error) return Unexpected(Error(*ctx.error).Wrap("finishing the layer tar of {}", upper_dir));
+    if (ctx.error)
+      return Unexpected(Error(*ctx.error).Wrap("finishing the layer tar of {}", upper_dir));
     return MakeError("finishing the layer tar of {}: {}", upper_dir, archive_error_string(a.get()));
   }
   return {};

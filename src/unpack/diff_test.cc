@@ -52,8 +52,14 @@ std::vector<TarEntry> SampleTree() {
   TarEntry f = File("b-dir/f", "data", 04711);
   f.xattrs = {{"user.z", "1"}, {"user.a", "2"}};
   TarEntry long_name = File(std::string(120, 'n'), "long");  // needs a pax header
-  return {Dir("a"), File("a/x", "x"), File("a-b", "dash sorts before slash"), d, f,
-          Hardlink("b-dir/g", "b-dir/f"), Symlink("c", "/nowhere"), Special("fifo", AE_IFIFO),
+  return {Dir("a"),
+          File("a/x", "x"),
+          File("a-b", "dash sorts before slash"),
+          d,
+          f,
+          Hardlink("b-dir/g", "b-dir/f"),
+          Symlink("c", "/nowhere"),
+          Special("fifo", AE_IFIFO),
           long_name};
 }
 

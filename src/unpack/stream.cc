@@ -62,9 +62,9 @@ class LayerReader::Verifier : public ByteSource {
       done_ = true;
       actual_ = hasher_.Finish();
       if (want_size_ >= 0 && count_ != static_cast<uint64_t>(want_size_))
-        return Fail(Error(fmt::format("{} size mismatch: expected {} bytes, got {}", what_,
-                                      want_size_, count_),
-                          ErrorKind::kDataLoss));
+        return Fail(Error(
+            fmt::format("{} size mismatch: expected {} bytes, got {}", what_, want_size_, count_),
+            ErrorKind::kDataLoss));
       if (want_ && *want_ != actual_)
         return Fail(Error(
             fmt::format("{} mismatch: expected {}, got {}", what_, want_->ToString(), actual_),
@@ -73,9 +73,9 @@ class LayerReader::Verifier : public ByteSource {
     }
     count_ += n;
     if (want_size_ >= 0 && count_ > static_cast<uint64_t>(want_size_))
-      return Fail(Error(fmt::format("{} size mismatch: expected {} bytes, got more", what_,
-                                    want_size_),
-                        ErrorKind::kDataLoss));
+      return Fail(
+          Error(fmt::format("{} size mismatch: expected {} bytes, got more", what_, want_size_),
+                ErrorKind::kDataLoss));
     if (max_size_ > 0 && count_ > max_size_)
       return Fail(Error(fmt::format("{} exceeds the limit of {} bytes", what_, max_size_),
                         ErrorKind::kDataLoss));
@@ -104,7 +104,7 @@ class LayerReader::Verifier : public ByteSource {
 LayerReader::~LayerReader() = default;
 
 Result<std::unique_ptr<LayerReader>> LayerReader::Open(ByteSource& blob,
-                                                      const LayerDescriptor& desc) {
+                                                       const LayerDescriptor& desc) {
   std::string name = "layer " + desc.digest.ToString();
   if (desc.digest.algorithm != "sha256")
     return MakeError(ErrorKind::kInvalidArgument, "{}: cannot verify {} digests", name,
@@ -126,12 +126,11 @@ Result<std::unique_ptr<LayerReader>> LayerReader::Open(ByteSource& blob,
   bool docker = desc.media_type.starts_with("application/vnd.docker.");
   if (declared && !docker && *declared != magic)
     return MakeError(ErrorKind::kDataLoss, "{}: media type {} declares {} but the data is {}",
-                     r->name_, desc.media_type, CompressionName(*declared),
-                     CompressionName(magic));
+                     r->name_, desc.media_type, CompressionName(*declared), CompressionName(magic));
   r->compression_ = magic;
   r->decoder_ = NewDecompressor(magic, *r->blob_);
-  r->tar_ = std::make_unique<Verifier>(*r->decoder_, "diff_id", desc.diff_id, -1,
-                                       desc.max_uncompressed);
+  r->tar_ =
+      std::make_unique<Verifier>(*r->decoder_, "diff_id", desc.diff_id, -1, desc.max_uncompressed);
   return r;
 }
 

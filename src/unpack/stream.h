@@ -23,18 +23,18 @@ namespace berth::unpack {
 
 // What the image says about one layer: the manifest's descriptor and the config's diff_id.
 struct LayerDescriptor {
-  std::string media_type;             // empty: detect compression from the bytes
-  oci::Digest digest;                 // of the blob as stored/transferred (required)
-  int64_t size = -1;                  // of the blob; -1 if unknown
+  std::string media_type;              // empty: detect compression from the bytes
+  oci::Digest digest;                  // of the blob as stored/transferred (required)
+  int64_t size = -1;                   // of the blob; -1 if unknown
   std::optional<oci::Digest> diff_id;  // of the uncompressed tar; unset skips the check
   // Uncompressed bytes allowed before giving up (decompression bombs); 0 = no limit.
   uint64_t max_uncompressed = 0;
 };
 
 struct LayerDigests {
-  oci::Digest digest;    // of the blob
-  uint64_t size = 0;     // of the blob
-  oci::Digest diff_id;   // of the uncompressed tar
+  oci::Digest digest;   // of the blob
+  uint64_t size = 0;    // of the blob
+  oci::Digest diff_id;  // of the uncompressed tar
   uint64_t uncompressed_size = 0;
   Compression compression = Compression::kNone;
 };

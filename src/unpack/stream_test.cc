@@ -44,7 +44,8 @@ Result<std::string> ReadAll(LayerReader& r, size_t chunk = 8192) {
   return out;
 }
 
-Result<std::string> ReadBlob(const std::string& blob, const LayerDescriptor& desc, size_t chunk = 8192) {
+Result<std::string> ReadBlob(const std::string& blob, const LayerDescriptor& desc,
+                             size_t chunk = 8192) {
   StringSource src(blob);
   BERTH_TRY(auto r, LayerReader::Open(src, desc));
   return ReadAll(*r, chunk);
@@ -65,7 +66,8 @@ const Case kCases[] = {
     {"plain", "application/vnd.oci.image.layer.v1.tar", Identity, Compression::kNone},
     {"gzip", "application/vnd.oci.image.layer.v1.tar+gzip", GzipIt, Compression::kGzip},
     {"zstd", "application/vnd.oci.image.layer.v1.tar+zstd", ZstdIt, Compression::kZstd},
-    {"docker-gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip", GzipIt, Compression::kGzip},
+    {"docker-gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip", GzipIt,
+     Compression::kGzip},
     {"docker-gzip-but-plain", "application/vnd.docker.image.rootfs.diff.tar.gzip", Identity,
      Compression::kNone},
     {"undeclared-zstd", "", ZstdIt, Compression::kZstd},
@@ -93,8 +95,8 @@ TEST(LayerReaderTest, DecompressesAndVerifiesEachFormat) {
 TEST(LayerReaderTest, ConcatenatedGzipMembersAndZstdFrames) {
   std::string tar = SampleTar();
   std::string half1 = tar.substr(0, 100000), half2 = tar.substr(100000);
-  for (std::string blob : {testing::Gzip(half1) + testing::Gzip(half2),
-                           testing::Zstd(half1) + testing::Zstd(half2)}) {
+  for (std::string blob :
+       {testing::Gzip(half1) + testing::Gzip(half2), testing::Zstd(half1) + testing::Zstd(half2)}) {
     auto out = ReadBlob(blob, Desc(blob, tar, ""));
     ASSERT_TRUE(out) << out.error().message();
     EXPECT_EQ(*out, tar);
@@ -121,9 +123,8 @@ TEST(LayerReaderTest, CorruptByteIsDataLossNamingTheLayer) {
   LayerDescriptor desc = Desc(tar, tar, "application/vnd.oci.image.layer.v1.tar");
   auto out = ReadBlob(bad, desc);
   ASSERT_FALSE(out);
-  EXPECT_EQ(out.error().message(),
-            fmt::format("layer {}: digest mismatch: expected {}, got {}", desc.digest,
-                        desc.digest, oci::Sha256Of(bad)));
+  EXPECT_EQ(out.error().message(), fmt::format("layer {}: digest mismatch: expected {}, got {}",
+                                               desc.digest, desc.digest, oci::Sha256Of(bad)));
 }
 
 TEST(LayerReaderTest, TruncatedStreams) {
@@ -136,8 +137,8 @@ TEST(LayerReaderTest, TruncatedStreams) {
     auto out = ReadBlob(cut, Desc(blob, tar, c.media_type));
     ASSERT_FALSE(out);
     EXPECT_EQ(out.error().kind(), ErrorKind::kDataLoss);
-    EXPECT_NE(out.error().message().find(fmt::format("size mismatch: expected {} bytes, got {}",
-                                                     blob.size(), cut.size())),
+    EXPECT_NE(out.error().message().find(
+                  fmt::format("size mismatch: expected {} bytes, got {}", blob.size(), cut.size())),
               std::string::npos)
         << out.error().message();
     // Size unknown and no digest to compare: the decoder itself notices (plain tar cannot).
@@ -171,9 +172,8 @@ TEST(LayerReaderTest, DiffIdMismatch) {
   auto out = ReadBlob(blob, desc);
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().kind(), ErrorKind::kDataLoss);
-  EXPECT_EQ(out.error().message(),
-            fmt::format("layer {}: diff_id mismatch: expected {}, got {}", desc.digest,
-                        *desc.diff_id, oci::Sha256Of(tar)));
+  EXPECT_EQ(out.error().message(), fmt::format("layer {}: diff_id mismatch: expected {}, got {}",
+                                               desc.digest, *desc.diff_id, oci::Sha256Of(tar)));
 }
 
 TEST(LayerReaderTest, UncompressedLimit) {
@@ -183,7 +183,8 @@ TEST(LayerReaderTest, UncompressedLimit) {
   desc.max_uncompressed = 50000;
   auto out = ReadBlob(blob, desc);
   ASSERT_FALSE(out);
-  EXPECT_NE(out.error().message().find("diff_id exceeds the limit of 50000 bytes"), std::string::npos)
+  EXPECT_NE(out.error().message().find("diff_id exceeds the limit of 50000 bytes"),
+            std::string::npos)
       << out.error().message();
 }
 

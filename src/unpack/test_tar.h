@@ -23,9 +23,9 @@ struct TarEntry {
   std::string path;
   unsigned type = AE_IFREG;
   unsigned perm = 0644;
-  std::string data;        // regular files
-  std::string symlink;     // AE_IFLNK target
-  std::string hardlink;    // hard link target (type ignored)
+  std::string data;      // regular files
+  std::string symlink;   // AE_IFLNK target
+  std::string hardlink;  // hard link target (type ignored)
   int64_t uid = 0, gid = 0;
   int64_t mtime = 1700000000;
   long mtime_nsec = 0;
@@ -96,7 +96,8 @@ inline std::string MakeTar(const std::vector<TarEntry>& entries, bool full_pax =
     archive_entry_set_gid(e.get(), t.gid);
     archive_entry_set_mtime(e.get(), t.mtime, t.mtime_nsec);
     archive_entry_set_perm(e.get(), t.perm);
-    for (const auto& [k, v] : t.xattrs) archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
+    for (const auto& [k, v] : t.xattrs)
+      archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
     if (!t.hardlink.empty()) {
       archive_entry_set_filetype(e.get(), AE_IFREG);
       archive_entry_set_hardlink(e.get(), t.hardlink.c_str());
