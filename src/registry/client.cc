@@ -491,13 +491,17 @@ struct Client::Impl {
     };
     BERTH_TRY(HttpResponse resp, Exchange(token_target, build), "authenticating to {}",
               RepoName(t));
-    if (resp.status == 401 || resp.status == 403) {
+    if (resp.status == 403)
+      return MakeError(ErrorKind::kPermissionDenied, "access denied to {}: token server: {}",
+                       RepoName(t), StatusText(resp));
+    if (resp.status == 401) {
       bool had = !c.username.empty() || !c.identity_token.empty();
-      return MakeError(ErrorKind::kPermissionDenied, "{} for {}: {}",
-                       had ? "access denied" : "authentication required", RepoName(t),
+      return MakeError(ErrorKind::kPermissionDenied, "authentication required for {}: {}",
+                       RepoName(t),
                        had ? fmt::format("the token server rejected the credentials for {} ({})",
                                          t.domain, StatusText(resp))
-                           : fmt::format("anonymous access refused ({})", StatusText(resp)));
+                           : fmt::format("anonymous access refused ({}); try berth login {}",
+                                         StatusText(resp), t.domain));
     }
     if (resp.status != 200)
       return MakeError(ErrorKind::kUnavailable, "authenticating to {}: token server: {}",

@@ -1,0 +1,446 @@
+// The client against in-test fake servers: retries, Retry-After, resumed downloads, 404s,
+// digest checks, Bearer and Basic authentication and their failures.
+#include "registry/client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "registry/fake_http_test_util.h"
+
+namespace berth::registry {
+namespace {
+
+using testing::FakeRequest;
+using testing::FakeResponse;
+using testing::FakeServer;
+
+Options FastOptions() {
+  Options o;
+  o.max_attempts = 3;
+  o.initial_backoff = std::chrono::milliseconds(10);
+  o.max_backoff = std::chrono::milliseconds(50);
+  o.connect_timeout = std::chrono::milliseconds(2000);
+  o.request_timeout = std::chrono::milliseconds(10000);
+  o.low_speed_time = std::chrono::seconds(1);
+  o.low_speed_limit = 1000;
+  return o;
+}
+
+std::string ManifestBody() {
+  return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[]})";
+}
+
+FakeResponse ManifestResponse() {
+  FakeResponse r;
+  r.headers = {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"},
+               {"Docker-Content-Digest", oci::Sha256Of(ManifestBody()).ToString()}};
+  r.body = ManifestBody();
+  return r;
+}
+
+FakeResponse Status(int code, std::string body = {}) {
+  FakeResponse r;
+  r.status = code;
+  r.body = std::move(body);
+  r.headers = {{"Content-Type", "application/json"}};
+  return r;
+}
+
+Reference Ref(const FakeServer& s, const std::string& rest) {
+  auto r = ParseNormalized(s.domain() + "/" + rest);
+  EXPECT_TRUE(r) << r.error().message();
+  return *r;
+}
+
+std::string Blob(size_t n) {
+  std::string b(n, '\0');
+  for (size_t i = 0; i < n; ++i) b[i] = static_cast<char>('a' + (i * 7) % 26);
+  return b;
+}
+
+oci::Descriptor BlobDescriptor(const std::string& data) {
+  return oci::Descriptor{"application/octet-stream", oci::Sha256Of(data),
+                         static_cast<int64_t>(data.size()), {}, std::nullopt, {}, ""};
+}
+
+// Serves `data` honoring "Range: bytes=N-" with 206.
+FakeResponse ServeRange(const FakeRequest& req, const std::string& data) {
+  FakeResponse r;
+  std::string range = req.Header("range");
+  size_t start = 0;
+  if (range.rfind("bytes=", 0) == 0) {
+    start = std::stoul(range.substr(6));
+    r.status = 206;
+    r.headers.push_back({"Content-Range", "bytes " + std::to_string(start) + "-" +
+                                              std::to_string(data.size() - 1) + "/" +
+                                              std::to_string(data.size())});
+  }
+  r.body = data.substr(start);
+  return r;
+}
+
+TEST(ClientTest, PlainHttpOnlyForLoopbackAndListedHosts) {
+  Options o;
+  o.insecure_registries = {"reg.internal:5000", "other.internal"};
+  Client c(o);
+  EXPECT_TRUE(c.IsInsecure("localhost:5000"));
+  EXPECT_TRUE(c.IsInsecure("127.1.2.3:80"));
+  EXPECT_TRUE(c.IsInsecure("[::1]:5000"));
+  EXPECT_TRUE(c.IsInsecure("reg.internal:5000"));
+  EXPECT_TRUE(c.IsInsecure("other.internal:443"));
+  EXPECT_FALSE(c.IsInsecure("reg.internal:6000"));
+  EXPECT_FALSE(c.IsInsecure("docker.io"));
+  EXPECT_FALSE(c.IsInsecure("128.0.0.1"));
+}
+
+TEST(ClientTest, PingAndManifestByTagAndDigest) {
+  FakeServer s([](const FakeRequest& req) {
+    if (req.path == "/v2/") return Status(200, "{}");
+    if (req.path.find("/manifests/") != std::string::npos) {
+      EXPECT_NE(req.Header("accept").find("application/vnd.oci.image.index.v1+json"),
+                std::string::npos);
+      return ManifestResponse();
+    }
+    return Status(404);
+  });
+  Client c(FastOptions());
+  ASSERT_TRUE(c.Ping(s.domain()));
+  auto m = c.GetManifest(Ref(s, "test/img:1"));
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->bytes, ManifestBody());
+  EXPECT_EQ(m->media_type, oci::media_type::kOciManifest);
+  EXPECT_EQ(m->digest, oci::Sha256Of(ManifestBody()));
+
+  auto by_digest = c.GetManifest(Ref(s, "test/img@" + m->digest.ToString()));
+  ASSERT_TRUE(by_digest) << by_digest.error().message();
+  EXPECT_EQ(by_digest->digest, m->digest);
+  EXPECT_EQ(s.requests().back().path, "/v2/test/img/manifests/" + m->digest.ToString());
+}
+
+TEST(ClientTest, DigestMismatchIsDataLoss) {
+  FakeServer s([](const FakeRequest& req) {
+    FakeResponse r = ManifestResponse();
+    if (req.path.find("/manifests/lying") != std::string::npos)
+      r.headers[1].second = "sha256:" + std::string(64, '0');
+    return r;
+  });
+  Client c(FastOptions());
+  auto wrong = c.GetManifest(Ref(s, "test/img@sha256:" + std::string(64, '1')));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().kind(), ErrorKind::kDataLoss);
+  auto lying = c.GetManifest(Ref(s, "test/img:lying"));
+  ASSERT_FALSE(lying);
+  EXPECT_EQ(lying.error().kind(), ErrorKind::kDataLoss);
+  EXPECT_NE(lying.error().message().find("Docker-Content-Digest"), std::string::npos);
+}
+
+TEST(ClientTest, NotFound) {
+  FakeServer s([](const FakeRequest&) {
+    return Status(404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
+  });
+  Client c(FastOptions());
+  auto m = c.GetManifest(Ref(s, "test/img:missing"));
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(m.error().message(),
+            "image not found: " + s.domain() + "/test/img:missing: manifest unknown");
+  auto head = c.HeadBlob(Ref(s, "test/img"), oci::Sha256Of("x"));
+  ASSERT_TRUE(head);
+  EXPECT_FALSE(*head);
+}
+
+TEST(ClientTest, RetriesA500ThenSucceeds) {
+  std::atomic<int> calls{0};
+  FakeServer s([&](const FakeRequest&) {
+    if (calls++ == 0) return Status(500, "boom");
+    return ManifestResponse();
+  });
+  Client c(FastOptions());
+  auto m = c.GetManifest(Ref(s, "test/img:1"));
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(ClientTest, HonorsRetryAfterOn429) {
+  std::atomic<int> calls{0};
+  FakeServer s([&](const FakeRequest&) {
+    if (calls++ == 0) {
+      FakeResponse r = Status(429, R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})");
+      r.headers.push_back({"Retry-After", "1"});
+      return r;
+    }
+    return ManifestResponse();
+  });
+  Client c(FastOptions());
+  auto start = std::chrono::steady_clock::now();
+  auto m = c.GetManifest(Ref(s, "test/img:1"));
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_GE(took, std::chrono::milliseconds(950));
+  EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(ClientTest, GivesUpAfterMaxAttempts) {
+  FakeServer s([](const FakeRequest&) { return Status(503, "unavailable"); });
+  Client c(FastOptions());
+  auto m = c.GetManifest(Ref(s, "test/img:1"));
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().kind(), ErrorKind::kUnavailable);
+  EXPECT_NE(m.error().message().find("HTTP 503"), std::string::npos) << m.error().message();
+  EXPECT_NE(m.error().message().find("after 3 attempts"), std::string::npos);
+  EXPECT_EQ(s.requests().size(), 3u);
+
+  // Nobody listening: connection refused, retried, then kUnavailable.
+  int port;
+  {
+    FakeServer gone([](const FakeRequest&) { return Status(200); });
+    port = gone.port();
+  }
+  auto ref = ParseNormalized("127.0.0.1:" + std::to_string(port) + "/x/y:1");
+  ASSERT_TRUE(ref);
+  auto refused = c.GetManifest(*ref);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), ErrorKind::kUnavailable);
+}
+
+TEST(ClientTest, ResumesABlobCutMidBody) {
+  const std::string data = Blob(200'000);
+  std::atomic<int> calls{0};
+  FakeServer s([&](const FakeRequest& req) {
+    if (calls++ == 0) {
+      FakeResponse r;
+      r.body = data;
+      r.cut_after = 70'000;
+      return r;
+    }
+    EXPECT_EQ(req.Header("range"), "bytes=70000-");
+    return ServeRange(req, data);
+  });
+  Client c(FastOptions());
+  std::string got;
+  auto r = c.GetBlob(Ref(s, "test/img"), BlobDescriptor(data), [&](std::string_view chunk) -> Result<void> {
+    got.append(chunk);
+    return {};
+  });
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(got, data);
+  EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(ClientTest, ResumeWhenTheServerIgnoresRangeAndAfterAStall) {
+  const std::string data = Blob(100'000);
+  std::atomic<int> calls{0};
+  FakeServer s([&](const FakeRequest&) {
+    FakeResponse r;
+    r.body = data;
+    if (calls++ == 0) {
+      r.cut_after = 30'000;
+      r.stall = std::chrono::milliseconds(2500);  // cut by the low-speed limit after ~1 s
+    }
+    return r;  // a plain 200 even for Range requests
+  });
+  Client c(FastOptions());
+  std::string got;
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.GetBlob(Ref(s, "test/img"), BlobDescriptor(data), [&](std::string_view chunk) -> Result<void> {
+    got.append(chunk);
+    return {};
+  });
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_LT(took, std::chrono::milliseconds(2400));  // the stall was cut, not waited out
+  EXPECT_EQ(got.size(), data.size());
+  EXPECT_EQ(got, data);
+}
+
+TEST(ClientTest, BlobCutEveryTimeIsUnavailableNamingTheBlob) {
+  const std::string data = Blob(10'000);
+  FakeServer s([&](const FakeRequest&) {
+    FakeResponse r;
+    r.body = data;
+    r.cut_after = 0;
+    return r;
+  });
+  Client c(FastOptions());
+  auto desc = BlobDescriptor(data);
+  auto r = c.GetBlob(Ref(s, "test/img"), desc, [](std::string_view) -> Result<void> { return {}; });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kUnavailable);
+  EXPECT_NE(r.error().message().find("blob " + desc.digest.ToString()), std::string::npos)
+      << r.error().message();
+}
+
+TEST(ClientTest, BlobChecksDigestSizeAndSinkErrors) {
+  const std::string data = Blob(5000);
+  FakeServer s([&](const FakeRequest& req) {
+    if (req.path.find("/foreign/") == 0) return ServeRange(req, data);
+    if (req.path.find("/v2/test/missing/") == 0) return Status(404);
+    return ServeRange(req, data);
+  });
+  Client c(FastOptions());
+  auto sink = [](std::string_view) -> Result<void> { return {}; };
+
+  oci::Descriptor wrong = BlobDescriptor(data);
+  wrong.digest = oci::Sha256Of("other");
+  auto r = c.GetBlob(Ref(s, "test/img"), wrong, sink);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kDataLoss);
+
+  oci::Descriptor small = BlobDescriptor(data);
+  small.size = 100;
+  r = c.GetBlob(Ref(s, "test/img"), small, sink);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kDataLoss);
+
+  r = c.GetBlob(Ref(s, "test/img"), BlobDescriptor(data), [](std::string_view) -> Result<void> {
+    return MakeError(ErrorKind::kInternal, "disk full");
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "disk full");
+
+  // Resuming from the caller's own offset: Range from there, no digest check here.
+  std::string tail;
+  r = c.GetBlob(Ref(s, "test/img"), BlobDescriptor(data), [&](std::string_view ch) -> Result<void> {
+    tail.append(ch);
+    return {};
+  }, 4000);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(tail, data.substr(4000));
+
+  // Foreign layer: the registry does not have it, the descriptor's URL does.
+  oci::Descriptor foreign = BlobDescriptor(data);
+  foreign.urls = {s.url() + "/foreign/layer.tar.gz"};
+  std::string got;
+  r = c.GetBlob(Ref(s, "test/missing"), foreign, [&](std::string_view ch) -> Result<void> {
+    got.append(ch);
+    return {};
+  });
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(got, data);
+  auto missing = c.GetBlob(Ref(s, "test/missing"), BlobDescriptor(data), sink);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind(), ErrorKind::kNotFound);
+}
+
+// A registry that demands Bearer tokens from a token endpoint on the same fake server.
+class BearerTest : public ::testing::Test {
+ protected:
+  BearerTest()
+      : server_([this](const FakeRequest& req) { return Handle(req); }) {}
+
+  FakeResponse Handle(const FakeRequest& req) {
+    if (req.path == "/token") {
+      token_requests_++;
+      last_token_query_ = req.query;
+      std::string auth = req.Header("authorization");
+      if (!auth.empty() && auth != "Basic " + Base64Encode("alice:secret"))
+        return Status(401, R"({"details":"incorrect username or password"})");
+      bool anonymous = auth.empty();
+      if (anonymous && req.query.find("private") != std::string::npos) return Status(401);
+      return Status(200, std::string(R"({"token":")") + (anonymous ? "anon" : "alice") +
+                             R"(","expires_in":300})");
+    }
+    std::string auth = req.Header("authorization");
+    if (auth != "Bearer anon" && auth != "Bearer alice") {
+      FakeResponse r = Status(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})");
+      r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"" + server_.url() +
+                                                   "/token\",service=\"fake\",scope=\"x\""});
+      return r;
+    }
+    if (req.path.find("/v2/forbidden/") == 0)
+      return Status(403, R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})");
+    return ManifestResponse();
+  }
+
+  FakeServer server_;
+  std::atomic<int> token_requests_{0};
+  std::string last_token_query_;
+};
+
+TEST_F(BearerTest, AnonymousTokenFetchedOnceAndReused) {
+  Client c(FastOptions());
+  auto m = c.GetManifest(Ref(server_, "library/app:1"));
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(token_requests_.load(), 1);
+  EXPECT_NE(last_token_query_.find("scope=repository%3Alibrary%2Fapp%3Apull"), std::string::npos)
+      << last_token_query_;
+  EXPECT_NE(last_token_query_.find("service=fake"), std::string::npos);
+  ASSERT_TRUE(c.GetManifest(Ref(server_, "library/app:2")));
+  EXPECT_EQ(token_requests_.load(), 1);  // same scope: cached
+  ASSERT_TRUE(c.GetManifest(Ref(server_, "library/other:1")));
+  EXPECT_EQ(token_requests_.load(), 2);  // new scope, fetched without another 401
+  ASSERT_TRUE(c.Ping(server_.domain()));
+}
+
+TEST_F(BearerTest, CredentialsAreSentToTheRealm) {
+  Options o = FastOptions();
+  o.credentials = [](std::string_view) -> Result<std::optional<Credentials>> {
+    return Credentials{"alice", "secret", "", ""};
+  };
+  Client c(o);
+  auto m = c.GetManifest(Ref(server_, "private/app:1"));
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_NE(last_token_query_.find("account=alice"), std::string::npos);
+}
+
+TEST_F(BearerTest, WrongCredentialsAndMissingOnesArePermissionDenied) {
+  Options o = FastOptions();
+  o.credentials = [](std::string_view) -> Result<std::optional<Credentials>> {
+    return Credentials{"alice", "wrong", "", ""};
+  };
+  Client c(o);
+  auto m = c.GetManifest(Ref(server_, "private/app:1"));
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().kind(), ErrorKind::kPermissionDenied);
+  EXPECT_NE(m.error().message().find("authentication required for " + server_.domain() + "/private/app"),
+            std::string::npos)
+      << m.error().message();
+  EXPECT_NE(m.error().message().find("rejected the credentials"), std::string::npos);
+
+  Client anon(FastOptions());
+  auto a = anon.GetManifest(Ref(server_, "private/app:1"));
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().kind(), ErrorKind::kPermissionDenied);
+  EXPECT_NE(a.error().message().find("authentication required for"), std::string::npos);
+
+  auto denied = anon.GetManifest(Ref(server_, "forbidden/app:1"));
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().kind(), ErrorKind::kPermissionDenied);
+  EXPECT_NE(denied.error().message().find("access denied to " + server_.domain() + "/forbidden/app"),
+            std::string::npos)
+      << denied.error().message();
+}
+
+TEST(BasicAuthTest, BasicChallengeUsesCredentialsAndRejectsWrongOnes) {
+  FakeServer s([](const FakeRequest& req) {
+    if (req.Header("authorization") == "Basic " + Base64Encode("bob:pw")) return ManifestResponse();
+    FakeResponse r = Status(401);
+    r.headers.push_back({"WWW-Authenticate", "Basic realm=\"Registry Realm\""});
+    return r;
+  });
+  auto with = [](std::string pw) {
+    Options o = FastOptions();
+    o.credentials = [pw](std::string_view) -> Result<std::optional<Credentials>> {
+      return Credentials{"bob", pw, "", ""};
+    };
+    return o;
+  };
+  Client good(with("pw"));
+  ASSERT_TRUE(good.GetManifest(Ref(s, "a/b:1")));
+  Client bad(with("nope"));
+  auto r = bad.GetManifest(Ref(s, "a/b:1"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kPermissionDenied);
+  EXPECT_NE(r.error().message().find("authentication required for " + s.domain() + "/a/b"),
+            std::string::npos)
+      << r.error().message();
+  Client none(FastOptions());
+  auto n = none.GetManifest(Ref(s, "a/b:1"));
+  ASSERT_FALSE(n);
+  EXPECT_NE(n.error().message().find("no credentials for " + s.domain()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::registry
