@@ -47,7 +47,7 @@ struct FakeResponse {
   std::string body;
   // Send only this many body bytes (after headers announcing all of them), then close.
   std::optional<size_t> cut_after;
-  // Sleep this long before closing a cut response: a stalled transfer.
+  // Keep a cut response's connection open and silent this long: a stalled transfer.
   std::chrono::milliseconds stall{0};
 };
 
@@ -186,7 +186,11 @@ class FakeServer {
       out.append(resp.body, 0, n);
     }
     WriteAll(fd.get(), out);
-    if (resp.cut_after && resp.stall.count() > 0) std::this_thread::sleep_for(resp.stall);
+    if (resp.cut_after && resp.stall.count() > 0) {
+      // Hold the connection open, silent, until the stall ends or the client hangs up.
+      pollfd p{fd.get(), POLLIN | POLLRDHUP, 0};
+      ::poll(&p, 1, static_cast<int>(resp.stall.count()));
+    }
     ::shutdown(fd.get(), SHUT_RDWR);
   }
 
