@@ -1,8 +1,7 @@
 #include "cgroup/devices_bpf.h"
 
-#include <linux/bpf.h>
-
 #include <fmt/format.h>
+#include <linux/bpf.h>
 
 #include <algorithm>
 
@@ -41,9 +40,8 @@ int32_t AccessBits(const std::string& access) {
 
 Result<std::vector<BpfInsn>> BuildDeviceFilter(const std::vector<oci::DeviceCgroupRule>& rules) {
   std::vector<BpfInsn> prog = {
-      LoadWord(kR2, kR1, 0),  Alu32Imm(BPF_AND, kR2, 0xffff),
-      LoadWord(kR3, kR1, 0),  Alu32Imm(BPF_RSH, kR3, 16),
-      LoadWord(kR4, kR1, 4),  LoadWord(kR5, kR1, 8),
+      LoadWord(kR2, kR1, 0),      Alu32Imm(BPF_AND, kR2, 0xffff), LoadWord(kR3, kR1, 0),
+      Alu32Imm(BPF_RSH, kR3, 16), LoadWord(kR4, kR1, 4),          LoadWord(kR5, kR1, 8),
   };
   for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
     const oci::DeviceCgroupRule& rule = *it;
@@ -58,14 +56,17 @@ Result<std::vector<BpfInsn>> BuildDeviceFilter(const std::vector<oci::DeviceCgro
       block.push_back(Alu32Imm(BPF_AND, kR1, access));
       block.push_back(JneReg(kR1, kR3));
     }
-    if (rule.major && *rule.major >= 0) block.push_back(JneImm(kR4, static_cast<int32_t>(*rule.major)));
-    if (rule.minor && *rule.minor >= 0) block.push_back(JneImm(kR5, static_cast<int32_t>(*rule.minor)));
+    if (rule.major && *rule.major >= 0)
+      block.push_back(JneImm(kR4, static_cast<int32_t>(*rule.major)));
+    if (rule.minor && *rule.minor >= 0)
+      block.push_back(JneImm(kR5, static_cast<int32_t>(*rule.minor)));
     bool unconditional = block.empty();
     block.push_back(Alu32Imm(BPF_MOV, kR0, rule.allow ? 1 : 0));
     block.push_back(Exit());
     // A failed check skips to the first instruction after this block.
     for (size_t i = 0; i < block.size(); ++i)
-      if (block[i].code == (BPF_JMP | BPF_JNE | BPF_K) || block[i].code == (BPF_JMP | BPF_JNE | BPF_X))
+      if (block[i].code == (BPF_JMP | BPF_JNE | BPF_K) ||
+          block[i].code == (BPF_JMP | BPF_JNE | BPF_X))
         block[i].off = static_cast<int16_t>(block.size() - i - 1);
     prog.insert(prog.end(), block.begin(), block.end());
     if (unconditional) return prog;  // earlier rules can never decide
@@ -83,17 +84,27 @@ std::string Disassemble(const std::vector<BpfInsn>& prog) {
       case BPF_LDX | BPF_MEM | BPF_W:
         line = fmt::format("r{} = *(u32 *)(r{} + {})", i.dst, i.src, i.off);
         break;
-      case BPF_ALU | BPF_AND | BPF_K: line = fmt::format("w{} &= {:#x}", i.dst, i.imm); break;
-      case BPF_ALU | BPF_RSH | BPF_K: line = fmt::format("w{} >>= {}", i.dst, i.imm); break;
-      case BPF_ALU | BPF_MOV | BPF_K: line = fmt::format("w{} = {}", i.dst, i.imm); break;
-      case BPF_ALU | BPF_MOV | BPF_X: line = fmt::format("w{} = w{}", i.dst, i.src); break;
+      case BPF_ALU | BPF_AND | BPF_K:
+        line = fmt::format("w{} &= {:#x}", i.dst, i.imm);
+        break;
+      case BPF_ALU | BPF_RSH | BPF_K:
+        line = fmt::format("w{} >>= {}", i.dst, i.imm);
+        break;
+      case BPF_ALU | BPF_MOV | BPF_K:
+        line = fmt::format("w{} = {}", i.dst, i.imm);
+        break;
+      case BPF_ALU | BPF_MOV | BPF_X:
+        line = fmt::format("w{} = w{}", i.dst, i.src);
+        break;
       case BPF_JMP | BPF_JNE | BPF_K:
         line = fmt::format("if r{} != {} goto +{}", i.dst, i.imm, i.off);
         break;
       case BPF_JMP | BPF_JNE | BPF_X:
         line = fmt::format("if r{} != r{} goto +{}", i.dst, i.src, i.off);
         break;
-      case BPF_JMP | BPF_EXIT: line = "exit"; break;
+      case BPF_JMP | BPF_EXIT:
+        line = "exit";
+        break;
       default:
         line = fmt::format("code {:#04x} dst r{} src r{} off {} imm {}", i.code, i.dst, i.src,
                            i.off, i.imm);

@@ -1,8 +1,9 @@
 #include "cgroup/devices_bpf.h"
-#include "cgroup/plan.h"
 
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
+
+#include "cgroup/plan.h"
 
 namespace berth::cgroup {
 namespace {

@@ -14,16 +14,16 @@ namespace {
 // clone_children, release_agent=...) is a mount flag. Named hierarchies ("name=systemd") are
 // recognised by their prefix.
 const std::set<std::string, std::less<>> kV1Controllers = {
-    "cpuset", "cpu",     "cpuacct", "io",   "blkio", "memory", "devices", "freezer",
-    "net_cls", "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", "debug",
+    "cpuset",  "cpu",        "cpuacct",  "io",      "blkio", "memory", "devices", "freezer",
+    "net_cls", "perf_event", "net_prio", "hugetlb", "pids",  "rdma",   "misc",    "debug",
 };
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string Unescape(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
-        s[i + 3] >= '0' && s[i + 3] <= '7') {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
+        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
       out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
       i += 3;
     } else {
@@ -42,9 +42,12 @@ bool Under(const std::string& path, const std::string& root) {
 
 std::string_view LayoutName(Layout layout) {
   switch (layout) {
-    case Layout::kV1: return "v1";
-    case Layout::kV2: return "v2";
-    case Layout::kHybrid: return "hybrid";
+    case Layout::kV1:
+      return "v1";
+    case Layout::kV2:
+      return "v2";
+    case Layout::kHybrid:
+      return "hybrid";
   }
   return "unknown";
 }
@@ -97,8 +100,8 @@ Result<Hierarchy> DetectFromMountinfo(std::string_view mountinfo, const std::str
     // there, so it is the v2 layout with a different mount dir.
     h.layout = Layout::kV2;
   } else {
-    return MakeError(ErrorKind::kNotFound, "detecting cgroups: no cgroup filesystem mounted under {}",
-                     root);
+    return MakeError(ErrorKind::kNotFound,
+                     "detecting cgroups: no cgroup filesystem mounted under {}", root);
   }
   return h;
 }
@@ -118,7 +121,8 @@ Result<std::string> ExpandSlice(std::string_view slice) {
   std::string path, prefix;
   for (const std::string& part : str::Split(name, '-')) {
     // "a--b.slice" and "-a.slice" are not slices.
-    if (part.empty()) return MakeError(ErrorKind::kInvalidArgument, "invalid slice name {:?}", slice);
+    if (part.empty())
+      return MakeError(ErrorKind::kInvalidArgument, "invalid slice name {:?}", slice);
     path += "/" + prefix + part + std::string(kSuffix);
     prefix += part + "-";
   }
@@ -149,8 +153,8 @@ Result<std::string> ResolvePath(std::string_view cgroups_path, bool systemd,
     if (!parts[2].empty()) name = parts[2];
   }
   if (name.empty() || name.find('/') != std::string::npos)
-    return MakeError(ErrorKind::kInvalidArgument, "resolving cgroup path {:?}: invalid unit name {:?}",
-                     cgroups_path, name);
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "resolving cgroup path {:?}: invalid unit name {:?}", cgroups_path, name);
   BERTH_TRY(std::string dir, ExpandSlice(slice), "resolving cgroup path {:?}", cgroups_path);
   std::string unit;
   if (str::EndsWith(name, ".slice")) {

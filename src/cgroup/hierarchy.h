@@ -40,7 +40,8 @@ Result<Hierarchy> Detect(const std::string& root = "/sys/fs/cgroup");
 //    "/b"; it can never climb above the hierarchy root). runc joins a relative path to its own
 //    cgroup; berth, being daemonless and often run from a shell's session cgroup, anchors it at
 //    the hierarchy root instead. Empty -> "/<container_id>", as runc's default Parent ""+Name.
-//  - systemd=true (runc --systemd-cgroup): "slice:prefix:name" -> "<expanded slice>/prefix-name.scope"
+//  - systemd=true (runc --systemd-cgroup): "slice:prefix:name" -> "<expanded
+//  slice>/prefix-name.scope"
 //    with the slice expanded as systemd does ("a-b.slice" -> "/a.slice/a-b.slice", "-.slice" ->
 //    "/"); a name ending in ".slice" is used as is. Empty -> "/system.slice/berth-<id>.scope"
 //    (runc: system.slice and the "runc" prefix). An empty slice is system.slice, an empty name

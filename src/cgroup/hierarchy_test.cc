@@ -55,9 +55,12 @@ TEST(DetectTest, V1CoMountedAndIgnoresOtherRoots) {
   EXPECT_EQ(h->layout, Layout::kV1);
   EXPECT_EQ(h->unified, "");
   std::map<std::string, std::string> want = {
-      {"name=systemd", "/sys/fs/cgroup/systemd"}, {"cpu", "/sys/fs/cgroup/cpu,cpuacct"},
-      {"cpuacct", "/sys/fs/cgroup/cpu,cpuacct"},  {"net_cls", "/sys/fs/cgroup/net_cls,net_prio"},
-      {"net_prio", "/sys/fs/cgroup/net_cls,net_prio"}, {"memory", "/sys/fs/cgroup/memory"},
+      {"name=systemd", "/sys/fs/cgroup/systemd"},
+      {"cpu", "/sys/fs/cgroup/cpu,cpuacct"},
+      {"cpuacct", "/sys/fs/cgroup/cpu,cpuacct"},
+      {"net_cls", "/sys/fs/cgroup/net_cls,net_prio"},
+      {"net_prio", "/sys/fs/cgroup/net_cls,net_prio"},
+      {"memory", "/sys/fs/cgroup/memory"},
       {"hugetlb", "/sys/fs/cgroup/hugetlb"},
   };
   EXPECT_EQ(h->v1, want);
@@ -103,8 +106,7 @@ TEST(ResolvePathTest, Cgroupfs) {
 }
 
 TEST(ResolvePathTest, Systemd) {
-  EXPECT_EQ(*ResolvePath("system.slice:docker:1234", true, "x"),
-            "/system.slice/docker-1234.scope");
+  EXPECT_EQ(*ResolvePath("system.slice:docker:1234", true, "x"), "/system.slice/docker-1234.scope");
   EXPECT_EQ(*ResolvePath("user-1000.slice:berth:c1", true, "x"),
             "/user.slice/user-1000.slice/berth-c1.scope");
   EXPECT_EQ(*ResolvePath("-.slice:p:n", true, "x"), "/p-n.scope");

@@ -75,7 +75,8 @@ class Manager {
   const std::string& path() const { return path_; }
 
  private:
-  Manager(Hierarchy h, std::string path, Sys* sys) : h_(std::move(h)), path_(std::move(path)), sys_(sys) {}
+  Manager(Hierarchy h, std::string path, Sys* sys)
+      : h_(std::move(h)), path_(std::move(path)), sys_(sys) {}
   Result<void> MkdirChain(const std::string& mount, std::vector<std::string>* made);
   Result<void> Execute(const Write& w);
   Result<void> RemoveTree(const std::string& dir);

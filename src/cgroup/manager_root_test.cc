@@ -202,8 +202,8 @@ TEST_F(RootTest, DeviceFilterDeniesDevNull) {
     ~Cleanup() { ::rmdir(dir.c_str()); }
   } cleanup{dir};
 
-  auto prog = BuildDeviceFilter({{true, "a", std::nullopt, std::nullopt, "rwm"},
-                                 {false, "c", 1, 3, "rwm"}});
+  auto prog = BuildDeviceFilter(
+      {{true, "a", std::nullopt, std::nullopt, "rwm"}, {false, "c", 1, 3, "rwm"}});
   ASSERT_TRUE(prog) << prog.error().message();
   auto attached = RealSys()->AttachDeviceFilter(dir, *prog);
   ASSERT_TRUE(attached) << attached.error().message();
@@ -213,7 +213,8 @@ TEST_F(RootTest, DeviceFilterDeniesDevNull) {
     child.Go();
     int status = child.Wait();
     EXPECT_TRUE(WIFEXITED(status)) << status;
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "10: /dev/null opened, 11: not EPERM, 12: /dev/zero failed";
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "10: /dev/null opened, 11: not EPERM, 12: /dev/zero failed";
   }
   // Attaching again replaces the old program instead of stacking: now /dev/null is allowed.
   auto allow_all = BuildDeviceFilter({{true, "a", std::nullopt, std::nullopt, "rwm"}});
@@ -237,8 +238,8 @@ TEST_F(RootTest, V2ManagerOverTheCgroup2Mount) {
   ASSERT_TRUE(m_->Create());
   oci::Resources r;
   r.devices = {{false, "a", std::nullopt, std::nullopt, "rwm"},
-               {true, "c", 1, 5, "rwm"},  // /dev/zero
-               {true, "c", 1, 3, "r"}};   // /dev/null read-only... then
+               {true, "c", 1, 5, "rwm"},           // /dev/zero
+               {true, "c", 1, 3, "r"}};            // /dev/null read-only... then
   r.devices.push_back({false, "c", 1, 3, "rwm"});  // ...taken back: the last rule wins
   auto applied = m_->Apply(r);
   ASSERT_TRUE(applied) << applied.error().message();

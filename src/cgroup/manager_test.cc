@@ -31,7 +31,8 @@ class FakeSys : public LinuxSys {
 
   Result<void> Mkdir(const std::string& path) override {
     for (const auto& [suffix, err] : fail_mkdir)
-      if (path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+      if (path.size() >= suffix.size() &&
+          path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
         return SysErrorN(err, "mkdir({})", path);
     BERTH_CHECK(LinuxSys::Mkdir(path));
     for (const auto& [mount, files] : templates) {
@@ -112,16 +113,21 @@ class HybridTest : public ::testing::Test {
     sys_.templates[h_.unified] = {{"cgroup.procs", ""}, {"cgroup.freeze", "0"}};
     Put(root_ + "/cpuset/cpuset.cpus", "0-3\n");
     Put(root_ + "/cpuset/cpuset.mems", "0\n");
-    sys_.templates[root_ + "/cpuset"] = {{"cgroup.procs", ""}, {"cpuset.cpus", ""}, {"cpuset.mems", ""}};
+    sys_.templates[root_ + "/cpuset"] = {
+        {"cgroup.procs", ""}, {"cpuset.cpus", ""}, {"cpuset.mems", ""}};
     sys_.templates[root_ + "/memory"] = {{"cgroup.procs", ""},
                                          {"memory.limit_in_bytes", "9223372036854771712\n"},
                                          {"memory.memsw.limit_in_bytes", "9223372036854771712\n"},
                                          {"memory.usage_in_bytes", "4096\n"},
                                          {"memory.stat", "total_cache 7\n"}};
-    sys_.templates[root_ + "/cpu"] = {{"cgroup.procs", ""}, {"cpu.cfs_quota_us", "-1"},
-                                      {"cpu.cfs_period_us", "100000"}, {"cpu.shares", "1024"}};
-    sys_.templates[root_ + "/pids"] = {{"cgroup.procs", ""}, {"pids.max", "max"}, {"pids.current", "0"}};
-    sys_.templates[root_ + "/devices"] = {{"cgroup.procs", ""}, {"devices.allow", ""}, {"devices.deny", ""}};
+    sys_.templates[root_ + "/cpu"] = {{"cgroup.procs", ""},
+                                      {"cpu.cfs_quota_us", "-1"},
+                                      {"cpu.cfs_period_us", "100000"},
+                                      {"cpu.shares", "1024"}};
+    sys_.templates[root_ + "/pids"] = {
+        {"cgroup.procs", ""}, {"pids.max", "max"}, {"pids.current", "0"}};
+    sys_.templates[root_ + "/devices"] = {
+        {"cgroup.procs", ""}, {"devices.allow", ""}, {"devices.deny", ""}};
     sys_.templates[root_ + "/freezer"] = {{"cgroup.procs", ""}, {"freezer.state", "THAWED\n"}};
     sys_.templates[root_ + "/blkio"] = {{"cgroup.procs", ""}, {"blkio.weight", "500"}};
   }
@@ -150,8 +156,8 @@ TEST_F(HybridTest, OpenRefusesBadPaths) {
 TEST_F(HybridTest, PathsAndMounts) {
   auto m = Open();
   std::vector<std::string> want;
-  for (const char* d : {"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory",
-                        "pids", "systemd", "unified"})
+  for (const char* d : {"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
+                        "systemd", "unified"})
     want.push_back(root_ + "/" + d + "/berth/c1");
   EXPECT_EQ(m->Paths(), want);
   EXPECT_EQ(m->Path("memory"), root_ + "/memory/berth/c1");
@@ -160,8 +166,8 @@ TEST_F(HybridTest, PathsAndMounts) {
   EXPECT_EQ(m->Path("hugetlb"), "");
   auto mounts = m->ContainerMounts();
   ASSERT_EQ(mounts.size(), 10u);
-  EXPECT_EQ(mounts[8], (CgroupMount{"systemd", "cgroup", "name=systemd",
-                                    root_ + "/systemd/berth/c1", {}}));
+  EXPECT_EQ(mounts[8],
+            (CgroupMount{"systemd", "cgroup", "name=systemd", root_ + "/systemd/berth/c1", {}}));
   EXPECT_EQ(mounts[9], (CgroupMount{"unified", "cgroup2", "", root_ + "/unified/berth/c1", {}}));
 }
 
@@ -199,8 +205,10 @@ TEST_F(HybridTest, CreateApplyDestroy) {
   // Fresh cgroup, limit unlimited: the memory limit is written before memsw.
   std::vector<std::string> memory_writes;
   for (const auto& [path, value] : sys_.writes)
-    if (path.find("/memory/berth/c1/") != std::string::npos) memory_writes.push_back(path.substr(dir.size()));
-  EXPECT_EQ(memory_writes, (std::vector<std::string>{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"}));
+    if (path.find("/memory/berth/c1/") != std::string::npos)
+      memory_writes.push_back(path.substr(dir.size()));
+  EXPECT_EQ(memory_writes,
+            (std::vector<std::string>{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"}));
 
   // Raising both now: memsw first.
   sys_.writes.clear();
@@ -282,7 +290,8 @@ TEST_F(HybridTest, ProcessesFreezeSignal) {
   EXPECT_FALSE(*m->Frozen());
 
   ASSERT_TRUE(m->Signal(SIGTERM));
-  EXPECT_EQ(sys_.kills, (std::vector<std::pair<pid_t, int>>{{77, SIGTERM}, {78, SIGTERM}, {4242, SIGTERM}}));
+  EXPECT_EQ(sys_.kills,
+            (std::vector<std::pair<pid_t, int>>{{77, SIGTERM}, {78, SIGTERM}, {4242, SIGTERM}}));
   // SIGKILL without cgroup.kill: freeze, kill, thaw.
   sys_.kills.clear();
   sys_.writes.clear();
@@ -395,8 +404,8 @@ TEST_F(V2Test, CreateApplyFreezeDestroy) {
   // Never reaching "frozen 1": an error after the wait.
   auto stuck = m->Freeze();
   ASSERT_FALSE(stuck);
-  EXPECT_EQ(stuck.error().message(),
-            "freezing /berth/c2: " + root_ + "/berth/c2/cgroup.events does not say frozen after 10s");
+  EXPECT_EQ(stuck.error().message(), "freezing /berth/c2: " + root_ +
+                                         "/berth/c2/cgroup.events does not say frozen after 10s");
 
   auto s = m->GetStats();
   ASSERT_TRUE(s) << s.error().message();

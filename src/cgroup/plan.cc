@@ -32,7 +32,8 @@ Result<int64_t> ParseMaxOrInt(std::string_view key, std::string_view value) {
 
 Result<uint64_t> ParseUintValue(std::string_view key, std::string_view value) {
   auto n = str::ParseUint(str::Trim(value));
-  if (!n) return MakeError(ErrorKind::kInvalidArgument, "unified {}: invalid value {:?}", key, value);
+  if (!n)
+    return MakeError(ErrorKind::kInvalidArgument, "unified {}: invalid value {:?}", key, value);
   return *n;
 }
 
@@ -60,8 +61,7 @@ void PlanV1Memory(const oci::MemoryResources& m, const V1State& state, std::vect
   }
   if (m.reservation.value_or(0) != 0)
     out->push_back({"memory", "memory.soft_limit_in_bytes", Num(*m.reservation)});
-  if (m.disable_oom_killer.value_or(false))
-    out->push_back({"memory", "memory.oom_control", "1"});
+  if (m.disable_oom_killer.value_or(false)) out->push_back({"memory", "memory.oom_control", "1"});
   if (m.swappiness) out->push_back({"memory", "memory.swappiness", Num(*m.swappiness)});
 }
 

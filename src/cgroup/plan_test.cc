@@ -25,7 +25,7 @@ TEST(ConvertTest, CpuShares) {
   EXPECT_EQ(CpuSharesToWeight(2), 1u);
   EXPECT_EQ(CpuSharesToWeight(1024), 39u);
   EXPECT_EQ(CpuSharesToWeight(262144), 10000u);
-  EXPECT_EQ(CpuSharesToWeight(1), 1u);            // clamped, no unsigned underflow
+  EXPECT_EQ(CpuSharesToWeight(1), 1u);             // clamped, no unsigned underflow
   EXPECT_EQ(CpuSharesToWeight(1u << 30), 10000u);  // clamped
   EXPECT_EQ(CpuWeightToShares(1), 2u);
   EXPECT_EQ(CpuWeightToShares(10000), 262144u);
@@ -47,7 +47,8 @@ TEST(ConvertTest, Swap) {
   EXPECT_EQ(*SwapToV2(-1, 100), -1);
   EXPECT_EQ(*SwapToV2(300, 100), 200);
   EXPECT_EQ(*SwapToV2(100, 100), 0);
-  EXPECT_EQ(SwapToV2(50, 100).error().message(), "memory+swap limit 50 should be >= memory limit 100");
+  EXPECT_EQ(SwapToV2(50, 100).error().message(),
+            "memory+swap limit 50 should be >= memory limit 100");
   EXPECT_EQ(SwapToV2(50, 0).error().message(), "unable to set swap limit without memory limit");
   EXPECT_FALSE(SwapToV2(50, -1));
 }
@@ -190,9 +191,9 @@ TEST(PlanV1Test, PidsBlkioDevices) {
 
 TEST(PlanV1Test, UnifiedConvertedOrRefused) {
   oci::Resources r;
-  r.unified = {{"memory.max", "1000"},   {"memory.swap.max", "500"}, {"memory.low", "max"},
-               {"pids.max", "max"},      {"cpu.weight", "100"},      {"cpu.max", "max 50000"},
-               {"cpuset.cpus", "0"},     {"io.weight", "10000"},     {"cpu.idle", "0"}};
+  r.unified = {{"memory.max", "1000"}, {"memory.swap.max", "500"}, {"memory.low", "max"},
+               {"pids.max", "max"},    {"cpu.weight", "100"},      {"cpu.max", "max 50000"},
+               {"cpuset.cpus", "0"},   {"io.weight", "10000"},     {"cpu.idle", "0"}};
   W want = {
       {"cpuset", "cpuset.cpus", "0"},
       {"memory", "memory.limit_in_bytes", "1000"},
@@ -240,16 +241,11 @@ TEST(PlanV2Test, Everything) {
   r.devices = {{true, "c", 1, 3, "rwm"}};  // not a file on v2
   r.unified = {{"memory.high", "50000000"}, {"cpu.weight", "7"}};
   W want = {
-      {"", "cpu.weight", "39"},
-      {"", "cpu.idle", "0"},
-      {"", "cpu.max", "50000 100000"},
-      {"", "cpuset.cpus", "1"},
-      {"", "cpuset.mems", "0"},
-      {"", "memory.swap.max", "33554432"},
-      {"", "memory.max", "67108864"},
-      {"", "memory.low", "16777216"},
-      {"", "pids.max", "10"},
-      {"", "io.bfq.weight", "500", "io.weight", "4950"},
+      {"", "cpu.weight", "39"},        {"", "cpu.idle", "0"},
+      {"", "cpu.max", "50000 100000"}, {"", "cpuset.cpus", "1"},
+      {"", "cpuset.mems", "0"},        {"", "memory.swap.max", "33554432"},
+      {"", "memory.max", "67108864"},  {"", "memory.low", "16777216"},
+      {"", "pids.max", "10"},          {"", "io.bfq.weight", "500", "io.weight", "4950"},
       {"", "cpu.weight", "7"},  // unified last, as is
       {"", "memory.high", "50000000"},
   };

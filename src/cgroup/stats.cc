@@ -54,18 +54,28 @@ Result<std::map<std::string, uint64_t>> ParseFlatKeyed(std::string_view text) {
 
 const std::vector<std::string>& V1StatFiles() {
   static const std::vector<std::string> files = {
-      "cpuacct.usage", "cpuacct.usage_percpu", "cpuacct.stat", "cpu.stat",
-      "memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.limit_in_bytes",
-      "memory.memsw.usage_in_bytes", "memory.stat", "memory.oom_control", "pids.current",
-      "pids.max", "blkio.io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive",
+      "cpuacct.usage",
+      "cpuacct.usage_percpu",
+      "cpuacct.stat",
+      "cpu.stat",
+      "memory.usage_in_bytes",
+      "memory.max_usage_in_bytes",
+      "memory.limit_in_bytes",
+      "memory.memsw.usage_in_bytes",
+      "memory.stat",
+      "memory.oom_control",
+      "pids.current",
+      "pids.max",
+      "blkio.io_service_bytes_recursive",
+      "blkio.throttle.io_service_bytes_recursive",
   };
   return files;
 }
 
 const std::vector<std::string>& V2StatFiles() {
   static const std::vector<std::string> files = {
-      "cpu.stat", "memory.current", "memory.peak", "memory.max", "memory.swap.current",
-      "memory.stat", "memory.events", "pids.current", "pids.max", "io.stat",
+      "cpu.stat",    "memory.current", "memory.peak",  "memory.max", "memory.swap.current",
+      "memory.stat", "memory.events",  "pids.current", "pids.max",   "io.stat",
   };
   return files;
 }

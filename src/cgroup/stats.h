@@ -24,10 +24,11 @@ struct Stats {
   // memory
   uint64_t memory_usage = 0;
   uint64_t memory_max_usage = 0;  // v1 max_usage_in_bytes, v2 memory.peak (5.19+)
-  uint64_t memory_limit = 0;      // v1: the raw limit (a huge number when unlimited); v2 "max": UINT64_MAX
+  uint64_t memory_limit =
+      0;  // v1: the raw limit (a huge number when unlimited); v2 "max": UINT64_MAX
   uint64_t memory_swap_usage = 0;
-  uint64_t memory_cache = 0;          // page cache: v1 total_cache, v2 file
-  uint64_t memory_inactive_file = 0;  // docker subtracts it from usage
+  uint64_t memory_cache = 0;                    // page cache: v1 total_cache, v2 file
+  uint64_t memory_inactive_file = 0;            // docker subtracts it from usage
   std::map<std::string, uint64_t> memory_stat;  // memory.stat as it is
   uint64_t oom_kills = 0;
   bool oom_killed = false;

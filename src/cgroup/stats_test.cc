@@ -57,16 +57,18 @@ TEST(StatsTest, V1) {
 
 TEST(StatsTest, V2AndMissingFiles) {
   StatFiles f = {
-      {"cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\n"
-                   "nr_throttled 1\nthrottled_usec 20\n"},
+      {"cpu.stat",
+       "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\n"
+       "nr_throttled 1\nthrottled_usec 20\n"},
       {"memory.current", "65536\n"},
       {"memory.max", "max\n"},
       {"memory.stat", "anon 10\nfile 20\ninactive_file 5\n"},
       {"memory.events", "low 0\nhigh 0\nmax 4\noom 1\noom_kill 0\n"},
       {"pids.current", "2\n"},
       {"pids.max", "10\n"},
-      {"io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"
-                  "8:16 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n"},
+      {"io.stat",
+       "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"
+       "8:16 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n"},
   };
   auto s = StatsFromV2(f);
   ASSERT_TRUE(s) << s.error().message();

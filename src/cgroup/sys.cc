@@ -21,9 +21,7 @@ namespace berth::cgroup {
 
 namespace {
 
-long Bpf(int cmd, union bpf_attr* attr) {
-  return ::syscall(SYS_bpf, cmd, attr, sizeof(*attr));
-}
+long Bpf(int cmd, union bpf_attr* attr) { return ::syscall(SYS_bpf, cmd, attr, sizeof(*attr)); }
 
 uint64_t Ptr(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
