@@ -1,0 +1,87 @@
+// The runtime engine: the OCI lifecycle (create, start, state, kill, delete) and runc's other
+// operations over bundles and the state directory. No argv here: the CLI (src/cli/runtime_*.cc)
+// turns flags into these option structs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "base/result.h"
+#include "oci/runtime_spec.h"
+#include "runtime/state.h"
+
+namespace berth::runtime {
+
+struct RuntimeOptions {
+  std::string state_root = "/run/berth/runtime";  // runc's --root
+  std::string cgroup_root = "/sys/fs/cgroup";
+  bool systemd_cgroup = false;
+};
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle;          // directory holding config.json; default: the current directory
+  std::string pid_file;        // written with the init's pid once it waits for start
+  std::string console_socket;  // unix socket that receives the pty master (process.terminal)
+  bool no_pivot = false;       // MS_MOVE + chroot instead of pivot_root (ramfs roots)
+  bool no_new_keyring = false;
+  int preserve_fds = 0;        // fds 3..3+N-1 are passed to the container process
+  int console_fd = -1;         // instead of console_socket: an already connected socket
+};
+
+struct ExecOptions {
+  std::string id;
+  oci::Process process;        // complete: the CLI fills defaults from the container's config
+  bool detach = false;
+  std::string pid_file;
+  std::string console_socket;
+  int preserve_fds = 0;
+};
+
+struct ProcessInfo {
+  pid_t pid;
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options);
+
+  // Sets the container up and returns with its init blocked until Start().
+  Result<ContainerState> Create(const CreateOptions& options);
+  Result<void> Start(const std::string& id);
+  // runc's state JSON (ociVersion, id, pid, status, bundle, rootfs, created, owner, annotations).
+  Result<Json> State(const std::string& id);
+  Result<void> Kill(const std::string& id, int signal, bool all);
+  Result<void> Delete(const std::string& id, bool force);
+  // create + start + wait; deletes the container when it exits. Returns the exit code (128+n for
+  // a signal). With detach, returns 0 once started.
+  Result<int> Run(const CreateOptions& options, bool detach);
+  Result<std::vector<Json>> List();
+  Result<std::vector<pid_t>> Pids(const std::string& id);
+  Result<void> Pause(const std::string& id);
+  Result<void> Resume(const std::string& id);
+  Result<void> Update(const std::string& id, const oci::Resources& resources);
+  // Runs another process in a running container. Returns its exit code, or 0 with detach.
+  Result<int> Exec(const ExecOptions& options);
+  // Resource usage in the shape of runc's `events --stats` data.
+  Result<Json> Stats(const std::string& id);
+  // The container's stored config (for exec defaults).
+  Result<ContainerState> Load(const std::string& id);
+
+ private:
+  Result<ContainerState> CreateContainer(const CreateOptions& options, bool keep_as_child);
+  Result<Status> CurrentStatus(const ContainerState& s);
+  Result<void> Destroy(const ContainerState& s);
+
+  RuntimeOptions options_;
+  StateDir dir_;
+};
+
+// The features JSON of `runtime features` (runtime-spec features.md).
+Json Features();
+
+}  // namespace berth::runtime

@@ -1,0 +1,180 @@
+#include "runtime/namespaces.h"
+
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/fs.h"
+#include "base/strings.h"
+
+namespace berth::runtime {
+
+int NamespaceFlag(const std::string& type) {
+  if (type == "pid") return CLONE_NEWPID;
+  if (type == "network") return CLONE_NEWNET;
+  if (type == "mount") return CLONE_NEWNS;
+  if (type == "ipc") return CLONE_NEWIPC;
+  if (type == "uts") return CLONE_NEWUTS;
+  if (type == "user") return CLONE_NEWUSER;
+  if (type == "cgroup") return CLONE_NEWCGROUP;
+  if (type == "time") return CLONE_NEWTIME;
+  return 0;
+}
+
+Result<NamespacePlan> PlanNamespaces(const oci::Spec& spec) {
+  NamespacePlan plan;
+  if (!spec.linux) return MakeError(ErrorKind::kInvalidArgument, "config.json has no linux section");
+  bool has_mount = false;
+  std::vector<NsJoin> joins;
+  for (const auto& n : spec.linux->namespaces) {
+    int flag = NamespaceFlag(n.type);
+    if (n.type == "mount") has_mount = true;
+    if (n.type == "time")
+      return MakeError(ErrorKind::kInvalidArgument, "time namespaces are not supported");
+    if (n.path.empty()) {
+      if (flag == CLONE_NEWUSER || flag == CLONE_NEWPID) plan.clone_flags |= static_cast<unsigned long>(flag);
+      else plan.unshare_flags |= static_cast<unsigned long>(flag);
+      if (flag == CLONE_NEWUSER) plan.new_user = true;
+    } else {
+      joins.push_back({n.type, n.path, flag, -1});
+    }
+  }
+  // A new mount namespace is not optional: berth's rootfs setup must never touch the host's.
+  if (!has_mount) return MakeError(ErrorKind::kInvalidArgument, "linux.namespaces must include a mount namespace");
+  // Join the user namespace first so that it owns whatever is created after.
+  for (auto& j : joins)
+    if (j.type == "user") plan.joins.push_back(j);
+  for (auto& j : joins)
+    if (j.type != "user") plan.joins.push_back(j);
+  return plan;
+}
+
+Result<std::vector<UniqueFd>> OpenNamespaceFds(NamespacePlan& plan) {
+  std::vector<UniqueFd> fds;
+  for (auto& j : plan.joins) {
+    BERTH_TRY(UniqueFd fd, fs::Open(j.path, O_RDONLY), "namespace {}", j.type);
+    int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
+    if (type < 0) return SysError("namespace path {} is not a namespace: ioctl(NS_GET_NSTYPE)", j.path);
+    if (type != j.nstype)
+      return MakeError(ErrorKind::kInvalidArgument, "namespace path {} is not a {} namespace", j.path, j.type);
+    j.fd = fd.get();
+    fds.push_back(std::move(fd));
+  }
+  return fds;
+}
+
+Result<pid_t> CloneChild(const NamespacePlan& plan, const std::function<void()>& child) {
+  UniqueFd own_pidns;
+  for (const auto& j : plan.joins) {
+    if (j.nstype != CLONE_NEWPID) continue;
+    BERTH_TRY(own_pidns, fs::Open("/proc/self/ns/pid", O_RDONLY));
+    if (::setns(j.fd, CLONE_NEWPID) != 0) return SysError("setns({}, CLONE_NEWPID)", j.path);
+  }
+  // A raw clone with no stack argument behaves like fork(): the child gets a copy of our
+  // address space, which is what lets it walk the plans prepared here.
+  long pid = ::syscall(SYS_clone, plan.clone_flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
+  if (pid == 0) {
+    child();
+    ::_exit(1);
+  }
+  int err = errno;
+  if (own_pidns && ::setns(own_pidns.get(), CLONE_NEWPID) != 0) return SysError("setns(own pid namespace)");
+  if (pid < 0) return SysErrorN(err, "clone(flags {:#x})", plan.clone_flags);
+  return static_cast<pid_t>(pid);
+}
+
+Result<void> EnterNamespaces(const NamespacePlan& plan) {
+  if (plan.new_user) {
+    // The maps are written: become the namespace's root, with its full capability set.
+    if (::setresgid(0, 0, 0) != 0) return SysError("setresgid(0) in the new user namespace");
+    if (::setresuid(0, 0, 0) != 0) return SysError("setresuid(0) in the new user namespace");
+  }
+  for (const auto& j : plan.joins) {
+    if (j.nstype == CLONE_NEWPID) continue;  // done by the parent around clone()
+    if (::setns(j.fd, j.nstype) != 0) return SysError("setns({})", j.path);
+    if (j.nstype == CLONE_NEWUSER) {
+      if (::setresgid(0, 0, 0) != 0) return SysError("setresgid(0) in user namespace {}", j.path);
+      if (::setresuid(0, 0, 0) != 0) return SysError("setresuid(0) in user namespace {}", j.path);
+    }
+  }
+  if (plan.unshare_flags && ::unshare(static_cast<int>(plan.unshare_flags)) != 0)
+    return SysError("unshare({:#x})", plan.unshare_flags);
+  return {};
+}
+
+Result<void> WriteIdMaps(pid_t pid, const oci::Spec& spec) {
+  const oci::Namespace* user = spec.FindNamespace("user");
+  if (!user || !user->path.empty()) return {};
+  auto text = [](const std::vector<oci::IdMapping>& m) {
+    std::string s;
+    for (const auto& e : m) s += fmt::format("{} {} {}\n", e.container_id, e.host_id, e.size);
+    return s;
+  };
+  BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/uid_map", pid), text(spec.linux->uid_mappings)));
+  BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/gid_map", pid), text(spec.linux->gid_mappings)));
+  return {};
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> PlanSysctls(const oci::Spec& spec) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!spec.linux) return out;
+  auto is_new = [&](const char* type) {
+    const oci::Namespace* n = spec.FindNamespace(type);
+    return n != nullptr;
+  };
+  for (const auto& [key, value] : spec.linux->sysctl) {
+    // Which namespace isolates a sysctl, as runc's validator knows it.
+    const char* needs = nullptr;
+    if (str::StartsWith(key, "net.")) needs = "network";
+    else if (str::StartsWith(key, "fs.mqueue.") || key == "kernel.msgmax" || key == "kernel.msgmnb" ||
+             key == "kernel.msgmni" || key == "kernel.sem" || key == "kernel.shmall" ||
+             key == "kernel.shmmax" || key == "kernel.shmmni" || key == "kernel.shm_rmid_forced")
+      needs = "ipc";
+    else if (key == "kernel.hostname" || key == "kernel.domainname") needs = "uts";
+    if (!needs)
+      return MakeError(ErrorKind::kInvalidArgument, "sysctl \"{}\" is not namespaced and would change the host", key);
+    if (!is_new(needs))
+      return MakeError(ErrorKind::kInvalidArgument, "sysctl \"{}\" needs a {} namespace", key, needs);
+    std::string path = "/proc/sys/" + key;
+    for (size_t i = 10; i < path.size(); ++i)
+      if (path[i] == '.') path[i] = '/';
+    out.emplace_back(path, value);
+  }
+  return out;
+}
+
+oci::Resources MergeResources(oci::Resources base, const oci::Resources& u) {
+  if (!u.devices.empty()) base.devices = u.devices;
+  if (u.memory) {
+    auto& m = base.memory ? *base.memory : base.memory.emplace();
+    if (u.memory->limit) m.limit = u.memory->limit;
+    if (u.memory->reservation) m.reservation = u.memory->reservation;
+    if (u.memory->swap) m.swap = u.memory->swap;
+    if (u.memory->kernel) m.kernel = u.memory->kernel;
+    if (u.memory->swappiness) m.swappiness = u.memory->swappiness;
+    if (u.memory->disable_oom_killer) m.disable_oom_killer = u.memory->disable_oom_killer;
+  }
+  if (u.cpu) {
+    auto& c = base.cpu ? *base.cpu : base.cpu.emplace();
+    if (u.cpu->shares) c.shares = u.cpu->shares;
+    if (u.cpu->quota) c.quota = u.cpu->quota;
+    if (u.cpu->period) c.period = u.cpu->period;
+    if (u.cpu->realtime_runtime) c.realtime_runtime = u.cpu->realtime_runtime;
+    if (u.cpu->realtime_period) c.realtime_period = u.cpu->realtime_period;
+    if (!u.cpu->cpus.empty()) c.cpus = u.cpu->cpus;
+    if (!u.cpu->mems.empty()) c.mems = u.cpu->mems;
+    if (u.cpu->idle) c.idle = u.cpu->idle;
+  }
+  if (u.pids) base.pids = u.pids;
+  if (u.blkio_weight) base.blkio_weight = u.blkio_weight;
+  for (const auto& [k, v] : u.unified) base.unified[k] = v;
+  return base;
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,61 @@
+#include "runtime/namespaces.h"
+
+#include <gtest/gtest.h>
+#include <sched.h>
+
+namespace berth::runtime {
+namespace {
+
+TEST(NamespacesTest, PlansNewAndJoined) {
+  oci::Spec spec = oci::DefaultSpec();
+  spec.linux->namespaces = {{"pid", ""}, {"network", "/proc/1/ns/net"}, {"mount", ""}, {"user", "/proc/1/ns/user"},
+                            {"uts", ""}};
+  auto plan = PlanNamespaces(spec);
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(plan->clone_flags, static_cast<unsigned long>(CLONE_NEWPID));
+  EXPECT_EQ(plan->unshare_flags, static_cast<unsigned long>(CLONE_NEWNS | CLONE_NEWUTS));
+  ASSERT_EQ(plan->joins.size(), 2u);
+  EXPECT_EQ(plan->joins[0].type, "user");  // user is joined first
+  EXPECT_EQ(plan->joins[1].nstype, CLONE_NEWNET);
+  EXPECT_FALSE(plan->new_user);
+}
+
+TEST(NamespacesTest, RequiresMountNamespace) {
+  oci::Spec spec = oci::DefaultSpec();
+  spec.linux->namespaces = {{"pid", ""}};
+  EXPECT_EQ(PlanNamespaces(spec).error().message(), "linux.namespaces must include a mount namespace");
+}
+
+TEST(NamespacesTest, SysctlsNeedTheirNamespace) {
+  oci::Spec spec = oci::DefaultSpec();
+  spec.linux->sysctl = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmax", "100"}};
+  auto s = PlanSysctls(spec);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ((*s)[1].first, "/proc/sys/net/ipv4/ip_forward");
+  EXPECT_EQ((*s)[0].first, "/proc/sys/kernel/shmmax");
+  spec.linux->sysctl = {{"vm.swappiness", "1"}};
+  EXPECT_EQ(PlanSysctls(spec).error().message(), "sysctl \"vm.swappiness\" is not namespaced and would change the host");
+  spec.linux->namespaces = {{"mount", ""}};
+  spec.linux->sysctl = {{"net.core.somaxconn", "1"}};
+  EXPECT_EQ(PlanSysctls(spec).error().message(), "sysctl \"net.core.somaxconn\" needs a network namespace");
+}
+
+TEST(NamespacesTest, MergeResources) {
+  oci::Resources base;
+  base.memory = oci::MemoryResources{};
+  base.memory->limit = 100;
+  base.pids = oci::PidsResources{10};
+  oci::Resources u;
+  u.memory = oci::MemoryResources{};
+  u.memory->swap = 200;
+  u.cpu = oci::CpuResources{};
+  u.cpu->quota = 5000;
+  auto m = MergeResources(base, u);
+  EXPECT_EQ(m.memory->limit, 100);
+  EXPECT_EQ(m.memory->swap, 200);
+  EXPECT_EQ(m.cpu->quota, 5000);
+  EXPECT_EQ(m.pids->limit, 10);
+}
+
+}  // namespace
+}  // namespace berth::runtime
