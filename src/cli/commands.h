@@ -37,6 +37,15 @@ using Action = std::function<int()>;
 // Prints "berth: <message>" (and logs it to --log, as runc does), returns exit code 1.
 int Fail(const Error& e);
 
+// Top-level subcommands register themselves, so that adding one is adding one file:
+//   static const CommandRegistration kPull(20, AddPull);
+// `order` sorts them in --help.
+using Adder = void (*)(CLI::App& app, GlobalOptions& global, Action& action);
+struct CommandRegistration {
+  CommandRegistration(int order, Adder add);
+};
+std::vector<std::pair<int, Adder>>& RegisteredCommands();
+
 void AddRuntime(CLI::App& app, GlobalOptions& global, Action& action);
 void AddRuntimeCreate(CLI::App& rt, RuntimeGlobal& g, Action& action);
 void AddRuntimeStart(CLI::App& rt, RuntimeGlobal& g, Action& action);

@@ -2,6 +2,7 @@
 // `berth runtime`, so containerd's runc shim can use it as its runc binary.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -10,6 +11,13 @@
 #include "cli/commands.h"
 
 namespace berth::cli {
+
+std::vector<std::pair<int, Adder>>& RegisteredCommands() {
+  static std::vector<std::pair<int, Adder>> commands;
+  return commands;
+}
+
+CommandRegistration::CommandRegistration(int order, Adder add) { RegisteredCommands().emplace_back(order, add); }
 
 int Fail(const Error& e) {
   log::Error("{}", e.message());
@@ -29,7 +37,9 @@ int Main(int argc, char** argv) {
   app.add_option("--root", global.root, "Storage for images and containers")->capture_default_str();
   app.add_option("--log-level", global.log_level, "debug, info, warn or error")->capture_default_str();
   Action action;
-  AddRuntime(app, global, action);
+  auto commands = RegisteredCommands();
+  std::sort(commands.begin(), commands.end());
+  for (const auto& [order, add] : commands) add(app, global, action);
 
   std::reverse(args.begin(), args.end());
   try {

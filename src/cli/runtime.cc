@@ -52,4 +52,6 @@ void AddRuntime(CLI::App& app, GlobalOptions& global, Action& action) {
   keep = g;
 }
 
+static const CommandRegistration kRuntime(90, AddRuntime);
+
 }  // namespace berth::cli
