@@ -55,7 +55,7 @@ Result<void> WriteFile(const std::string& path, std::string_view data) {
   return WriteAll(fd.get(), data, path);
 }
 
-Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode, bool durable) {
   std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
   BERTH_TRY(UniqueFd fd, Open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
   auto fail = [&](Error e) {
@@ -63,10 +63,11 @@ Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mod
     return Unexpected(std::move(e));
   };
   if (auto r = WriteAll(fd.get(), data, tmp); !r) return fail(r.error());
-  if (::fsync(fd.get()) != 0) return fail(Error::Sys(errno, fmt::format("fsync({})", tmp)));
+  if (durable && ::fsync(fd.get()) != 0) return fail(Error::Sys(errno, fmt::format("fsync({})", tmp)));
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return fail(Error::Sys(errno, fmt::format("rename({} -> {})", tmp, path)));
+  if (!durable) return {};
   auto slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -20,7 +20,10 @@ Result<void> WriteAll(int fd, std::string_view data, std::string_view what);
 // Opens an existing file O_WRONLY|O_TRUNC and writes data: for /proc and cgroup files.
 Result<void> WriteFile(const std::string& path, std::string_view data);
 // Writes path atomically: a temporary file beside it, fsync, rename, fsync of the directory.
-Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// With durable=false the fsyncs are skipped: still atomic for readers, but not crash-safe —
+// for state on tmpfs (/run) that does not survive a reboot anyway.
+Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                             bool durable = true);
 // mkdir -p. Existing directories are fine; an existing non-directory is an error.
 Result<void> MkdirAll(const std::string& path, mode_t mode = 0755);
 // rm -rf that does not follow symlinks and does not cross mount points. Missing is fine.

@@ -206,7 +206,7 @@ Result<std::string> RealPath(const std::string& p) {
 
 Result<void> WritePidFile(const std::string& path, pid_t pid) {
   if (path.empty()) return {};
-  return fs::WriteFileAtomic(path, std::to_string(pid), 0644);
+  return fs::WriteFileAtomic(path, std::to_string(pid), 0644, false);
 }
 
 // Waits until pid is gone (reaped by someone, or a zombie) for up to `ms`.

@@ -87,7 +87,8 @@ Result<void> StateDir::Reserve(const std::string& id) const {
 }
 
 Result<void> StateDir::Save(const ContainerState& s) const {
-  return fs::WriteFileAtomic(fs::Join(Dir(s.id), "state.json"), StateToJson(s).dump(), 0600);
+  // Runtime state lives on tmpfs (/run) and means nothing after a reboot: atomic, not durable.
+  return fs::WriteFileAtomic(fs::Join(Dir(s.id), "state.json"), StateToJson(s).dump(), 0600, false);
 }
 
 Result<ContainerState> StateDir::Load(const std::string& id) const {
