@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/jupyter.sh: run as root (sudo)" >&2; exit 1; }
 scripts/deps.sh
-scripts/build.sh
+BUILD_DIR=build-release BUILD_TYPE=Release TESTS=OFF scripts/build.sh
 
-berth=$PWD/build/berth
+berth=$PWD/build-release/berth
 port=${PORT:-8888}
 notebooks=$(realpath -m "${NOTEBOOKS:-./notebooks}")
 uid=${SUDO_UID:-1000}
@@ -20,7 +20,7 @@ state=/var/lib/berth/demo/jupyter
 rootfs=$state/rootfs
 
 # The environment, built once from Debian's packages (a few minutes the first time).
-if [ ! -x "$rootfs/usr/bin/jupyter-notebook" ]; then
+if [ ! -f "$rootfs/usr/lib/python3/dist-packages/notebook/__main__.py" ]; then
   echo "berth: building the Jupyter root filesystem with mmdebstrap (first run only)..."
   rm -rf "$rootfs.tmp"
   mkdir -p "$state"
@@ -49,7 +49,7 @@ p["terminal"] = False
 p["user"] = {"uid": int(uid), "gid": int(gid)}
 p["cwd"] = "/home/jovyan/work"
 p["env"] = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/jovyan", "LANG=C.UTF-8", "SHELL=/bin/bash"]
-p["args"] = ["jupyter-notebook", "--ip=127.0.0.1", f"--port={port}", "--no-browser",
+p["args"] = ["python3", "-m", "notebook", "--ip=127.0.0.1", f"--port={port}", "--no-browser",
              f"--NotebookApp.token={token}", "--notebook-dir=/home/jovyan/work"]
 c["root"]["readonly"] = False
 c["hostname"] = "berth-jupyter"
