@@ -1,0 +1,182 @@
+#include "image/import.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <ctime>
+
+#include "base/fs.h"
+#include "image/change.h"
+#include "image/digest_source.h"
+#include "image/install.h"
+#include "oci/image_spec.h"
+#include "registry/reference.h"
+#include "unpack/decompress.h"
+
+namespace berth::image {
+namespace {
+
+std::string NowRfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct Measured {
+  oci::Digest digest;  // of the file
+  int64_t size = 0;
+  oci::Digest diff_id;  // of the uncompressed tar
+  unpack::Compression compression = unpack::Compression::kNone;
+};
+
+// Feeds the uncompressed stream to libarchive so that a file that is not a tar is refused here,
+// before the store sees it.
+class TarCheck {
+ public:
+  explicit TarCheck(unpack::ByteSource& in) : in_(in), buf_(1 << 16) {}
+
+  Result<void> Run(const std::string& path) {
+    std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_gnutar(a.get());
+    auto bad = [&]() {
+      if (error_) return Unexpected(std::move(*error_));
+      const char* e = archive_error_string(a.get());
+      return MakeError(ErrorKind::kInvalidArgument, "{}: not a root filesystem tarball: {}", path,
+                       e ? e : "unreadable");
+    };
+    if (archive_read_open(a.get(), this, nullptr, &TarCheck::Callback, nullptr) != ARCHIVE_OK)
+      return bad();
+    for (;;) {
+      struct archive_entry* e = nullptr;
+      int rc = archive_read_next_header(a.get(), &e);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return bad();
+      if (archive_read_data_skip(a.get()) != ARCHIVE_OK) return bad();
+    }
+    // Whatever follows the end-of-archive blocks is part of the diff_id.
+    for (;;) {
+      BERTH_TRY(size_t n, in_.Read(buf_.data(), buf_.size()));
+      if (n == 0) break;
+    }
+    return {};
+  }
+
+ private:
+  static la_ssize_t Callback(struct archive*, void* self, const void** out) {
+    auto* t = static_cast<TarCheck*>(self);
+    auto n = t->in_.Read(t->buf_.data(), t->buf_.size());
+    if (!n) {
+      t->error_ = std::move(n).error();
+      return -1;
+    }
+    *out = t->buf_.data();
+    return static_cast<la_ssize_t>(*n);
+  }
+
+  unpack::ByteSource& in_;
+  std::vector<char> buf_;
+  std::optional<Error> error_;
+};
+
+Result<Measured> Measure(const std::string& path) {
+  BERTH_TRY(unpack::FdSource file, unpack::FdSource::Open(path));
+  DigestSource blob(file);
+  BERTH_TRY(std::string head, ReadHead(blob, 4));
+  PrefixedSource whole(head, blob);
+  Measured m;
+  m.compression = unpack::CompressionFromMagic(head);
+  std::unique_ptr<unpack::ByteSource> decoder;
+  unpack::ByteSource* tar = &whole;
+  if (m.compression != unpack::Compression::kNone) {
+    decoder = unpack::NewDecompressor(m.compression, whole);
+    tar = decoder.get();
+  }
+  DigestSource uncompressed(*tar);
+  BERTH_CHECK(TarCheck(uncompressed).Run(path));
+  m.digest = blob.Finish();
+  m.size = static_cast<int64_t>(blob.count());
+  m.diff_id = uncompressed.Finish();
+  return m;
+}
+
+std::string_view LayerMediaType(unpack::Compression c) {
+  switch (c) {
+    case unpack::Compression::kGzip:
+      return oci::media_type::kOciLayerGzip;
+    case unpack::Compression::kZstd:
+      return oci::media_type::kOciLayerZstd;
+    case unpack::Compression::kNone:
+      break;
+  }
+  return oci::media_type::kOciLayer;
+}
+
+}  // namespace
+
+Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRequest& request,
+                                       const unpack::ApplyOptions& apply) {
+  BERTH_TRY(registry::Reference ref, registry::ParseNormalized(request.reference));
+  if (!ref.digest.empty())
+    return MakeError(ErrorKind::kInvalidArgument, "cannot name an image by digest: {}",
+                     request.reference);
+  BERTH_TRY(oci::ContainerConfig container, ApplyChanges(request.changes, {}));
+  if (!fs::Exists(request.tarball))
+    return MakeError(ErrorKind::kNotFound, "importing {}: no such file", request.tarball);
+  BERTH_TRY(Measured m, Measure(request.tarball), "importing");
+
+  std::string created = request.created.empty() ? NowRfc3339() : request.created;
+  oci::Platform host = oci::HostPlatform();
+  oci::ImageConfig config;
+  config.created = created;
+  config.architecture = host.architecture;
+  config.os = host.os;
+  config.variant = host.variant;
+  config.config = std::move(container);
+  config.diff_ids = {m.diff_id};
+  oci::History h;
+  h.created = created;
+  h.created_by = "berth import";
+  h.comment = request.message.empty()
+                  ? "Imported from " + request.tarball.substr(request.tarball.rfind('/') + 1)
+                  : request.message;
+  config.history = {h};
+  std::string config_bytes = oci::ImageConfigToJson(config).dump();
+
+  oci::ImageManifest manifest;
+  manifest.media_type = oci::media_type::kOciManifest;
+  manifest.config = oci::Descriptor{std::string(oci::media_type::kOciConfig),
+                                    oci::Sha256Of(config_bytes),
+                                    static_cast<int64_t>(config_bytes.size()),
+                                    {}, std::nullopt, {}, ""};
+  manifest.layers = {oci::Descriptor{std::string(LayerMediaType(m.compression)), m.digest, m.size,
+                                     {}, std::nullopt, {}, ""}};
+  std::string manifest_bytes = oci::ImageManifestToJson(manifest).dump();
+  oci::Digest manifest_digest = oci::Sha256Of(manifest_bytes);
+
+  BERTH_TRY(store::FileLock lease, store.Lease());
+  if (!store.HasBlob(m.digest)) {
+    BERTH_TRY(store::FileLock lock, store.LockBlob(m.digest));
+    if (!store.HasBlob(m.digest)) {
+      BERTH_TRY(store::BlobWriter w, store.NewBlobWriter(m.digest, m.size));
+      BERTH_TRY(unpack::FdSource file, unpack::FdSource::Open(request.tarball));
+      std::vector<char> buf(1 << 20);
+      for (;;) {
+        BERTH_TRY(size_t n, file.Read(buf.data(), buf.size()));
+        if (n == 0) break;
+        BERTH_CHECK(w.Write(std::string_view(buf.data(), n)));
+      }
+      // The file changed since it was measured: Commit refuses it (kDataLoss).
+      BERTH_CHECK(w.Commit(), "importing {}", request.tarball);
+    }
+  }
+  BERTH_CHECK(store.PutBlob(manifest.config.digest, config_bytes));
+  BERTH_CHECK(store.PutBlob(manifest_digest, manifest_bytes));
+  InstallRequest install{ref.String(), manifest_digest, std::string(oci::media_type::kOciManifest), {}};
+  return InstallImage(store, install, apply);
+}
+
+}  // namespace berth::image
