@@ -1,0 +1,55 @@
+// `berth system check [--repair]` and `berth system prune`: the store's consistency check and
+// garbage collection.
+#include <cstdio>
+
+#include "cli/image_common.h"
+
+namespace berth::cli {
+namespace {
+
+int RunCheck(const GlobalOptions& g, bool repair) {
+  auto store = OpenStore(g);
+  if (!store) return Fail(store.error());
+  auto r = store->Check(repair);
+  if (!r) return Fail(r.error());
+  for (const auto& p : r->problems) std::printf("%s\n", p.c_str());
+  for (const auto& p : r->repaired) std::printf("repaired: %s\n", p.c_str());
+  std::printf("checked %zu blobs, %zu layers, %zu images: %s\n", r->blobs, r->layers, r->images,
+              r->clean() ? "clean" : (repair ? "repaired" : "damaged (run with --repair)"));
+  if (r->clean()) return 0;
+  if (!repair) return 1;
+  // What repair cannot fix (layers or blobs missing from images) a pull brings back.
+  auto again = store->Check(false);
+  if (!again) return Fail(again.error());
+  return again->clean() ? 0 : 1;
+}
+
+int RunPrune(const GlobalOptions& g) {
+  auto store = OpenStore(g);
+  if (!store) return Fail(store.error());
+  auto r = store->Prune();
+  if (!r) return Fail(r.error());
+  for (const auto& l : r->layers) std::printf("deleted layer %s\n", l.ToString().c_str());
+  for (const auto& b : r->blobs) std::printf("deleted blob %s\n", b.ToString().c_str());
+  std::printf("Total reclaimed space: %s\n", HumanSize(static_cast<double>(r->bytes)).c_str());
+  return 0;
+}
+
+void AddSystem(CLI::App& app, GlobalOptions& g, Action& action) {
+  auto* sys = app.add_subcommand("system", "Check and clean up the image store");
+  sys->require_subcommand(1);
+  auto* check = sys->add_subcommand("check", "Verify every blob, layer and image");
+  auto repair = std::make_shared<bool>(false);
+  check->add_flag("--repair", *repair, "Remove what is damaged (pull the images again)");
+  check->callback([&g, &action, repair] { action = [&g, repair] { return RunCheck(g, *repair); }; });
+  auto* prune = sys->add_subcommand("prune", "Remove blobs and layers no image uses");
+  auto force = std::make_shared<bool>(false);
+  prune->add_flag("-f,--force", *force, "Accepted for docker compatibility (nothing is asked)");
+  prune->callback([&g, &action] { action = [&g] { return RunPrune(g); }; });
+}
+
+}  // namespace
+
+static const CommandRegistration kSystem(70, AddSystem);
+
+}  // namespace berth::cli
