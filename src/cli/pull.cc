@@ -1,5 +1,7 @@
 // `berth pull [--platform P] [--jobs N] [-q] [--insecure-registry H] REF`: docker's output,
 // progress bars redrawn in place on a terminal and one line per state change when piped.
+#include "store/pull.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -9,7 +11,6 @@
 
 #include "cli/image_common.h"
 #include "registry/reference.h"
-#include "store/pull.h"
 
 namespace berth::cli {
 namespace {

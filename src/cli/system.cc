@@ -41,7 +41,8 @@ void AddSystem(CLI::App& app, GlobalOptions& g, Action& action) {
   auto* check = sys->add_subcommand("check", "Verify every blob, layer and image");
   auto repair = std::make_shared<bool>(false);
   check->add_flag("--repair", *repair, "Remove what is damaged (pull the images again)");
-  check->callback([&g, &action, repair] { action = [&g, repair] { return RunCheck(g, *repair); }; });
+  check->callback(
+      [&g, &action, repair] { action = [&g, repair] { return RunCheck(g, *repair); }; });
   auto* prune = sys->add_subcommand("prune", "Remove blobs and layers no image uses");
   auto force = std::make_shared<bool>(false);
   prune->add_flag("-f,--force", *force, "Accepted for docker compatibility (nothing is asked)");

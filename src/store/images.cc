@@ -41,8 +41,8 @@ Result<std::vector<ImageRecord>> ImagesFromJson(std::string_view text, std::stri
       if (!d.empty()) {
         BERTH_TRY(r.digest, oci::Digest::Parse(d), "{}: {}", what, r.name);
       }
-      BERTH_TRY(r.manifest, oci::Digest::Parse(e.at("manifest").get<std::string>()), "{}: {}",
-                what, r.name);
+      BERTH_TRY(r.manifest, oci::Digest::Parse(e.at("manifest").get<std::string>()), "{}: {}", what,
+                r.name);
       r.manifest_media_type = e.value("manifest_media_type", "");
       BERTH_TRY(r.config, oci::Digest::Parse(e.at("config").get<std::string>()), "{}: {}", what,
                 r.name);
@@ -216,8 +216,8 @@ Result<std::vector<ImageRecord>> Store::RemoveImages(std::string_view image, boo
   BERTH_TRY(Found f, FindIn(images, image));
   if (f.by_id && f.records.size() > 1 && !force)
     return MakeError(ErrorKind::kFailedPrecondition,
-                     "unable to delete {} (must be forced): image is referenced by {} names",
-                     image, f.records.size());
+                     "unable to delete {} (must be forced): image is referenced by {} names", image,
+                     f.records.size());
   std::erase_if(images, [&](const ImageRecord& e) {
     return std::any_of(f.records.begin(), f.records.end(),
                        [&](const ImageRecord& r) { return r.name == e.name; });

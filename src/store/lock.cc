@@ -16,7 +16,8 @@ Result<std::optional<FileLock>> Lock(const std::string& path, FileLock::Mode mod
   while (::flock(fd.get(), op) != 0) {
     if (errno == EINTR) continue;
     if (errno == EWOULDBLOCK && !wait) return std::optional<FileLock>();
-    return SysError("flock({}, {})", path, mode == FileLock::Mode::kExclusive ? "LOCK_EX" : "LOCK_SH");
+    return SysError("flock({}, {})", path,
+                    mode == FileLock::Mode::kExclusive ? "LOCK_EX" : "LOCK_SH");
   }
   return std::optional<FileLock>(FileLock(std::move(fd)));
 }

@@ -203,7 +203,8 @@ Result<Resolved> Resolve(registry::Client& client, const registry::Reference& re
 
 }  // namespace
 
-Result<PullResult> Pull(const Store& store, std::string_view reference, const PullOptions& options) {
+Result<PullResult> Pull(const Store& store, std::string_view reference,
+                        const PullOptions& options) {
   BERTH_TRY(registry::Reference ref, registry::ParseNormalized(reference));
   oci::Platform want = oci::HostPlatform();
   if (!options.platform.empty()) {
@@ -228,10 +229,11 @@ Result<PullResult> Pull(const Store& store, std::string_view reference, const Pu
       if (have) config_bytes = std::move(*have);
     }
     if (config_bytes.empty()) {
-      BERTH_CHECK(client.GetBlob(ref, manifest.config, [&](std::string_view c) -> Result<void> {
-        config_bytes.append(c);
-        return {};
-      }),
+      BERTH_CHECK(client.GetBlob(ref, manifest.config,
+                                 [&](std::string_view c) -> Result<void> {
+                                   config_bytes.append(c);
+                                   return {};
+                                 }),
                   "config {} from {}", manifest.config.digest, ref.Name());
       BERTH_CHECK(store.PutBlob(manifest.config.digest, config_bytes));
     }
@@ -298,7 +300,8 @@ Result<PullResult> Pull(const Store& store, std::string_view reference, const Pu
   out.layers = n;
   out.fetched = fetched;
   auto before = store.Find(rec.name);
-  out.changed = !before || before->front().name != rec.name || before->front().manifest != rec.manifest;
+  out.changed =
+      !before || before->front().name != rec.name || before->front().manifest != rec.manifest;
   if (!out.changed) rec.added = before->front().added;
   BERTH_CHECK(store.PutImage(rec), "recording {}", rec.name);
   out.image = std::move(rec);

@@ -34,8 +34,8 @@ struct LayerProgress {
     kRetrying,       // the blob did not match its digest: starting over
     kComplete,
   };
-  size_t index = 0;     // in the manifest, base layer first
-  oci::Digest digest;   // the layer's blob
+  size_t index = 0;    // in the manifest, base layer first
+  oci::Digest digest;  // the layer's blob
   State state = State::kWaiting;
   uint64_t current = 0;  // bytes so far
   int64_t total = -1;    // the blob's size
@@ -56,8 +56,8 @@ struct PullOptions {
 
 struct PullResult {
   ImageRecord image;
-  size_t layers = 0;   // in the image
-  size_t fetched = 0;  // downloaded by this pull
+  size_t layers = 0;     // in the image
+  size_t fetched = 0;    // downloaded by this pull
   bool changed = false;  // the name was absent or named another image before
 };
 

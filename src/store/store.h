@@ -66,13 +66,13 @@ struct ImageRecord {
   // What the name resolved to at the registry (the index for multi-platform images, else the
   // manifest): "RepoDigests" is name@digest.
   oci::Digest digest;
-  oci::Digest manifest;          // the platform's image manifest
+  oci::Digest manifest;  // the platform's image manifest
   std::string manifest_media_type;
-  oci::Digest config;            // the image ID
-  std::string platform;          // "linux/amd64"
-  std::string created;           // the config's "created" (RFC 3339), may be empty
-  std::string added;             // when this record was written (RFC 3339, UTC)
-  uint64_t size = 0;             // sum of the layers' uncompressed sizes
+  oci::Digest config;    // the image ID
+  std::string platform;  // "linux/amd64"
+  std::string created;   // the config's "created" (RFC 3339), may be empty
+  std::string added;     // when this record was written (RFC 3339, UTC)
+  uint64_t size = 0;     // sum of the layers' uncompressed sizes
   bool operator==(const ImageRecord&) const = default;
 };
 

@@ -44,7 +44,9 @@ class StoreTest : public ::testing::Test {
   }
   void TearDown() override { (void)fs::RemoveAll(dir_); }
 
-  size_t TmpEntries() { return fs::ListDir(dir_ + "/root/tmp").value_or(std::vector<std::string>{}).size(); }
+  size_t TmpEntries() {
+    return fs::ListDir(dir_ + "/root/tmp").value_or(std::vector<std::string>{}).size();
+  }
 
   // A layer holding one file, committed under the chain ID of `diff_ids`.
   oci::Digest AddLayer(const std::vector<oci::Digest>& diff_ids, const std::string& file) {
@@ -74,13 +76,23 @@ class StoreTest : public ::testing::Test {
     std::string cfg_json = oci::ImageConfigToJson(cfg).dump();
     oci::ImageManifest m;
     m.media_type = oci::media_type::kOciManifest;
-    m.config = {std::string(oci::media_type::kOciConfig), oci::Sha256Of(cfg_json),
-                static_cast<int64_t>(cfg_json.size()), {}, std::nullopt, {}, ""};
+    m.config = {std::string(oci::media_type::kOciConfig),
+                oci::Sha256Of(cfg_json),
+                static_cast<int64_t>(cfg_json.size()),
+                {},
+                std::nullopt,
+                {},
+                ""};
     for (const auto& d : diff_ids) {
       std::string blob = "blob of " + d.hex;
       EXPECT_TRUE(store_->PutBlob(oci::Sha256Of(blob), blob));
-      m.layers.push_back({std::string(oci::media_type::kOciLayerGzip), oci::Sha256Of(blob),
-                          static_cast<int64_t>(blob.size()), {}, std::nullopt, {}, ""});
+      m.layers.push_back({std::string(oci::media_type::kOciLayerGzip),
+                          oci::Sha256Of(blob),
+                          static_cast<int64_t>(blob.size()),
+                          {},
+                          std::nullopt,
+                          {},
+                          ""});
     }
     std::string m_json = oci::ImageManifestToJson(m).dump();
     EXPECT_TRUE(store_->PutBlob(oci::Sha256Of(m_json), m_json));
