@@ -10,6 +10,7 @@
 #include <map>
 
 #include "cli/image_common.h"
+#include "image/login.h"
 #include "registry/reference.h"
 
 namespace berth::cli {
@@ -21,14 +22,6 @@ struct PullOpts {
   bool quiet = false;
   std::vector<std::string> insecure;
 };
-
-// Where Docker keeps credentials: $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
-std::string DockerConfigFile() {
-  const char* dc = std::getenv("DOCKER_CONFIG");
-  if (dc != nullptr && *dc != '\0') return std::string(dc) + "/config.json";
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : "/root") + "/.docker/config.json";
-}
 
 using State = store::LayerProgress::State;
 
@@ -125,7 +118,10 @@ int RunPull(const GlobalOptions& g, const PullOpts& o) {
   po.platform = o.platform;
   po.jobs = o.jobs;
   po.registry.insecure_registries = o.insecure;
-  po.registry.credentials = registry::CredentialsFromDockerConfig(DockerConfigFile());
+  const char* dc = std::getenv("DOCKER_CONFIG");
+  const char* home = std::getenv("HOME");
+  if (auto path = image::DockerConfigPath(dc ? dc : "", home ? home : ""))
+    po.registry.credentials = registry::CredentialsFromDockerConfig(*path);
   // Owners are kept when we may chown (root); otherwise files belong to the caller.
   po.apply.preserve_owner = ::geteuid() == 0;
   ProgressPrinter printer(::isatty(1) == 1);
