@@ -1,8 +1,9 @@
 // `berth import TARBALL REF [-c|--change INSTR]... [-m|--message MSG]`.
+#include "image/import.h"
+
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "image/import.h"
 #include "image/install.h"
 
 namespace berth::cli {

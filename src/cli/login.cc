@@ -1,5 +1,7 @@
 // `berth login [-u USER] [-p PASS | --password-stdin] [SERVER]`: as `docker login`, the
 // credentials are checked with the registry before they are written to the Docker config.
+#include "image/login.h"
+
 #include <termios.h>
 #include <unistd.h>
 
@@ -9,7 +11,6 @@
 
 #include "base/fs.h"
 #include "cli/commands.h"
-#include "image/login.h"
 
 namespace berth::cli {
 namespace {
@@ -77,13 +78,14 @@ int RunLogin(const LoginOpts& o) {
     if (!p) return Fail(p.error());
     req.credentials.password = *p;
   } else if (!o.password.empty()) {
-    std::fputs("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n", stderr);
+    std::fputs("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n",
+               stderr);
   }
   if (req.credentials.username.empty()) {
     if (!tty)
-      return Fail(Error(fmt::format("logging in to {}: no username (-u) and stdin is not a terminal",
-                                    *domain),
-                        ErrorKind::kInvalidArgument));
+      return Fail(Error(
+          fmt::format("logging in to {}: no username (-u) and stdin is not a terminal", *domain),
+          ErrorKind::kInvalidArgument));
     auto u = Prompt("Username: ", false);
     if (!u) return Fail(u.error());
     req.credentials.username = *u;
@@ -106,7 +108,8 @@ int RunLogin(const LoginOpts& o) {
 }
 
 void AddLogin(CLI::App& app, GlobalOptions&, Action& action) {
-  auto* c = app.add_subcommand("login", "Log in to a registry (credentials go to ~/.docker/config.json)");
+  auto* c =
+      app.add_subcommand("login", "Log in to a registry (credentials go to ~/.docker/config.json)");
   auto o = std::make_shared<LoginOpts>();
   c->add_option("server", o->server, "Registry (default: docker.io)");
   c->add_option("-u,--username", o->username, "Username");

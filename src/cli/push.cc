@@ -1,10 +1,11 @@
 // `berth push [--insecure-registry H] IMAGE [DEST]`.
+#include "image/push.h"
+
 #include <cstdio>
 #include <cstdlib>
 
 #include "cli/commands.h"
 #include "image/login.h"
-#include "image/push.h"
 
 namespace berth::cli {
 namespace {
@@ -32,9 +33,10 @@ int RunPush(const GlobalOptions& g, const PushOpts& o) {
   }
   auto r = image::Push(*store, o.image, o.destination, po);
   if (!r) return Fail(r.error());
-  std::printf("%s: digest: %s size: %lld\n",
-              r->destination.tag.empty() ? r->destination.Name().c_str() : r->destination.tag.c_str(),
-              r->digest.ToString().c_str(), static_cast<long long>(r->size));
+  std::printf(
+      "%s: digest: %s size: %lld\n",
+      r->destination.tag.empty() ? r->destination.Name().c_str() : r->destination.tag.c_str(),
+      r->digest.ToString().c_str(), static_cast<long long>(r->size));
   return 0;
 }
 

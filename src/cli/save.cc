@@ -24,8 +24,9 @@ int RunSave(const GlobalOptions& g, const SaveOpts& o) {
   if (!store) return Fail(store.error());
   if (o.output.empty() || o.output == "-") {
     if (::isatty(1) == 1)
-      return Fail(Error("refusing to write an archive to a terminal: use -o FILE or redirect stdout",
-                        ErrorKind::kInvalidArgument));
+      return Fail(
+          Error("refusing to write an archive to a terminal: use -o FILE or redirect stdout",
+                ErrorKind::kInvalidArgument));
     auto r = image::SaveImages(*store, o.images, *format, 1, "stdout");
     return r ? 0 : Fail(r.error());
   }

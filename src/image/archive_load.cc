@@ -64,8 +64,9 @@ Result<std::string> VerifiedBlob(const std::string& path, const Files& files,
     return MakeError(ErrorKind::kDataLoss, "{}: digest mismatch for {}: its bytes hash to {}", path,
                      BlobName(d.digest), got);
   if (d.size != static_cast<int64_t>(it->second.size()))
-    return MakeError(ErrorKind::kDataLoss, "{}: size mismatch for {}: {} bytes, the descriptor says {}",
-                     path, BlobName(d.digest), it->second.size(), d.size);
+    return MakeError(ErrorKind::kDataLoss,
+                     "{}: size mismatch for {}: {} bytes, the descriptor says {}", path,
+                     BlobName(d.digest), it->second.size(), d.size);
   return it->second;
 }
 
@@ -85,9 +86,9 @@ struct Planned {
 // How one tar entry becomes one store blob.
 struct LayerTask {
   std::string entry;
-  oci::Digest digest;       // of what is stored
-  int64_t size = -1;        // of what is stored; -1: unknown (decompressed Docker layers)
-  bool decompress = false;  // Docker layers are stored uncompressed
+  oci::Digest digest;        // of what is stored
+  int64_t size = -1;         // of what is stored; -1: unknown (decompressed Docker layers)
+  bool decompress = false;   // Docker layers are stored uncompressed
   uint64_t stored_size = 0;  // measured
 };
 
@@ -99,8 +100,8 @@ Result<std::vector<std::string>> DockerNames(const std::string& path, const Json
                      path);
   for (const auto& t : tags) {
     if (!t.is_string())
-      return MakeError(ErrorKind::kInvalidArgument,
-                       "{}: manifest.json: RepoTags: expected strings", path);
+      return MakeError(ErrorKind::kInvalidArgument, "{}: manifest.json: RepoTags: expected strings",
+                       path);
     BERTH_TRY(registry::Reference ref, registry::ParseNormalized(t.get<std::string>()),
               "{}: manifest.json", path);
     names.push_back(ref.String());
@@ -152,8 +153,8 @@ Result<std::vector<Planned>> PlanDocker(const std::string& path, Files& files) {
     BERTH_TRY(oci::ImageConfig config, oci::ParseImageConfig(p.config_bytes, path + ": " + entry));
     if (config.diff_ids.size() != p.docker_layer_entries.size())
       return MakeError(ErrorKind::kInvalidArgument,
-                       "{}: {} lists {} layers but its config has {} diff_ids", path, "manifest.json",
-                       p.docker_layer_entries.size(), config.diff_ids.size());
+                       "{}: {} lists {} layers but its config has {} diff_ids", path,
+                       "manifest.json", p.docker_layer_entries.size(), config.diff_ids.size());
     p.diff_ids = config.diff_ids;
   }
   return plan;
@@ -165,7 +166,8 @@ Result<std::optional<std::string>> OciName(const std::string& path, const oci::D
   std::string name;
   if (auto it = d.annotations.find("io.containerd.image.name"); it != d.annotations.end())
     name = it->second;
-  else if (auto r = d.annotations.find("org.opencontainers.image.ref.name"); r != d.annotations.end() &&
+  else if (auto r = d.annotations.find("org.opencontainers.image.ref.name");
+           r != d.annotations.end() &&
            (r->second.find('/') != std::string::npos || r->second.find(':') != std::string::npos))
     name = r->second;
   if (name.empty()) return std::nullopt;
@@ -198,17 +200,18 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
     std::vector<std::pair<oci::Descriptor, std::optional<std::string>>> next;
     for (const auto& [d, name] : pending) {
       BERTH_TRY(std::string body, VerifiedBlob(path, files, d));
-      BERTH_TRY(oci::ManifestKind kind, oci::ClassifyManifest(body, d.media_type, d.digest.ToString()),
-                "{}", path);
+      BERTH_TRY(oci::ManifestKind kind,
+                oci::ClassifyManifest(body, d.media_type, d.digest.ToString()), "{}", path);
       if (kind == oci::ManifestKind::kManifest) {
         manifests.emplace_back(d, name);
         continue;
       }
-      BERTH_TRY(oci::ImageIndex index, oci::ParseImageIndex(body, d.digest.ToString(), d.media_type),
-                "{}", path);
-      BERTH_TRY(oci::Descriptor chosen,
-                registry::SelectPlatform(index, oci::HostPlatform(), name.value_or(d.digest.ToString())),
-                "{}", path);
+      BERTH_TRY(oci::ImageIndex index,
+                oci::ParseImageIndex(body, d.digest.ToString(), d.media_type), "{}", path);
+      BERTH_TRY(
+          oci::Descriptor chosen,
+          registry::SelectPlatform(index, oci::HostPlatform(), name.value_or(d.digest.ToString())),
+          "{}", path);
       next.emplace_back(chosen, name);
     }
     pending = std::move(next);
@@ -221,7 +224,8 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
     auto seen = by_manifest.find(d.digest);
     if (seen != by_manifest.end()) {
       auto& names = plan[seen->second].names;
-      if (name && std::find(names.begin(), names.end(), *name) == names.end()) names.push_back(*name);
+      if (name && std::find(names.begin(), names.end(), *name) == names.end())
+        names.push_back(*name);
       continue;
     }
     Planned p;
@@ -229,7 +233,7 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
     BERTH_TRY(oci::ImageManifest m,
               oci::ParseImageManifest(p.manifest_bytes, d.digest.ToString(), d.media_type), "{}",
               path);
-    p.manifest_media_type = !d.media_type.empty() ? d.media_type
+    p.manifest_media_type = !d.media_type.empty()   ? d.media_type
                             : !m.media_type.empty() ? m.media_type
                                                     : std::string(oci::media_type::kOciManifest);
     p.config = m.config;
@@ -248,8 +252,8 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
   BERTH_CHECK(ReadFiles(path, configs, files));
   for (auto& p : plan) {
     BERTH_TRY(p.config_bytes, VerifiedBlob(path, files, p.config));
-    BERTH_TRY(oci::ImageConfig config, oci::ParseImageConfig(p.config_bytes, p.config.digest.ToString()),
-              "{}", path);
+    BERTH_TRY(oci::ImageConfig config,
+              oci::ParseImageConfig(p.config_bytes, p.config.digest.ToString()), "{}", path);
     if (config.diff_ids.size() != p.layers.size())
       return MakeError(ErrorKind::kInvalidArgument,
                        "{}: image {} has {} layers but its config {} diff_ids", path,
@@ -281,8 +285,9 @@ Result<void> TakeLayer(const std::string& path, LayerTask& task, unpack::ByteSou
   }
   oci::Digest got = hashed.Finish();
   if (got != task.digest)
-    return MakeError(ErrorKind::kDataLoss, "{}: digest mismatch for {}: expected {}, its bytes{} hash to {}",
-                     path, task.entry, task.digest, task.decompress ? " (uncompressed)" : "", got);
+    return MakeError(ErrorKind::kDataLoss,
+                     "{}: digest mismatch for {}: expected {}, its bytes{} hash to {}", path,
+                     task.entry, task.digest, task.decompress ? " (uncompressed)" : "", got);
   if (task.size >= 0 && static_cast<int64_t>(hashed.count()) != task.size)
     return MakeError(ErrorKind::kDataLoss, "{}: size mismatch for {}: {} bytes, expected {}", path,
                      task.entry, hashed.count(), task.size);
@@ -324,10 +329,11 @@ Result<std::vector<store::ImageRecord>> LoadImages(const store::Store& store,
     if (oci) {
       for (const auto& l : p.layers) {
         if (l.digest.algorithm != "sha256")
-          return MakeError(ErrorKind::kInvalidArgument, "{}: layer {}: only sha256 digests are stored",
-                           path, l.digest);
+          return MakeError(ErrorKind::kInvalidArgument,
+                           "{}: layer {}: only sha256 digests are stored", path, l.digest);
         if (!store.HasBlob(l.digest))
-          tasks.emplace(BlobName(l.digest), LayerTask{BlobName(l.digest), l.digest, l.size, false, 0});
+          tasks.emplace(BlobName(l.digest),
+                        LayerTask{BlobName(l.digest), l.digest, l.size, false, 0});
       }
     } else {
       for (size_t i = 0; i < p.docker_layer_entries.size(); ++i)
@@ -348,7 +354,8 @@ Result<std::vector<store::ImageRecord>> LoadImages(const store::Store& store,
       if (!task.decompress && task.size != e.size)
         return MakeError(ErrorKind::kDataLoss, "{}: size mismatch for {}: {} bytes, expected {}",
                          path, e.name, e.size, task.size);
-      BERTH_TRY(store::BlobWriter w, store.NewBlobWriter(task.digest, task.decompress ? -1 : e.size));
+      BERTH_TRY(store::BlobWriter w,
+                store.NewBlobWriter(task.digest, task.decompress ? -1 : e.size));
       BERTH_CHECK(TakeLayer(path, task, data, w));
       writers.emplace(e.name, std::move(w));
       return writers.size() < tasks.size();

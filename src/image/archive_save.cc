@@ -34,7 +34,8 @@ struct Saved {
   oci::ImageConfig config;
 };
 
-Result<std::vector<Saved>> Collect(const store::Store& store, const std::vector<std::string>& images) {
+Result<std::vector<Saved>> Collect(const store::Store& store,
+                                   const std::vector<std::string>& images) {
   std::vector<Saved> out;
   for (const auto& arg : images) {
     BERTH_TRY(auto records, store.Find(arg));
@@ -50,9 +51,10 @@ Result<std::vector<Saved>> Collect(const store::Store& store, const std::vector<
       s.record = r;
       s.names = {r.name};
       BERTH_TRY(s.manifest_bytes, store.ReadBlob(r.manifest), "image {}", r.name);
-      BERTH_TRY(s.manifest,
-                oci::ParseImageManifest(s.manifest_bytes, r.manifest.ToString(), r.manifest_media_type),
-                "image {}", r.name);
+      BERTH_TRY(
+          s.manifest,
+          oci::ParseImageManifest(s.manifest_bytes, r.manifest.ToString(), r.manifest_media_type),
+          "image {}", r.name);
       BERTH_TRY(s.config_bytes, store.ReadBlob(r.config), "image {}", r.name);
       BERTH_TRY(s.config, oci::ParseImageConfig(s.config_bytes, r.config.ToString()), "image {}",
                 r.name);
@@ -74,7 +76,8 @@ std::optional<std::string> RepoTag(const std::string& name) {
   return ref->FamiliarString();
 }
 
-Result<void> SaveDocker(const store::Store& store, const std::vector<Saved>& images, TarWriter& tar) {
+Result<void> SaveDocker(const store::Store& store, const std::vector<Saved>& images,
+                        TarWriter& tar) {
   Json manifest = Json::array();
   std::set<std::string> written;
   for (const auto& s : images) {
@@ -119,8 +122,10 @@ Result<void> AddBlob(const store::Store& store, const oci::Digest& digest, TarWr
   BERTH_CHECK(tar.AddStream("blobs/" + digest.algorithm + "/" + digest.hex, st.st_size, checked));
   oci::Digest got = checked.Finish();
   if (got != digest)
-    return MakeError(ErrorKind::kDataLoss, "blob {} in the store is damaged (its bytes hash to {}); "
-                     "run berth system check", digest, got);
+    return MakeError(ErrorKind::kDataLoss,
+                     "blob {} in the store is damaged (its bytes hash to {}); "
+                     "run berth system check",
+                     digest, got);
   return {};
 }
 
@@ -143,8 +148,9 @@ Result<void> SaveOci(const store::Store& store, const std::vector<Saved>& images
     }
     for (const auto& name : s.names) {
       oci::Descriptor d;
-      d.media_type = s.record.manifest_media_type.empty() ? std::string(oci::media_type::kOciManifest)
-                                                          : s.record.manifest_media_type;
+      d.media_type = s.record.manifest_media_type.empty()
+                         ? std::string(oci::media_type::kOciManifest)
+                         : s.record.manifest_media_type;
       d.digest = s.record.manifest;
       d.size = static_cast<int64_t>(s.manifest_bytes.size());
       d.annotations["org.opencontainers.image.ref.name"] = name;

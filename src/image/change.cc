@@ -14,7 +14,9 @@ namespace {
 
 constexpr char kEscape = '\\';
 
-bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
 std::string_view TrimBlanks(std::string_view s) {
@@ -70,7 +72,8 @@ class WordLexer {
       }
     }
     if (stop != 0)
-      return Invalid(fmt::format("unexpected end of statement while looking for matching {}", stop));
+      return Invalid(
+          fmt::format("unexpected end of statement while looking for matching {}", stop));
     return out;
   }
 
@@ -150,7 +153,8 @@ class WordLexer {
         return set ? word : std::string();
       default:  // '?'
         if (set) return *value;
-        return Invalid(fmt::format("{}: {}", name, word.empty() ? "is not allowed to be unset" : word));
+        return Invalid(
+            fmt::format("{}: {}", name, word.empty() ? "is not allowed to be unset" : word));
     }
   }
 
@@ -191,7 +195,8 @@ Result<Instruction> SplitInstruction(std::string_view line) {
   size_t end = 0;
   while (end < s.size() && !IsBlank(s[end])) ++end;
   Instruction in;
-  for (char c : s.substr(0, end)) in.keyword += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : s.substr(0, end))
+    in.keyword += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (in.keyword.empty()) return Invalid("empty instruction");
   in.args = std::string(TrimBlanks(s.substr(end)));
   return in;
@@ -278,10 +283,12 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseNameValues(
   for (const auto& w : words) {
     size_t eq = w.find('=');
     if (eq == std::string::npos)
-      return Invalid(fmt::format(
-          "{}: syntax error - can't find = in \"{}\"; must be of the form: name=value", keyword, w));
+      return Invalid(
+          fmt::format("{}: syntax error - can't find = in \"{}\"; must be of the form: name=value",
+                      keyword, w));
     BERTH_TRY(std::string name, ProcessWord(std::string_view(w).substr(0, eq), env), "{}", keyword);
-    BERTH_TRY(std::string value, ProcessWord(std::string_view(w).substr(eq + 1), env), "{}", keyword);
+    BERTH_TRY(std::string value, ProcessWord(std::string_view(w).substr(eq + 1), env), "{}",
+              keyword);
     if (name.empty()) return Invalid(fmt::format("{} names can not be blank", keyword));
     out.emplace_back(std::move(name), std::move(value));
   }
@@ -296,12 +303,13 @@ Result<std::vector<std::string>> ParsePortSpecs(const std::vector<std::string>& 
       return Invalid(fmt::format("invalid port \"{}\": only container ports can be exposed", spec));
     std::string lower;
     if (size_t slash = s.find('/'); slash != std::string_view::npos) {
-      for (char c : s.substr(slash + 1)) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (char c : s.substr(slash + 1))
+        lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       proto = lower;
       s = s.substr(0, slash);
       if (proto != "tcp" && proto != "udp" && proto != "sctp")
-        return Invalid(fmt::format("invalid protocol \"{}\" in port \"{}\" (tcp, udp or sctp)",
-                                   proto, spec));
+        return Invalid(
+            fmt::format("invalid protocol \"{}\" in port \"{}\" (tcp, udp or sctp)", proto, spec));
     }
     uint32_t first, last;
     if (size_t dash = s.find('-'); dash != std::string_view::npos) {
@@ -322,7 +330,8 @@ void SetEnv(std::vector<std::string>& env, std::string_view key, std::string_vie
   std::string entry = fmt::format("{}={}", key, value);
   for (auto& e : env) {
     std::string_view v = e;
-    if (v == key || (v.size() > key.size() && v.substr(0, key.size()) == key && v[key.size()] == '=')) {
+    if (v == key ||
+        (v.size() > key.size() && v.substr(0, key.size()) == key && v[key.size()] == '=')) {
       e = std::move(entry);
       return;
     }
@@ -393,7 +402,8 @@ Result<void> ApplyInstruction(const Instruction& in, ConfigEdit& edit) {
   } else if (k == "STOPSIGNAL") {
     BERTH_CHECK(need_args());
     BERTH_TRY(std::string sig, ProcessWord(args, c.env), "STOPSIGNAL");
-    if (!oci::ParseSignal(sig)) return Invalid(fmt::format("STOPSIGNAL: unknown signal \"{}\"", sig));
+    if (!oci::ParseSignal(sig))
+      return Invalid(fmt::format("STOPSIGNAL: unknown signal \"{}\"", sig));
     c.stop_signal = sig;
   } else {
     return Invalid(fmt::format(

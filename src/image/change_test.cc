@@ -42,7 +42,8 @@ TEST(ExecForm, JsonStringArraysOnly) {
 
 TEST(Words, SplitKeepsQuotesForProcessing) {
   EXPECT_EQ(SplitWords("  a  b\tc "), (Strings{"a", "b", "c"}));
-  EXPECT_EQ(SplitWords(R"(a="x y" b='p q' c=d\ e)"), (Strings{R"(a="x y")", "b='p q'", R"(c=d\ e)"}));
+  EXPECT_EQ(SplitWords(R"(a="x y" b='p q' c=d\ e)"),
+            (Strings{R"(a="x y")", "b='p q'", R"(c=d\ e)"}));
   EXPECT_EQ(SplitWords(R"("" x)"), (Strings{R"("")", "x"}));
   EXPECT_EQ(SplitWords(R"(a="q\"uote")"), (Strings{R"(a="q\"uote")"}));
   EXPECT_EQ(SplitWords(""), Strings{});
@@ -144,7 +145,8 @@ TEST(Changes, ErrorsNameTheChange) {
             "ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)");
   EXPECT_EQ(ErrorOf({"CMD"}), "invalid change \"CMD\": CMD requires at least one argument");
   EXPECT_EQ(ErrorOf({"ENV"}), "invalid change \"ENV\": ENV requires at least one argument");
-  EXPECT_EQ(ErrorOf({"ENV ONLYNAME"}), "invalid change \"ENV ONLYNAME\": ENV must have two arguments");
+  EXPECT_EQ(ErrorOf({"ENV ONLYNAME"}),
+            "invalid change \"ENV ONLYNAME\": ENV must have two arguments");
   EXPECT_EQ(ErrorOf({"ENV A=1 B"}),
             "invalid change \"ENV A=1 B\": ENV: syntax error - can't find = in \"B\"; must be of "
             "the form: name=value");
@@ -152,13 +154,17 @@ TEST(Changes, ErrorsNameTheChange) {
   EXPECT_EQ(ErrorOf({R"(ENV A="open)"}),
             "invalid change \"ENV A=\"open\": ENV: unexpected end of statement while looking for "
             "matching double-quote");
-  EXPECT_EQ(ErrorOf({"EXPOSE http"}), "invalid change \"EXPOSE http\": EXPOSE: invalid port \"http\"");
-  EXPECT_EQ(ErrorOf({"EXPOSE 70000"}), "invalid change \"EXPOSE 70000\": EXPOSE: invalid port \"70000\"");
-  EXPECT_EQ(ErrorOf({"EXPOSE 80/icmp"}),
-            "invalid change \"EXPOSE 80/icmp\": EXPOSE: invalid protocol \"icmp\" in port \"80/icmp\" "
-            "(tcp, udp or sctp)");
-  EXPECT_EQ(ErrorOf({"EXPOSE 90-80"}),
-            "invalid change \"EXPOSE 90-80\": EXPOSE: invalid port range \"90-80\": 80 is below 90");
+  EXPECT_EQ(ErrorOf({"EXPOSE http"}),
+            "invalid change \"EXPOSE http\": EXPOSE: invalid port \"http\"");
+  EXPECT_EQ(ErrorOf({"EXPOSE 70000"}),
+            "invalid change \"EXPOSE 70000\": EXPOSE: invalid port \"70000\"");
+  EXPECT_EQ(
+      ErrorOf({"EXPOSE 80/icmp"}),
+      "invalid change \"EXPOSE 80/icmp\": EXPOSE: invalid protocol \"icmp\" in port \"80/icmp\" "
+      "(tcp, udp or sctp)");
+  EXPECT_EQ(
+      ErrorOf({"EXPOSE 90-80"}),
+      "invalid change \"EXPOSE 90-80\": EXPOSE: invalid port range \"90-80\": 80 is below 90");
   EXPECT_EQ(ErrorOf({"EXPOSE 8080:80"}),
             "invalid change \"EXPOSE 8080:80\": EXPOSE: invalid port \"8080:80\": only container "
             "ports can be exposed");

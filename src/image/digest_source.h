@@ -31,7 +31,8 @@ class DigestSource : public unpack::ByteSource {
 // Serves `head` (bytes already read from `rest`) before the rest of `rest`.
 class PrefixedSource : public unpack::ByteSource {
  public:
-  PrefixedSource(std::string head, unpack::ByteSource& rest) : head_(std::move(head)), rest_(rest) {}
+  PrefixedSource(std::string head, unpack::ByteSource& rest)
+      : head_(std::move(head)), rest_(rest) {}
   Result<size_t> Read(char* buf, size_t size) override {
     if (pos_ < head_.size()) {
       size_t n = std::min(size, head_.size() - pos_);

@@ -61,8 +61,8 @@ Out RunShell(const std::string& cmd, const std::string& dir) {
 
 ::testing::AssertionResult Ok(const Out& r, const std::string& what) {
   if (r.rc == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << " exited " << r.rc << "\nstdout: " << r.out
-                                       << "\nstderr: " << r.err;
+  return ::testing::AssertionFailure()
+         << what << " exited " << r.rc << "\nstdout: " << r.out << "\nstderr: " << r.err;
 }
 
 // A failed berth command: exit 1 and exactly one line on stderr, with no output.
@@ -80,9 +80,13 @@ class Registry {
  public:
   Registry(const std::string& dir, bool htpasswd) : port_(FreePort()) {
     EXPECT_TRUE(fs::MkdirAll(dir));
-    std::string config = "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-                         "    rootdirectory: " + dir + "/storage\n"
-                         "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n";
+    std::string config =
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        "    rootdirectory: " +
+        dir +
+        "/storage\n"
+        "http:\n  addr: 127.0.0.1:" +
+        std::to_string(port_) + "\n";
     if (htpasswd) {
       Out h = RunShell("htpasswd -Bbn alice s3cret", dir);
       EXPECT_TRUE(fs::WriteFileAtomic(dir + "/htpasswd", h.out));
@@ -103,8 +107,10 @@ class Registry {
     registry::Client probe(o);
     for (int i = 0; i < 100 && !up_; ++i) {
       auto r = probe.Ping(domain());
-      if (r || r.error().kind() == ErrorKind::kPermissionDenied) up_ = true;
-      else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (r || r.error().kind() == ErrorKind::kPermissionDenied)
+        up_ = true;
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
   ~Registry() {
@@ -139,8 +145,8 @@ class ImageE2ETest : public ::testing::Test {
 
   Out Berth(const std::string& args, const std::string& root = "") {
     return RunShell(fmt::format("DOCKER_CONFIG={}/docker {} --root {} {}", dir_, BERTH_BIN,
-                           root.empty() ? root_ : root, args),
-               dir_);
+                                root.empty() ? root_ : root, args),
+                    dir_);
   }
   Out Sh(const std::string& cmd) { return RunShell(cmd, dir_); }
 
@@ -158,9 +164,10 @@ class ImageE2ETest : public ::testing::Test {
     cfg.os = "linux";
     cfg.config.cmd = std::vector<std::string>{"/bin/cat", "/etc/hello.txt"};
     for (std::string l : {"l1", "l2"}) {
-      ASSERT_TRUE(Ok(Sh("tar --sort=name --owner=0 --group=0 --mtime=@0 -C " + dir_ + "/" + l +
-                        " -cf " + dir_ + "/" + l + ".tar . && gzip -n -k " + dir_ + "/" + l + ".tar"),
-                     "tar"));
+      ASSERT_TRUE(
+          Ok(Sh("tar --sort=name --owner=0 --group=0 --mtime=@0 -C " + dir_ + "/" + l + " -cf " +
+                dir_ + "/" + l + ".tar . && gzip -n -k " + dir_ + "/" + l + ".tar"),
+             "tar"));
       std::string tar = *fs::ReadFile(dir_ + "/" + l + ".tar");
       std::string gz = *fs::ReadFile(dir_ + "/" + l + ".tar.gz");
       cfg.diff_ids.push_back(oci::Sha256Of(tar));
@@ -176,8 +183,13 @@ class ImageE2ETest : public ::testing::Test {
     config_digest_ = m.config.digest;
   }
   oci::Descriptor Add(const std::string& layout, std::string_view mt, const std::string& data) {
-    oci::Descriptor d{std::string(mt), oci::Sha256Of(data), static_cast<int64_t>(data.size()),
-                      {}, std::nullopt, {}, ""};
+    oci::Descriptor d{std::string(mt),
+                      oci::Sha256Of(data),
+                      static_cast<int64_t>(data.size()),
+                      {},
+                      std::nullopt,
+                      {},
+                      ""};
     EXPECT_TRUE(fs::WriteFileAtomic(layout + "/blobs/sha256/" + d.digest.hex, data));
     return d;
   }
@@ -185,9 +197,10 @@ class ImageE2ETest : public ::testing::Test {
   // Puts the test image at <registry>/test/src:v1 with skopeo and pulls it with berth.
   void Seed(const Registry& reg) {
     MakeLayout(dir_ + "/layout");
-    ASSERT_TRUE(Ok(Sh("skopeo --insecure-policy copy --preserve-digests --dest-tls-verify=false oci:" +
-                      dir_ + "/layout:v1 docker://" + reg.domain() + "/test/src:v1"),
-                   "skopeo copy"));
+    ASSERT_TRUE(Ok(
+        Sh("skopeo --insecure-policy copy --preserve-digests --dest-tls-verify=false oci:" + dir_ +
+           "/layout:v1 docker://" + reg.domain() + "/test/src:v1"),
+        "skopeo copy"));
     ASSERT_TRUE(Ok(Berth("pull " + reg.domain() + "/test/src:v1"), "berth pull"));
   }
 
@@ -199,8 +212,9 @@ class ImageE2ETest : public ::testing::Test {
 
   // What the store holds, for checking that a failed command wrote nothing.
   std::string StoreState(const std::string& root) {
-    Out r = Sh("cd " + root + " 2>/dev/null && find blobs layers -mindepth 1 2>/dev/null | sort; cat " +
-               root + "/images.json 2>/dev/null");
+    Out r =
+        Sh("cd " + root + " 2>/dev/null && find blobs layers -mindepth 1 2>/dev/null | sort; cat " +
+           root + "/images.json 2>/dev/null");
     return r.out;
   }
 
@@ -215,16 +229,19 @@ TEST_F(ImageE2ETest, LoginChecksCredentialsBeforeWritingConfig) {
   std::string config = dir_ + "/docker/config.json";
 
   Out wrong = RunShell("echo nope | DOCKER_CONFIG=" + dir_ + "/docker " + BERTH_BIN +
-                           " login -u alice --password-stdin " + reg.domain(), dir_);
+                           " login -u alice --password-stdin " + reg.domain(),
+                       dir_);
   EXPECT_TRUE(OneLineError(wrong, "rejected the credentials")) << wrong.err;
   EXPECT_FALSE(fs::Exists(config));
 
   Out nouser = RunShell("echo s3cret | DOCKER_CONFIG=" + dir_ + "/docker " + BERTH_BIN +
-                       " login --password-stdin " + reg.domain(), dir_);
+                            " login --password-stdin " + reg.domain(),
+                        dir_);
   EXPECT_TRUE(OneLineError(nouser, "--password-stdin needs --username"));
 
   Out good = RunShell("printf 's3cret\\n' | DOCKER_CONFIG=" + dir_ + "/docker " + BERTH_BIN +
-                     " login -u alice --password-stdin http://" + reg.domain() + "/v2/", dir_);
+                          " login -u alice --password-stdin http://" + reg.domain() + "/v2/",
+                      dir_);
   ASSERT_TRUE(Ok(good, "login"));
   EXPECT_EQ(good.out, "Login Succeeded\n");
   auto cfg = registry::DockerConfig::Load(config);
@@ -278,16 +295,16 @@ TEST_F(ImageE2ETest, PushSkipsMountsAndKeepsTheDigest) {
   ASSERT_TRUE(Ok(up, "push to another registry"));
   EXPECT_NE(up.out.find("Pushed"), std::string::npos) << up.out;
   EXPECT_EQ(RawManifest(far), manifest_);
-  ASSERT_TRUE(Ok(Sh("skopeo --insecure-policy copy --src-tls-verify=false docker://" + far + " oci:" +
-                    dir_ + "/back:x"),
+  ASSERT_TRUE(Ok(Sh("skopeo --insecure-policy copy --src-tls-verify=false docker://" + far +
+                    " oci:" + dir_ + "/back:x"),
                  "skopeo copy back"));
 
   if (Have("podman")) {
     std::string conf = dir_ + "/containers.conf";
     ASSERT_TRUE(fs::WriteFileAtomic(
         conf, "[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\n"));
-    Out pod = Sh("CONTAINERS_CONF=" + conf + " podman --root " + dir_ + "/podman --runroot " + dir_ +
-                 "/podman-run --storage-driver vfs pull --tls-verify=false " + dst);
+    Out pod = Sh("CONTAINERS_CONF=" + conf + " podman --root " + dir_ + "/podman --runroot " +
+                 dir_ + "/podman-run --storage-driver vfs pull --tls-verify=false " + dst);
     EXPECT_TRUE(Ok(pod, "podman pull"));
   }
 
@@ -330,9 +347,10 @@ TEST_F(ImageE2ETest, SaveAndLoadInteroperateWithSkopeo) {
   ASSERT_TRUE(Ok(Berth("push " + reg.domain() + "/test/loaded:oci", root2), "push loaded"));
   EXPECT_EQ(RawManifest(reg.domain() + "/test/loaded:oci"), manifest_);
 
-  ASSERT_TRUE(Ok(Sh("skopeo --insecure-policy copy --src-tls-verify=false docker://" + src +
-                    " docker-archive:" + dir_ + "/s-docker.tar:" + reg.domain() + "/test/loaded:docker"),
-                 "skopeo to docker-archive"));
+  ASSERT_TRUE(
+      Ok(Sh("skopeo --insecure-policy copy --src-tls-verify=false docker://" + src +
+            " docker-archive:" + dir_ + "/s-docker.tar:" + reg.domain() + "/test/loaded:docker"),
+         "skopeo to docker-archive"));
   l = Berth("load -i " + dir_ + "/s-docker.tar", root2);
   ASSERT_TRUE(Ok(l, "load docker"));
   EXPECT_EQ(l.out, "Loaded image: " + reg.domain() + "/test/loaded:docker\n");
@@ -360,8 +378,8 @@ TEST_F(ImageE2ETest, SaveAndLoadInteroperateWithSkopeo) {
     std::string conf = dir_ + "/containers.conf";
     ASSERT_TRUE(fs::WriteFileAtomic(
         conf, "[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\n"));
-    std::string podman = "CONTAINERS_CONF=" + conf + " podman --root " + dir_ + "/podman --runroot " +
-                         dir_ + "/podman-run --storage-driver vfs ";
+    std::string podman = "CONTAINERS_CONF=" + conf + " podman --root " + dir_ +
+                         "/podman --runroot " + dir_ + "/podman-run --storage-driver vfs ";
     EXPECT_TRUE(Ok(Sh(podman + "load -i " + dir_ + "/docker.tar"), "podman load docker-archive"));
     EXPECT_TRUE(Ok(Sh(podman + "load -i " + dir_ + "/oci.tar"), "podman load oci-archive"));
     ASSERT_TRUE(Ok(Sh(podman + "save -o " + dir_ + "/podman.tar " + src), "podman save"));
@@ -411,7 +429,8 @@ TEST_F(ImageE2ETest, BadArchivesWriteNothing) {
   ASSERT_TRUE(Ok(Sh("mkdir " + y + " && tar -xf " + dir_ + "/docker.tar -C " + y + " && cd " + y +
                     " && rm $(ls *.json | grep -v manifest.json) && tar -cf ../noconfig.tar ."),
                  "drop config"));
-  EXPECT_TRUE(OneLineError(Berth("load -i " + dir_ + "/noconfig.tar", fresh), "is missing from the archive"));
+  EXPECT_TRUE(OneLineError(Berth("load -i " + dir_ + "/noconfig.tar", fresh),
+                           "is missing from the archive"));
   EXPECT_EQ(StoreState(fresh), before);
 
   EXPECT_TRUE(OneLineError(Berth("save --format tarball -o " + dir_ + "/z.tar " + src),
@@ -423,7 +442,8 @@ TEST_F(ImageE2ETest, BadArchivesWriteNothing) {
 TEST_F(ImageE2ETest, ImportTarballsWithChanges) {
   ASSERT_TRUE(fs::MkdirAll(dir_ + "/rootfs/bin"));
   ASSERT_TRUE(fs::WriteFileAtomic(dir_ + "/rootfs/bin/app", "#!/bin/sh\necho hi\n", 0755));
-  ASSERT_TRUE(Ok(Sh("cd " + dir_ + " && tar -C rootfs -cf rootfs.tar . && gzip -k rootfs.tar && "
+  ASSERT_TRUE(Ok(Sh("cd " + dir_ +
+                    " && tar -C rootfs -cf rootfs.tar . && gzip -k rootfs.tar && "
                     "zstd -q -k rootfs.tar"),
                  "tarballs"));
   ASSERT_TRUE(Ok(Berth("images"), "images"));  // creates the empty store
@@ -431,16 +451,18 @@ TEST_F(ImageE2ETest, ImportTarballsWithChanges) {
   EXPECT_TRUE(OneLineError(Berth("import " + dir_ + "/rootfs.tar imp:bad -c 'EXPOSE web'"),
                            "invalid change \"EXPOSE web\": EXPOSE: invalid port \"web\""));
   ASSERT_TRUE(fs::WriteFileAtomic(dir_ + "/notatar", std::string(3000, 'q')));
-  EXPECT_TRUE(OneLineError(Berth("import " + dir_ + "/notatar imp:bad"), "not a root filesystem tarball"));
+  EXPECT_TRUE(
+      OneLineError(Berth("import " + dir_ + "/notatar imp:bad"), "not a root filesystem tarball"));
   EXPECT_TRUE(OneLineError(Berth("import " + dir_ + "/nofile imp:bad"), "no such file"));
   EXPECT_EQ(StoreState(root_), before);
 
   for (std::string ext : {"", ".gz", ".zst"}) {
     std::string name = "imp:t" + (ext.empty() ? std::string("plain") : ext.substr(1));
-    Out r = Berth("import " + dir_ + "/rootfs.tar" + ext + " " + name +
-                  " -c 'CMD [\"/bin/app\"]' -c 'ENV A=1 B=\"two words\"' -c 'EXPOSE 8080/tcp 53/udp'"
-                  " -c 'USER 1000' -c 'WORKDIR /srv' -c 'LABEL org.x=y' -c 'VOLUME /data'"
-                  " -c 'ENTRYPOINT [\"/bin/sh\", \"-c\"]' -m 'from a test'");
+    Out r =
+        Berth("import " + dir_ + "/rootfs.tar" + ext + " " + name +
+              " -c 'CMD [\"/bin/app\"]' -c 'ENV A=1 B=\"two words\"' -c 'EXPOSE 8080/tcp 53/udp'"
+              " -c 'USER 1000' -c 'WORKDIR /srv' -c 'LABEL org.x=y' -c 'VOLUME /data'"
+              " -c 'ENTRYPOINT [\"/bin/sh\", \"-c\"]' -m 'from a test'");
     ASSERT_TRUE(Ok(r, "import " + ext));
     auto store = store::Store::Open(root_);
     ASSERT_TRUE(store);
@@ -464,17 +486,17 @@ TEST_F(ImageE2ETest, ImportTarballsWithChanges) {
     EXPECT_EQ(fs::ReadFile((*dirs)[0] + "/bin/app").value_or(""), "#!/bin/sh\necho hi\n");
     auto m = store->Manifest(name);
     ASSERT_TRUE(m);
-    EXPECT_EQ(m->layers[0].media_type,
-              ext == ".gz"    ? oci::media_type::kOciLayerGzip
-              : ext == ".zst" ? oci::media_type::kOciLayerZstd
-                              : oci::media_type::kOciLayer);
+    EXPECT_EQ(m->layers[0].media_type, ext == ".gz"    ? oci::media_type::kOciLayerGzip
+                                       : ext == ".zst" ? oci::media_type::kOciLayerZstd
+                                                       : oci::media_type::kOciLayer);
   }
 
   // An imported image pushes and reads back with skopeo.
   Registry reg(dir_ + "/reg", false);
   ASSERT_TRUE(reg.up());
   ASSERT_TRUE(Ok(Berth("push imp:tgz " + reg.domain() + "/imported/app:1"), "push imported"));
-  Out cfg = Sh("skopeo inspect --config --tls-verify=false docker://" + reg.domain() + "/imported/app:1");
+  Out cfg =
+      Sh("skopeo inspect --config --tls-verify=false docker://" + reg.domain() + "/imported/app:1");
   ASSERT_TRUE(Ok(cfg, "skopeo inspect --config"));
   EXPECT_NE(cfg.out.find("/bin/app"), std::string::npos) << cfg.out;
 }

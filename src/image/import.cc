@@ -39,7 +39,8 @@ class TarCheck {
   explicit TarCheck(unpack::ByteSource& in) : in_(in), buf_(1 << 16) {}
 
   Result<void> Run(const std::string& path) {
-    std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
+    std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(),
+                                                                archive_read_free);
     archive_read_support_format_tar(a.get());
     archive_read_support_format_gnutar(a.get());
     auto bad = [&]() {
@@ -151,9 +152,12 @@ Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRe
   manifest.config = oci::Descriptor{std::string(oci::media_type::kOciConfig),
                                     oci::Sha256Of(config_bytes),
                                     static_cast<int64_t>(config_bytes.size()),
-                                    {}, std::nullopt, {}, ""};
-  manifest.layers = {oci::Descriptor{std::string(LayerMediaType(m.compression)), m.digest, m.size,
-                                     {}, std::nullopt, {}, ""}};
+                                    {},
+                                    std::nullopt,
+                                    {},
+                                    ""};
+  manifest.layers = {oci::Descriptor{
+      std::string(LayerMediaType(m.compression)), m.digest, m.size, {}, std::nullopt, {}, ""}};
   std::string manifest_bytes = oci::ImageManifestToJson(manifest).dump();
   oci::Digest manifest_digest = oci::Sha256Of(manifest_bytes);
 
@@ -175,7 +179,8 @@ Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRe
   }
   BERTH_CHECK(store.PutBlob(manifest.config.digest, config_bytes));
   BERTH_CHECK(store.PutBlob(manifest_digest, manifest_bytes));
-  InstallRequest install{ref.String(), manifest_digest, std::string(oci::media_type::kOciManifest), {}};
+  InstallRequest install{
+      ref.String(), manifest_digest, std::string(oci::media_type::kOciManifest), {}};
   return InstallImage(store, install, apply);
 }
 

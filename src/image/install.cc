@@ -30,8 +30,9 @@ Result<uint64_t> EnsureLayer(const store::Store& store, const oci::Descriptor& b
   BERTH_TRY(store::LayerWriter writer, store.NewLayerWriter(chain));
   BERTH_TRY(unpack::FdSource source, unpack::FdSource::Open(store.BlobPath(blob.digest)));
   unpack::LayerDescriptor desc{blob.media_type, blob.digest, blob.size, diff_id, 0};
-  BERTH_TRY(unpack::UnpackResult unpacked, unpack::UnpackLayer(source, desc, writer.diff_dir(), apply));
-  store::LayerRecord record{chain, diff_id, parent, unpacked.digests.uncompressed_size,
+  BERTH_TRY(unpack::UnpackResult unpacked,
+            unpack::UnpackLayer(source, desc, writer.diff_dir(), apply));
+  store::LayerRecord record{chain,       diff_id,        parent, unpacked.digests.uncompressed_size,
                             blob.digest, blob.media_type};
   BERTH_CHECK(writer.Commit(record));
   return record.size;
@@ -69,11 +70,11 @@ Result<store::ImageRecord> InstallImage(const store::Store& store, const Install
   record.name = name;
   record.digest = request.digest;
   record.manifest = request.manifest;
-  record.manifest_media_type = request.manifest_media_type.empty()
-                                   ? (manifest.media_type.empty()
-                                          ? std::string(oci::media_type::kOciManifest)
-                                          : manifest.media_type)
-                                   : request.manifest_media_type;
+  record.manifest_media_type =
+      request.manifest_media_type.empty()
+          ? (manifest.media_type.empty() ? std::string(oci::media_type::kOciManifest)
+                                         : manifest.media_type)
+          : request.manifest_media_type;
   record.config = manifest.config.digest;
   record.platform = config.GetPlatform().ToString();
   record.created = config.created;

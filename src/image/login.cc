@@ -9,7 +9,8 @@
 
 namespace berth::image {
 
-Result<std::string> DockerConfigPath(std::string_view docker_config_env, std::string_view home_env) {
+Result<std::string> DockerConfigPath(std::string_view docker_config_env,
+                                     std::string_view home_env) {
   if (!docker_config_env.empty()) return fs::Join(docker_config_env, "config.json");
   if (home_env.empty())
     return MakeError(ErrorKind::kFailedPrecondition,

@@ -23,8 +23,8 @@ TEST(LoginDomain, NormalizesAsDocker) {
 }
 
 TEST(LoginDomain, RefusesWhatIsNotAHost) {
-  for (const char* bad : {"ftp://x", "a b", "user@host", "host:0", "host:99999", "host:", "-x.io",
-                          "[::1", "ho$t"}) {
+  for (const char* bad :
+       {"ftp://x", "a b", "user@host", "host:0", "host:99999", "host:", "-x.io", "[::1", "ho$t"}) {
     auto r = LoginDomain(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().kind(), ErrorKind::kInvalidArgument);

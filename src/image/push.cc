@@ -93,8 +93,9 @@ Result<PushResult> Push(const store::Store& store, std::string_view image,
   BERTH_TRY(result.digest, client.PutManifest(dest, manifest_bytes, media_type), "pushing {}",
             shown);
   if (result.digest != record.manifest)
-    return MakeError(ErrorKind::kDataLoss, "pushing {}: the registry stored the manifest as {}, not {}",
-                     shown, result.digest, record.manifest);
+    return MakeError(ErrorKind::kDataLoss,
+                     "pushing {}: the registry stored the manifest as {}, not {}", shown,
+                     result.digest, record.manifest);
   result.size = static_cast<int64_t>(manifest_bytes.size());
   return result;
 }

@@ -22,7 +22,8 @@ namespace berth::image {
 
 struct PushEvent {
   oci::Digest digest;  // a blob
-  std::string what;    // "Pushed", "Layer already exists", "Mounted from library/x", "Skipped foreign layer"
+  std::string
+      what;  // "Pushed", "Layer already exists", "Mounted from library/x", "Skipped foreign layer"
 };
 
 struct PushOptions {

@@ -38,7 +38,8 @@ class EntrySource : public unpack::ByteSource {
 }  // namespace
 
 Result<void> WalkTar(const std::string& path, const TarVisitor& visit) {
-  std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
+  std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(),
+                                                              archive_read_free);
   if (!a) return MakeError("archive_read_new failed");
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
@@ -66,7 +67,8 @@ Result<void> WalkTar(const std::string& path, const TarVisitor& visit) {
     BERTH_TRY(bool more, visit(entry, data));
     if (!more) return {};
   }
-  if (!any) return MakeError(ErrorKind::kInvalidArgument, "{}: malformed archive: no entries", path);
+  if (!any)
+    return MakeError(ErrorKind::kInvalidArgument, "{}: malformed archive: no entries", path);
   return {};
 }
 
@@ -81,7 +83,8 @@ Result<TarWriter> TarWriter::Open(int fd, std::string name) {
   return w;
 }
 
-TarWriter::TarWriter(TarWriter&& o) noexcept : a_(std::exchange(o.a_, nullptr)), name_(std::move(o.name_)) {}
+TarWriter::TarWriter(TarWriter&& o) noexcept
+    : a_(std::exchange(o.a_, nullptr)), name_(std::move(o.name_)) {}
 TarWriter& TarWriter::operator=(TarWriter&& o) noexcept {
   if (this != &o) {
     if (a_) archive_write_free(a_);
@@ -96,7 +99,7 @@ TarWriter::~TarWriter() {
 
 Result<void> TarWriter::Header(std::string_view name, int64_t size, bool dir) {
   std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> e(archive_entry_new(),
-                                                                             archive_entry_free);
+                                                                           archive_entry_free);
   std::string n(name);
   archive_entry_set_pathname(e.get(), n.c_str());
   archive_entry_set_filetype(e.get(), dir ? AE_IFDIR : AE_IFREG);
@@ -114,7 +117,8 @@ Result<void> TarWriter::AddDir(std::string_view name) { return Header(name, 0, t
 
 Result<void> TarWriter::AddFile(std::string_view name, std::string_view data) {
   BERTH_CHECK(Header(name, static_cast<int64_t>(data.size()), false));
-  if (!data.empty() && archive_write_data(a_, data.data(), data.size()) != static_cast<la_ssize_t>(data.size()))
+  if (!data.empty() &&
+      archive_write_data(a_, data.data(), data.size()) != static_cast<la_ssize_t>(data.size()))
     return MakeError("{}: writing {}: {}", name_, name, archive_error_string(a_));
   return {};
 }
@@ -125,7 +129,8 @@ Result<void> TarWriter::AddStream(std::string_view name, int64_t size, unpack::B
   int64_t left = size;
   for (;;) {
     // Read one byte past the end to catch a source longer than announced.
-    size_t want = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), left + 1));
+    size_t want =
+        static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(buf.size()), left + 1));
     BERTH_TRY(size_t n, data.Read(buf.data(), want), "{}: writing {}", name_, name);
     if (n == 0) break;
     if (static_cast<int64_t>(n) > left)
