@@ -65,11 +65,13 @@ void AddRuntimeExec(CLI::App& rt, RuntimeGlobal& g, Action& action) {
   c->add_option("-p,--process", f->process_file, "A process.json describing the process");
   c->add_option("--console-socket", f->exec.console_socket, "Unix socket that receives the pty master");
   c->add_option("--cwd", f->cwd, "Working directory inside the container");
-  c->add_option("-e,--env", f->env, "Extra environment variables KEY=value");
+  // Repeatable flags take one value each (as runc's): a greedy vector option would swallow the
+  // container id and the command that follow.
+  c->add_option("-e,--env", f->env, "Extra environment variables KEY=value")->allow_extra_args(false);
   c->add_flag("-t,--tty", f->tty, "Allocate a pseudo-terminal");
   c->add_option("-u,--user", f->user, "UID[:GID]");
-  c->add_option("-g,--additional-gids", f->gids, "Additional group ids");
-  c->add_option("-c,--cap", f->caps, "Add a capability");
+  c->add_option("-g,--additional-gids", f->gids, "Additional group ids")->allow_extra_args(false);
+  c->add_option("-c,--cap", f->caps, "Add a capability")->allow_extra_args(false);
   c->add_flag("--no-new-privs", f->no_new_privs, "Set no_new_privileges");
   c->add_flag("-d,--detach", f->exec.detach, "Do not wait for the process");
   c->add_option("--pid-file", f->exec.pid_file, "File to write the process's pid to");

@@ -84,6 +84,7 @@ struct ChildContext {
   int fifo_dir_fd = -1;     // /proc/self/fd of the child, opened before pivot_root
   int console_fd = -1;
   int lock_fd = -1;  // the parent's flock on the state dir: released in the child at once
+  int parent_fd = -1;  // the parent's end of the sync socket: closed in the child at once
   NamespacePlan ns;
   const RootfsPlan* rootfs = nullptr;
   const ProcessPlan* process = nullptr;
@@ -130,6 +131,8 @@ Result<void> ChildSetup(ChildContext& ctx) {
   // The flock belongs to the open file description we share with the parent; holding it
   // would block `start` until the container exits.
   ::close(ctx.lock_fd);
+  // Holding the parent's end ourselves, we would never see EOF if the parent dies.
+  ::close(ctx.parent_fd);
   BERTH_TRY(Msg go, RecvMsg(ctx.sync_fd));
   if (go.type != kMsgGo) ::_exit(1);  // the parent gave up
   BERTH_CHECK(EnterNamespaces(ctx.ns));
@@ -155,16 +158,20 @@ Result<void> ChildSetup(ChildContext& ctx) {
   ctx.state_json = std::move(done.payload);
   if (ctx.spec->hooks) BERTH_CHECK(RunHooks(ctx.spec->hooks->create_container, "createContainer", ctx.state_json));
   BERTH_CHECK(EnterRootfs(*ctx.rootfs));
+  // Before FinishRootfs makes /proc/sys read-only (as runc orders them).
+  for (const auto& [path, value] : ctx.sysctls) BERTH_CHECK(fs::WriteFile(path, value), "setting sysctl");
   unsigned long prop = 0;
   if (ctx.spec->linux && !ctx.spec->linux->rootfs_propagation.empty())
     prop = ParseMountOptions({ctx.spec->linux->rootfs_propagation}).propagation;
   BERTH_CHECK(FinishRootfs(*ctx.rootfs, prop));
-  for (const auto& [path, value] : ctx.sysctls) BERTH_CHECK(fs::WriteFile(path, value), "setting sysctl");
   ctx.fifo_dir_fd = fddir.release();
   return {};
 }
 
 [[noreturn]] void ChildMain(ChildContext& ctx) {
+  // Until execve we are berth: a non-dumpable process's /proc/PID/exe cannot be opened by the
+  // container's processes (CVE-2019-5736). execve makes the container's program dumpable again.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto r = ChildSetup(ctx);
   if (!r) ChildFail(ctx, r.error());
   ChildError err;
@@ -269,6 +276,19 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
 
   BERTH_TRY(std::string cg_path, cgroup::ResolvePath(spec.linux ? spec.linux->cgroups_path : "", options_.systemd_cgroup, o.id));
   BERTH_TRY(auto cg, OpenCgroup(options_, cg_path), "cgroup {}", cg_path);
+
+  ContainerState st;
+  st.id = o.id;
+  st.bundle = bundle;
+  st.rootfs = *rootfs;
+  st.created = NowRfc3339();
+  st.annotations = spec.annotations;
+  st.cgroups_path = cg_path;
+  st.systemd_cgroup = options_.systemd_cgroup;
+  st.config = spec;
+  // Saved with no pid before anything is made: if we are killed from here on, `delete --force`
+  // finds the cgroup (and whatever process is in it) and cleans up.
+  BERTH_CHECK(dir_.Save(st), "saving state");
   BERTH_CHECK(cg->Create(), "creating cgroup {}", cg_path);
   Defer destroy_cg([&] { (void)cg->Destroy(); });
   {
@@ -286,6 +306,18 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
 
   std::string fifo = dir_.FifoPath(o.id);
   if (::mkfifo(fifo.c_str(), 0622) != 0) return SysError("mkfifo({})", fifo);
+  // The init opens the fifo for writing as the container's root, which in a user namespace is
+  // another host uid: mkfifo honoured the umask, and the owner must be that uid (as runc).
+  if (::chmod(fifo.c_str(), 0622) != 0) return SysError("chmod({})", fifo);
+  if (ns.new_user) {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    for (const auto& m : spec.linux->uid_mappings)
+      if (m.container_id == 0 && m.size > 0) uid = m.host_id;
+    for (const auto& m : spec.linux->gid_mappings)
+      if (m.container_id == 0 && m.size > 0) gid = m.host_id;
+    if (::chown(fifo.c_str(), uid, gid) != 0) return SysError("chown({}, {}:{})", fifo, uid, gid);
+  }
   BERTH_TRY(UniqueFd fifo_fd, fs::Open(fifo, O_PATH));
   UniqueFd console;
   if (o.console_fd >= 0) {
@@ -309,6 +341,7 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   ctx.sysctls = sysctls;
   ctx.no_new_keyring = o.no_new_keyring;
   ctx.lock_fd = lock.get();
+  ctx.parent_fd = parent_end.get();
 
   BERTH_TRY(pid_t pid, CloneChild(ns, [&ctx] { ChildMain(ctx); }), "starting the container init");
   child_end.reset();
@@ -323,17 +356,8 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
     BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/oom_score_adj", pid), std::to_string(*spec.process->oom_score_adj)));
   if (int e = SendMsg(parent_end.get(), kMsgGo, 0, "")) return SysErrorN(e, "send(sync socket)");
 
-  ContainerState st;
-  st.id = o.id;
   st.pid = pid;
   st.pid_start = ProcessStartTime(pid);
-  st.bundle = bundle;
-  st.rootfs = *rootfs;
-  st.created = NowRfc3339();
-  st.annotations = spec.annotations;
-  st.cgroups_path = cg_path;
-  st.systemd_cgroup = options_.systemd_cgroup;
-  st.config = spec;
 
   for (;;) {
     BERTH_TRY(Msg m, RecvMsg(parent_end.get()));
@@ -380,10 +404,21 @@ Result<void> Runtime::Start(const std::string& id) {
   if (status != Status::kCreated)
     return MakeError(ErrorKind::kFailedPrecondition, "cannot start container {}: it is {}, not created", id, StatusName(status));
   std::string fifo = dir_.FifoPath(id);
-  // Non-blocking open succeeds because the init holds the write side open (blocked in open).
-  BERTH_TRY(UniqueFd fd, fs::Open(fifo, O_RDONLY));
+  // Opened non-blocking: a blocking open would wait forever for an init that died before it
+  // opened its end. The init's blocking open(O_WRONLY) returns once we are here; then it writes.
+  BERTH_TRY(UniqueFd fd, fs::Open(fifo, O_RDONLY | O_NONBLOCK));
   char c;
-  ssize_t n = ::read(fd.get(), &c, 1);
+  ssize_t n = -1;
+  for (;;) {
+    struct pollfd p = {fd.get(), POLLIN, 0};
+    int r = ::poll(&p, 1, 100);
+    if (r < 0 && errno != EINTR) return SysError("poll({})", fifo);
+    if (r > 0) {
+      n = ::read(fd.get(), &c, 1);
+      if (n == 1 || (n < 0 && errno != EAGAIN && errno != EINTR) || n == 0) break;
+    }
+    if (ProcessStartTime(s.pid) != s.pid_start) break;
+  }
   if (n != 1) return MakeError("cannot start container {}: its init exited before starting", id);
   ::unlink(fifo.c_str());
   if (s.config.hooks) {
@@ -428,6 +463,9 @@ Result<void> Runtime::Destroy(const ContainerState& s) {
     ::kill(s.pid, SIGKILL);
     if (!WaitGone(s.pid, s.pid_start, 10000)) return MakeError("container {}: init {} did not exit after SIGKILL", s.id, s.pid);
   }
+  // Without a pid namespace the init's children outlive it; and a create that was killed left
+  // its init in the cgroup with no pid saved. Nothing of the container may survive delete.
+  if (auto pids = cg->Pids(); pids && !pids->empty()) (void)cg->Signal(SIGKILL);
   BERTH_CHECK(cg->Destroy(), "removing cgroup {}", s.cgroups_path);
   if (s.config.hooks) {
     auto r = RunHooks(s.config.hooks->poststop, "poststop", OciStateJson(s, Status::kStopped));
@@ -445,6 +483,9 @@ Result<void> Runtime::Delete(const std::string& id, bool force) {
     return Unexpected(loaded.error());
   }
   BERTH_TRY(UniqueFd lock, dir_.Lock(id));
+  // Under the lock: a concurrent create may have finished (and saved its pid) meanwhile.
+  loaded = dir_.Load(id);
+  if (!loaded) return Unexpected(loaded.error());
   BERTH_TRY(Status status, CurrentStatus(*loaded));
   if ((status == Status::kRunning || status == Status::kPaused) && !force)
     return MakeError(ErrorKind::kFailedPrecondition, "cannot delete container {} that is not stopped: {}", id, StatusName(status));

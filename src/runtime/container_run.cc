@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -201,8 +202,13 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return SysError("socketpair");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
   int child_sync = child_end.get();
+  int parent_sync = parent_end.get();
   int console_fd = console.get();
   BERTH_TRY(pid_t pid, CloneChild(ns, [&] {
+              // Non-dumpable until execve, so that the container cannot open /proc/PID/exe
+              // (berth's binary) while we set up (CVE-2019-5736).
+              ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+              ::close(parent_sync);  // so that a parent's death reads as EOF below
               char go;
               if (::read(child_sync, &go, 1) != 1) ::_exit(1);
               ChildError err;
