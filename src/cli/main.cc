@@ -1,8 +1,17 @@
 // berth's entry point. Invoked as `berth-runc` (a symlink next to the binary) it behaves as
 // `berth runtime`, so containerd's runc shim can use it as its runc binary.
+//
+// Two executables are built from this file. `berth` (BERTH_DISPATCH) holds only the runtime
+// (`berth runtime`, `berth-runc`): containerd runs it four times per container, and each start
+// of an executable linked with libcurl, OpenSSL, libarchive and friends pays ~6 ms in the dynamic
+// loader. Every other subcommand is handed to `berth-full` (next to it, or in
+// ../libexec/berth/), which holds all commands, with execv(): same argv, same pid.
+#include <limits.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -24,11 +33,59 @@ int Fail(const Error& e) {
   return 1;
 }
 
+#ifdef BERTH_DISPATCH
+namespace {
+
+// The first argument that is not a global option or its value: the subcommand.
+std::string_view Subcommand(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--root" || a == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') continue;
+    return a;
+  }
+  return {};
+}
+
+// Replaces this process with berth-full, or returns an exit code when it cannot be found.
+int ExecFull(char** argv) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) {
+    std::fprintf(stderr, "berth: readlink /proc/self/exe: %s\n", std::strerror(errno));
+    return 125;
+  }
+  self[n] = 0;
+  std::string dir(self, std::strrchr(self, '/') - self);
+  for (const std::string& candidate : {dir + "/berth-full", dir + "/../libexec/berth/berth-full"}) {
+    execv(candidate.c_str(), argv);
+    if (errno != ENOENT) {
+      std::fprintf(stderr, "berth: exec %s: %s\n", candidate.c_str(), std::strerror(errno));
+      return 125;
+    }
+  }
+  std::fprintf(stderr, "berth: berth-full not found next to %s or in ../libexec/berth\n", self);
+  return 125;
+}
+
+}  // namespace
+#endif
+
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const char* slash = std::strrchr(argv[0], '/');
   std::string_view name = slash ? slash + 1 : argv[0];
-  if (name == "berth-runc") args.insert(args.begin(), "runtime");
+  if (name == "berth-runc") {
+    args.insert(args.begin(), "runtime");
+  }
+#ifdef BERTH_DISPATCH
+  else if (Subcommand(args) != "runtime") {
+    return ExecFull(argv);
+  }
+#endif
 
   CLI::App app{"berth: a daemonless container engine for reproducible deep-learning environments", "berth"};
   app.set_version_flag("-v,--version", "berth version " BERTH_VERSION "\nspec: 1.1.0");

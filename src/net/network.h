@@ -1,0 +1,92 @@
+// Container networking for `berth run`: docker's bridge, host and none modes, and published
+// ports. Contract between the engine (src/engine, which calls it) and this module.
+//
+// The engine asks for an attachment before it creates the container: Attach() makes a network
+// namespace and bind-mounts it at <run_root>/netns/<id> (as CNI and podman do), so the runtime
+// only joins it by path (linux.namespaces: {"type":"network","path":...}) and the network
+// outlives no container: Detach() (idempotent, tolerant of a half-made attachment) removes the
+// veth, the rules and the namespace file. Prune() removes what containers that no longer exist
+// left behind (a crashed monitor, a killed client).
+//
+// Every host-side object is named after the container id, so that cleanup after a crash needs
+// only the id: veth "bv<first 11 hex of id>", nftables rules tagged with the id in their
+// comment, the allocation record <state_root>/<id>.json.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "base/unique_fd.h"
+
+namespace berth::net {
+
+// One published port, docker's -p [ip:][hostPort:]containerPort[/tcp|/udp].
+struct PortMapping {
+  std::string host_ip;      // "" = every host address (0.0.0.0); "127.0.0.1" binds loopback only
+  uint16_t host_port = 0;   // 0: chosen at Attach time (docker's "-p 8888" and -P)
+  uint16_t container_port = 0;
+  std::string protocol = "tcp";  // "tcp" or "udp"
+  bool operator==(const PortMapping&) const = default;
+};
+
+// Parses one -p value. Ranges ("8000-8001:9000-9001", "127.0.0.1:8000-8001:80-81/udp") expand
+// to one mapping per port; the host and container ranges must have the same length (a host
+// range with one container port is docker's "pick one of these" and is refused as unsupported).
+// Errors name the part that is wrong: `invalid port "abc" in -p 8888:abc`.
+Result<std::vector<PortMapping>> ParsePublish(std::string_view spec);
+// The "8888/tcp" keys of an image's ExposedPorts -> mappings with host_port 0 (for -P).
+Result<std::vector<PortMapping>> ExposedToMappings(const std::vector<std::string>& exposed);
+
+enum class Mode { kBridge, kHost, kNone };
+Result<Mode> ParseMode(std::string_view network);  // "bridge" | "host" | "none"
+
+struct Options {
+  std::string run_root = "/run/berth";               // netns files under <run_root>/netns
+  std::string state_root = "/var/lib/berth/networks";  // allocation records, lock file
+  std::string bridge = "berth0";
+  // Empty: the first /16 of 10.88.0.0/16, 10.89.0.0/16, ... 172.16.0.0/16 ... that overlaps no
+  // route of the host. Remembered in <state_root>/bridge.json once chosen.
+  std::string subnet;
+};
+
+// What Attach produced; the engine stores it with the container (ToJson/FromJson) and shows it
+// in `inspect`/`port`.
+struct Attachment {
+  Mode mode = Mode::kNone;
+  std::string netns_path;  // empty for kHost
+  std::string ip;          // the container's IPv4 address (bridge)
+  int prefix_len = 0;
+  std::string gateway;     // the bridge's address = the container's default route and DNS relay
+  std::string mac;
+  std::string host_veth;
+  std::vector<PortMapping> ports;  // host_port resolved, host_ip as asked
+};
+
+class Network {
+ public:
+  static Result<Network> Open(const Options& options);
+
+  // Bridge: checks every published host port is free (a clear "port 8888/tcp is already in
+  // use on 0.0.0.0" error before anything is made), then creates the namespace, veth pair,
+  // address, routes, NAT and the DNAT rules for the ports. Undoes everything it did on error.
+  // None: a namespace with only loopback up. Host: nothing (ports are refused as docker ignores
+  // them with a warning: returned in `warnings`).
+  Result<Attachment> Attach(const std::string& container_id, Mode mode,
+                            const std::vector<PortMapping>& ports, std::vector<std::string>* warnings);
+  Result<void> Detach(const std::string& container_id);
+  // Detaches every container whose id is not `alive`; returns the ids cleaned.
+  Result<std::vector<std::string>> Prune(const std::function<bool(const std::string& id)>& alive);
+
+  // Hold the published host ports (bound listening sockets, as docker-proxy holds them) so that
+  // no host process can take them while the container runs. The monitor keeps these open.
+  Result<std::vector<UniqueFd>> ReservePorts(const Attachment& attachment);
+
+ private:
+  Options options_;
+};
+
+}  // namespace berth::net
