@@ -2,7 +2,8 @@
 // `berth runtime`, so containerd's runc shim can use it as its runc binary.
 //
 // Two executables are built from this file. `berth` (BERTH_DISPATCH) holds only the runtime
-// (`berth runtime`, `berth-runc`) and the per-container monitor (`berth monitor`, hidden): containerd runs it four times per container, and each start
+// (`berth runtime`, `berth-runc`) and the per-container monitor (`berth monitor`, hidden):
+// containerd runs it four times per container, and each start
 // of an executable linked with libcurl, OpenSSL, libarchive and friends pays ~6 ms in the dynamic
 // loader. Every other subcommand is handed to `berth-full` (next to it, or in
 // ../libexec/berth/), which holds all commands, with execv(): same argv, same pid.
