@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "image/install.h"
+#include "image/settings.h"
 
 namespace berth::cli {
 namespace {
@@ -12,7 +12,9 @@ namespace {
 int RunImport(const GlobalOptions& g, const image::ImportRequest& req) {
   auto store = store::Store::Open(g.root);
   if (!store) return Fail(store.error());
-  auto r = image::ImportImage(*store, req, image::DefaultApplyOptions());
+  auto settings = image::LoadDefaultSettings();
+  if (!settings) return Fail(settings.error());
+  auto r = image::ImportImage(*store, req, image::ApplyOptionsFor(*settings));
   if (!r) return Fail(r.error());
   std::printf("%s\n", r->config.ToString().c_str());
   return 0;

@@ -3,7 +3,7 @@
 
 #include "cli/commands.h"
 #include "image/archive.h"
-#include "image/install.h"
+#include "image/settings.h"
 #include "registry/reference.h"
 
 namespace berth::cli {
@@ -12,7 +12,9 @@ namespace {
 int RunLoad(const GlobalOptions& g, const std::string& input, bool quiet) {
   auto store = store::Store::Open(g.root);
   if (!store) return Fail(store.error());
-  auto records = image::LoadImages(*store, input, image::DefaultApplyOptions());
+  auto settings = image::LoadDefaultSettings();
+  if (!settings) return Fail(settings.error());
+  auto records = image::LoadImages(*store, input, image::ApplyOptionsFor(*settings));
   if (!records) return Fail(records.error());
   if (!quiet) {
     for (const auto& r : *records) {

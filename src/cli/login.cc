@@ -11,6 +11,7 @@
 
 #include "base/fs.h"
 #include "cli/commands.h"
+#include "image/settings.h"
 
 namespace berth::cli {
 namespace {
@@ -61,10 +62,13 @@ int RunLogin(const LoginOpts& o) {
   auto config_path = image::DockerConfigPath(Env("DOCKER_CONFIG"), Env("HOME"));
   if (!config_path) return Fail(config_path.error());
 
+  auto settings = image::LoadDefaultSettings();
+  if (!settings) return Fail(settings.error());
+
   image::LoginRequest req;
   req.domain = *domain;
   req.config_path = *config_path;
-  req.options.insecure_registries = o.insecure;
+  req.options.insecure_registries = image::InsecureRegistries(*settings, o.insecure);
   req.credentials.username = o.username;
   req.credentials.password = o.password;
   bool tty = ::isatty(0) == 1;

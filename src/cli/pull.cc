@@ -11,6 +11,7 @@
 
 #include "cli/image_common.h"
 #include "image/login.h"
+#include "image/settings.h"
 #include "registry/reference.h"
 
 namespace berth::cli {
@@ -114,16 +115,18 @@ class ProgressPrinter {
 int RunPull(const GlobalOptions& g, const PullOpts& o) {
   auto store = OpenStore(g);
   if (!store) return Fail(store.error());
+  auto settings = image::LoadDefaultSettings();
+  if (!settings) return Fail(settings.error());
   store::PullOptions po;
   po.platform = o.platform;
   po.jobs = o.jobs;
-  po.registry.insecure_registries = o.insecure;
+  po.registry.insecure_registries = image::InsecureRegistries(*settings, o.insecure);
   const char* dc = std::getenv("DOCKER_CONFIG");
   const char* home = std::getenv("HOME");
   if (auto path = image::DockerConfigPath(dc ? dc : "", home ? home : ""))
     po.registry.credentials = registry::CredentialsFromDockerConfig(*path);
-  // Owners are kept when we may chown (root); otherwise files belong to the caller.
-  po.apply.preserve_owner = ::geteuid() == 0;
+  // Owners and device nodes are kept when we may make them (root), within the configured limits.
+  po.apply = image::ApplyOptionsFor(*settings);
   ProgressPrinter printer(::isatty(1) == 1);
   if (!o.quiet) {
     po.on_resolved = [&](const std::string& name, size_t layers) { printer.Header(name, layers); };

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "image/login.h"
+#include "image/settings.h"
 
 namespace berth::cli {
 namespace {
@@ -21,8 +22,10 @@ int RunPush(const GlobalOptions& g, const PushOpts& o) {
   if (!store) return Fail(store.error());
   const char* dc = std::getenv("DOCKER_CONFIG");
   const char* home = std::getenv("HOME");
+  auto settings = image::LoadDefaultSettings();
+  if (!settings) return Fail(settings.error());
   image::PushOptions po;
-  po.registry.insecure_registries = o.insecure;
+  po.registry.insecure_registries = image::InsecureRegistries(*settings, o.insecure);
   if (auto path = image::DockerConfigPath(dc ? dc : "", home ? home : ""))
     po.registry.credentials = registry::CredentialsFromDockerConfig(*path);
   if (!o.quiet) {

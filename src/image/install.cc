@@ -12,6 +12,9 @@ unpack::ApplyOptions DefaultApplyOptions() {
   unpack::ApplyOptions o;
   o.whiteouts = unpack::WhiteoutMode::kOverlay;
   o.preserve_owner = ::geteuid() == 0;
+  // As docker and podman: images may carry device nodes (old base images have /dev/console);
+  // only root can make them, and the runtime's device cgroup decides what a container may open.
+  o.allow_devices = ::geteuid() == 0;
   return o;
 }
 

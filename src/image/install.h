@@ -14,7 +14,8 @@
 namespace berth::image {
 
 // What `berth pull` uses, so every layer in a store is laid out alike: overlay whiteouts, and
-// the tar's owners kept when running as root (otherwise files belong to the caller).
+// when running as root the tar's owners kept and its device nodes made (otherwise files belong
+// to the caller and device nodes are refused). image/settings.h adds the configured limits.
 unpack::ApplyOptions DefaultApplyOptions();
 
 struct InstallRequest {
