@@ -132,11 +132,10 @@ struct ContainerRecord {
 
 Json RecordToJson(const ContainerRecord& r);
 Result<ContainerRecord> RecordFromJson(const Json& j);
-// JSON of the parts of RunOptions that records keep (all of it), shared with inspect.
+// JSON of the parts of RunOptions that records keep (all of it), shared with inspect. The
+// network attachment uses net::AttachmentToJson/FromJson.
 Json RunOptionsToJson(const RunOptions& o);
 Result<RunOptions> RunOptionsFromJson(const Json& j);
-Json AttachmentToJson(const net::Attachment& a);
-Result<net::Attachment> AttachmentFromJson(const Json& j);
 
 // An exclusive flock; released on destruction (or when the holder dies).
 class Lock {

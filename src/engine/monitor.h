@@ -88,6 +88,10 @@ struct MonitorAttach {
   int stdin_fd = -1;    // the client's stdin (with -i)
   int stdout_fd = -1;   // the client's stdout
   int stderr_fd = -1;   // the client's stderr (without -t)
+  // monitor.lock, already locked by the client that spawned the monitor (the flock belongs to
+  // the open file description, so the monitor holds it from its first instruction).
+  int lock_fd = -1;
+  unsigned short tty_rows = 0, tty_cols = 0;  // the client's terminal size, for -t
 };
 
 // The monitor's body: create, start, supervise, clean up. Returns the process exit code.

@@ -1,0 +1,477 @@
+// Creating and starting containers: from an image in the store and RunOptions to a record, a
+// mounted rootfs, volumes, a network namespace, an OCI bundle and a running monitor.
+#include "engine/engine.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/defer.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "engine/rootfs.h"
+#include "engine/spec_gen.h"
+#include "engine/volume.h"
+#include "oci/image_spec.h"
+#include "runtime/process_plan.h"
+
+namespace berth::engine {
+
+namespace {
+
+Result<oci::ImageConfig> ImageConfigOf(const store::Store& store, const std::string& image_id) {
+  BERTH_TRY(oci::Digest d, oci::Digest::Parse(image_id));
+  BERTH_TRY(std::string blob, store.ReadBlob(d), "reading the image config {}", image_id);
+  return oci::ParseImageConfig(blob, image_id);
+}
+
+// Docker's precedence: --entrypoint replaces the image's and drops its Cmd; arguments after the
+// image replace the image's Cmd.
+std::vector<std::string> EffectiveArgs(const oci::ContainerConfig& image, const RunOptions& o) {
+  std::vector<std::string> args;
+  if (o.entrypoint) {
+    args = *o.entrypoint;
+    args.insert(args.end(), o.command.begin(), o.command.end());
+    return args;
+  }
+  if (image.entrypoint) args = *image.entrypoint;
+  const auto& cmd = o.command.empty() ? image.cmd.value_or(std::vector<std::string>{}) : o.command;
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  return args;
+}
+
+}  // namespace
+
+Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& store,
+                                        const RunOptions& options) {
+  // Held until the record names the layers: prune/rmi cannot delete them in between.
+  BERTH_TRY(auto lease, store.Lease());
+  BERTH_TRY(store::ImageRecord image, store.Resolve(options.image));
+  BERTH_TRY(oci::ImageConfig config, ImageConfigOf(store, image.config.ToString()));
+  Containers containers(paths);
+  ContainerRecord r;
+  r.id = NewContainerId();
+  r.image = options.image;
+  r.image_name = image.name;
+  r.image_id = image.config.ToString();
+  for (const auto& c : store::ChainIds(config.diff_ids)) {
+    if (!store.HasLayer(c))
+      return MakeError(ErrorKind::kNotFound, "layer {} of {} is missing: pull the image again",
+                       c.ToString(), image.name);
+    r.layers.push_back(c.ToString());
+  }
+  r.created = Rfc3339Nano(NowUnixNs());
+  r.options = options;
+  r.args = EffectiveArgs(config.config, options);
+  r.env = config.config.env;
+  r.env.insert(r.env.end(), options.env.begin(), options.env.end());
+  r.working_dir = options.workdir.empty() ? config.config.working_dir : options.workdir;
+  r.user = options.user.empty() ? config.config.user : options.user;
+  r.hostname = options.hostname.empty() ? r.id.substr(0, 12) : options.hostname;
+  // Validates the signal's name; the record keeps the name for `stop`.
+  BERTH_CHECK(EffectiveStopSignal(config, options));
+  r.stop_signal = options.stop_signal.empty()
+                      ? (config.config.stop_signal.empty() ? "SIGTERM" : config.config.stop_signal)
+                      : options.stop_signal;
+  r.stop_timeout = options.stop_timeout.value_or(10);
+  r.health_check = EffectiveHealthCheck(config, options);
+  r.state = State::kCreated;
+
+  BERTH_TRY(Lock names, containers.LockNames());
+  if (options.name.empty()) {
+    for (int i = 0;; ++i) {
+      r.name = GenerateName();
+      if (i > 5) r.name += std::to_string(i);
+      if (containers.CheckNameFree(r.name)) break;
+    }
+  } else {
+    BERTH_TRY(r.name, ValidateName(options.name));
+    BERTH_CHECK(containers.CheckNameFree(r.name));
+  }
+  r.options.name = r.name;
+  BERTH_CHECK(containers.Save(r), "saving container {}", r.id);
+  return r;
+}
+
+Result<std::string> BerthExecutable() {
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return SysError("readlink(/proc/self/exe)");
+  self[n] = 0;
+  std::string dir(self, std::strrchr(self, '/') - self);
+  for (const std::string& c : {dir + "/berth", dir + "/../../bin/berth"})
+    if (::access(c.c_str(), X_OK) == 0) return c;
+  return MakeError(ErrorKind::kNotFound, "the berth executable is not next to {}", self);
+}
+
+namespace {
+
+struct Prepared {
+  oci::Spec spec;
+  std::vector<MountPoint> mounts;
+  std::optional<net::Attachment> network;
+};
+
+std::string KernelRelease() {
+  struct utsname u;
+  if (::uname(&u) != 0) return "";
+  return u.release;
+}
+
+// Resolves -v/--mount/--tmpfs and the image's VOLUMEs into host paths, creating volumes and
+// bind sources, and copying the image's content into new volumes.
+Result<std::vector<MountPoint>> ResolveMounts(const Paths& paths, const ContainerRecord& r,
+                                              const oci::ImageConfig& image,
+                                              const std::string& rootfs) {
+  Volumes volumes(paths);
+  std::vector<MountPoint> out;
+  auto add_volume = [&](const std::string& name, const std::string& target, bool ro,
+                        bool nocopy) -> Result<void> {
+    BERTH_TRY(Volume v, volumes.Create(name, {}, name.empty()));
+    if (!nocopy) BERTH_CHECK(volumes.CopyUp(v, fs::Join(rootfs, target)));
+    MountPoint m;
+    m.type = "volume";
+    m.name = v.name;
+    m.source = v.mountpoint;
+    m.destination = target;
+    m.rw = !ro;
+    m.mode = ro ? "ro" : "z";
+    m.anonymous = v.anonymous;
+    out.push_back(std::move(m));
+    return {};
+  };
+  for (const auto& req : r.options.mounts) {
+    switch (req.type) {
+      case MountRequest::Type::kVolume:
+        BERTH_CHECK(add_volume(req.source, req.target, req.read_only, req.volume_nocopy));
+        break;
+      case MountRequest::Type::kBind: {
+        if (!fs::Exists(req.source)) {
+          if (!req.create_host_dir)
+            return MakeError(ErrorKind::kInvalidArgument,
+                             "invalid mount config for type \"bind\": bind source path does not "
+                             "exist: {}",
+                             req.source);
+          BERTH_CHECK(fs::MkdirAll(req.source, 0755), "creating the bind source {}", req.source);
+        }
+        MountPoint m;
+        m.type = "bind";
+        m.source = req.source;
+        m.destination = req.target;
+        m.rw = !req.read_only;
+        m.mode = req.read_only ? "ro" : "";
+        m.propagation = req.propagation.empty() ? "rprivate" : req.propagation;
+        out.push_back(std::move(m));
+        break;
+      }
+      case MountRequest::Type::kTmpfs: {
+        MountPoint m;
+        m.type = "tmpfs";
+        m.source = "tmpfs";
+        m.destination = req.target;
+        m.rw = !req.read_only;
+        out.push_back(std::move(m));
+        break;
+      }
+    }
+  }
+  // The image's VOLUMEs that no mount covers get an anonymous volume each.
+  for (const auto& target : image.config.volumes) {
+    std::string t = fs::Clean(target);
+    bool covered = std::any_of(out.begin(), out.end(),
+                               [&](const MountPoint& m) { return fs::Clean(m.destination) == t; });
+    if (!covered) BERTH_CHECK(add_volume("", t, false, false));
+  }
+  return out;
+}
+
+std::vector<ResolvedMount> ToSpecMounts(const ContainerRecord& r,
+                                        const std::vector<MountPoint>& mounts) {
+  std::vector<ResolvedMount> out;
+  for (const auto& m : mounts) {
+    ResolvedMount rm;
+    rm.target = m.destination;
+    if (m.type == "tmpfs") {
+      rm.source = "tmpfs";
+      rm.type = "tmpfs";
+      rm.options = {"nosuid", "nodev", "noexec"};
+      for (const auto& req : r.options.mounts) {
+        if (req.type != MountRequest::Type::kTmpfs || req.target != m.destination) continue;
+        if (req.tmpfs_size) rm.options.push_back(fmt::format("size={}", *req.tmpfs_size));
+        if (req.tmpfs_mode) rm.options.push_back(fmt::format("mode={:o}", *req.tmpfs_mode));
+        for (const auto& e : req.extra_options) rm.options.push_back(e);
+      }
+    } else {
+      rm.source = m.source;
+      rm.type = "bind";
+      rm.options = {"rbind", m.rw ? "rw" : "ro",
+                    m.propagation.empty() ? "rprivate" : m.propagation};
+    }
+    if (!m.rw && m.type == "tmpfs") rm.options.push_back("ro");
+    out.push_back(std::move(rm));
+  }
+  return out;
+}
+
+// Everything a start makes before the monitor: undone by ReleaseResources on failure.
+Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const ContainerRecord& r) {
+  Prepared p;
+  BERTH_TRY(oci::ImageConfig image, ImageConfigOf(store, r.image_id));
+  std::string dir = paths.ContainerDir(r.id);
+  std::vector<std::string> lowers;
+  for (auto it = r.layers.rbegin(); it != r.layers.rend(); ++it) {
+    BERTH_TRY(oci::Digest d, oci::Digest::Parse(*it));
+    lowers.push_back(store.LayerDiffPath(d));
+  }
+  BERTH_CHECK(MountRootfs(dir, lowers), "mounting the rootfs of {}", r.id);
+  std::string rootfs = paths.RootfsPath(r.id);
+
+  if (r.started_at.empty() && r.mounts.empty()) {
+    BERTH_TRY(p.mounts, ResolveMounts(paths, r, image, rootfs));
+  } else {
+    p.mounts = r.mounts;
+    for (const auto& m : p.mounts)  // a -v source removed since: docker makes it again
+      if (m.type == "bind" && !fs::Exists(m.source)) BERTH_CHECK(fs::MkdirAll(m.source, 0755));
+  }
+
+  std::string ip;
+  std::vector<std::string> fallback_dns = {"8.8.8.8", "8.8.4.4"};
+  std::string netns;
+  {
+    BERTH_TRY(net::Network network, net::Network::Open(paths.NetworkOptions()));
+    std::vector<net::PortMapping> ports = r.options.ports;
+    if (r.options.publish_all) {
+      BERTH_TRY(auto exposed, net::ExposedToMappings(image.config.exposed_ports));
+      for (auto& e : exposed) {
+        bool have = std::any_of(ports.begin(), ports.end(), [&](const net::PortMapping& x) {
+          return x.container_port == e.container_port && x.protocol == e.protocol;
+        });
+        if (!have) ports.push_back(e);
+      }
+    }
+    std::vector<std::string> warnings;
+    BERTH_TRY(net::Attachment a, network.Attach(r.id, r.options.network, ports, &warnings));
+    for (const auto& w : warnings) log::Warn("{}", w);
+    ip = a.ip;
+    netns = a.netns_path;
+    p.network = a;
+  }
+
+  std::string hosts = fs::Join(dir, "hosts"), hostname = fs::Join(dir, "hostname"),
+              resolv = fs::Join(dir, "resolv.conf");
+  BERTH_CHECK(fs::WriteFileAtomic(hosts, HostsFile(r.hostname, ip, r.options.add_hosts)));
+  BERTH_CHECK(fs::WriteFileAtomic(hostname, r.hostname + "\n"));
+  auto host_resolv = fs::ReadFile("/etc/resolv.conf");
+  BERTH_CHECK(fs::WriteFileAtomic(
+      resolv, ResolvConf(host_resolv ? *host_resolv : "", r.options, fallback_dns)));
+
+  SpecInput in;
+  in.id = r.id;
+  in.image = image;
+  in.options = r.options;
+  in.rootfs = rootfs;
+  in.netns_path = netns;
+  in.hosts_path = hosts;
+  in.hostname_path = hostname;
+  in.resolv_conf_path = resolv;
+  in.mounts = ToSpecMounts(r, p.mounts);
+  in.cgroups_path = "/berth/" + r.id;
+  auto passwd = fs::ReadFile(fs::Join(rootfs, "etc/passwd"));
+  auto group = fs::ReadFile(fs::Join(rootfs, "etc/group"));
+  in.passwd = passwd ? *passwd : "";
+  in.group = group ? *group : "";
+  in.kernel_release = KernelRelease();
+  if (r.options.init) {
+    for (const char* c : {"/usr/libexec/docker/docker-init", "/usr/bin/docker-init",
+                          "/usr/bin/tini-static", "/usr/bin/tini"})
+      if (::access(c, X_OK) == 0) {
+        in.init_path = c;
+        break;
+      }
+    if (in.init_path.empty())
+      return MakeError(ErrorKind::kNotFound,
+                       "--init: no init binary (docker-init or tini-static) found on the host");
+  }
+  BERTH_TRY(p.spec, GenerateSpec(in));
+  BERTH_CHECK(fs::MkdirAll(paths.RunDir(r.id), 0700));
+  BERTH_CHECK(fs::WriteFileAtomic(paths.BundleSpecPath(r.id), oci::SpecToJson(p.spec).dump(2), 0600,
+                                  false));
+  return p;
+}
+
+// Moves fd to exactly `target` in a child about to exec (fds below 10 are rearranged in order,
+// so sources are first lifted above them).
+int Lift(int fd) { return fd < 0 ? -1 : ::fcntl(fd, F_DUPFD, 10); }
+
+}  // namespace
+
+tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
+                                                          const store::Store& store,
+                                                          const std::string& id,
+                                                          const MonitorAttach& attach,
+                                                          const std::optional<winsize>& tty_size) {
+  auto fail = [](Error e, int code = 125) {
+    return tl::unexpected<StartError>(StartError{code, std::move(e)});
+  };
+  Containers containers(paths);
+  auto rec = containers.Load(id);
+  if (!rec) return fail(rec.error());
+  Status s = containers.CurrentStatus(*rec);
+  if (s.monitor_alive || s.init_alive)
+    return fail(
+        Error(fmt::format("container {} is already running", id), ErrorKind::kFailedPrecondition));
+  if (auto d = fs::MkdirAll(paths.RunDir(id), 0700); !d) return fail(d.error());
+  if (auto w =
+          fs::WriteFileAtomic(fs::Join(paths.RunDir(id), "root"), paths.root + "\n", 0644, false);
+      !w)
+    return fail(w.error());
+  auto lock = TryAcquireLock(paths.MonitorLockPath(id));
+  if (!lock) return fail(lock.error());
+  if (!*lock)
+    return fail(
+        Error(fmt::format("container {} is being started", id), ErrorKind::kFailedPrecondition));
+  // What a previous run left (its monitor killed): start from a clean slate.
+  if (auto rel = ReleaseResources(paths, id); !rel) return fail(rel.error());
+  auto prepared = Prepare(paths, store, *rec);
+  if (!prepared) {
+    (void)ReleaseResources(paths, id);
+    return fail(prepared.error());
+  }
+  auto saved = containers.Update(id, [&](ContainerRecord& x) {
+    x.mounts = prepared->mounts;
+    x.network = prepared->network;
+  });
+  if (!saved) {
+    (void)ReleaseResources(paths, id);
+    return fail(saved.error());
+  }
+  auto berth = BerthExecutable();
+  if (!berth) {
+    (void)ReleaseResources(paths, id);
+    return fail(berth.error());
+  }
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return fail(Error::Sys(errno, "socketpair"));
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  std::vector<std::string> args = {*berth,       "monitor",     id, "--root", paths.root,
+                                   "--run-root", paths.run_root};
+  // The fds as the monitor will see them: 3 control, 4 lock, 5 stdin, 6 stdout, 7 stderr.
+  args.insert(args.end(), {"--control-fd", "3", "--lock-fd", "4"});
+  if (attach.stdin_fd >= 0) args.insert(args.end(), {"--stdin-fd", "5"});
+  if (attach.stdout_fd >= 0) args.insert(args.end(), {"--stdout-fd", "6"});
+  if (attach.stderr_fd >= 0) args.insert(args.end(), {"--stderr-fd", "7"});
+  if (tty_size)
+    args.insert(args.end(),
+                {"--tty-size", fmt::format("{}x{}", tty_size->ws_row, tty_size->ws_col)});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // The monitor opens its own description of monitor.lock and waits for our lock's release
+  // below, so the container is never without a holder once it is starting.
+  std::string lock_path = paths.MonitorLockPath(id);
+  pid_t child = ::fork();
+  if (child < 0) return fail(Error::Sys(errno, "fork"));
+  if (child == 0) {
+    // First child: a new session, so the monitor has no controlling terminal and ignores the
+    // client's job control; the grandchild is the monitor, adopted by init (or a subreaper).
+    ::setsid();
+    pid_t grandchild = ::fork();
+    if (grandchild != 0) ::_exit(grandchild < 0 ? 1 : 0);
+    int fds[5] = {Lift(theirs.get()), ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644),
+                  Lift(attach.stdin_fd), Lift(attach.stdout_fd), Lift(attach.stderr_fd)};
+    fds[1] = Lift(fds[1]);
+    int devnull = ::open("/dev/null", O_RDWR);
+    for (int t = 0; t < 3; ++t) ::dup2(devnull, t);
+    for (int i = 0; i < 5; ++i) {
+      if (fds[i] >= 0) ::dup2(fds[i], 3 + i);
+    }
+    for (int fd = 8; fd < 1024; ++fd) ::close(fd);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  theirs.reset();
+  // The monitor waits for this lock, so it holds it from before "started" to its exit.
+  lock->reset();
+
+  // The monitor's first message: "started <pid>" or "error <code> <text>".
+  std::string line;
+  UniqueFd master;
+  for (;;) {
+    char buf[512];
+    struct iovec iov = {buf, sizeof buf};
+    char cbuf[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    ssize_t n = ::recvmsg(ours.get(), &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        master.reset(fd);
+      }
+    line.append(buf, static_cast<size_t>(n));
+    if (line.find('\n') != std::string::npos) break;
+  }
+  auto nl = line.find('\n');
+  if (nl == std::string::npos) {
+    (void)ReleaseResources(paths, id);
+    return fail(Error(fmt::format("the monitor of container {} exited before starting it", id)));
+  }
+  auto m = ParseMonitorMessage(std::string_view(line).substr(0, nl));
+  if (!m) return fail(m.error());
+  if (m->kind == MonitorMessage::Kind::kError)
+    return fail(Error(m->text, ErrorKind::kInternal), m->value);
+  if (m->kind != MonitorMessage::Kind::kStarted)
+    return fail(Error(fmt::format("unexpected message from the monitor: {}", line)));
+  StartedContainer out;
+  out.control = std::move(ours);
+  out.pid = m->value;
+  out.master = std::move(master);
+  // Anything after the first line belongs to the next message: the caller reads on.
+  if (nl + 1 < line.size()) log::Debug("monitor sent more than one message at once");
+  return out;
+}
+
+Result<store::Roots> ContainerRoots(const Paths& paths) {
+  Containers containers(paths);
+  BERTH_TRY(auto all, containers.List());
+  store::Roots roots;
+  for (const auto& r : all) {
+    if (auto d = oci::Digest::Parse(r.image_id)) roots.blobs.insert(*d);
+    for (const auto& l : r.layers)
+      if (auto d = oci::Digest::Parse(l)) roots.layers.insert(*d);
+  }
+  return roots;
+}
+
+Result<std::vector<ContainerRecord>> ContainersUsingImage(const Paths& paths,
+                                                          const std::string& image_id) {
+  Containers containers(paths);
+  BERTH_TRY(auto all, containers.List());
+  std::vector<ContainerRecord> out;
+  for (auto& r : all)
+    if (r.image_id == image_id) out.push_back(std::move(r));
+  return out;
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,459 @@
+// The per-container monitor: see monitor.h for what it does and why it exists.
+//
+// The loop is one poll(2) over: a signalfd (SIGCHLD: the init exited), the container's output
+// (two pipes, or the pty master), the attached client's stdin and control socket, and the
+// extensions' timers. Everything else is a call out: starting (StartOnce), logging (LogWriter),
+// extensions, and cleanup (ReleaseResources/DeleteContainerFiles from cleanup.cc).
+#include "engine/monitor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "engine/engine.h"
+#include "engine/logs.h"
+#include "runtime/process_plan.h"
+
+namespace berth::engine {
+
+std::vector<MonitorExtensionFactory>& MonitorExtensionFactories() {
+  static std::vector<MonitorExtensionFactory> factories;
+  return factories;
+}
+
+MonitorExtensionRegistration::MonitorExtensionRegistration(MonitorExtensionFactory factory) {
+  MonitorExtensionFactories().push_back(factory);
+}
+
+Result<MonitorMessage> ParseMonitorMessage(std::string_view line) {
+  auto parts = str::Split(line, ' ');
+  MonitorMessage m;
+  if (parts.size() >= 2) {
+    auto v = str::ParseInt(parts[1]);
+    if (v) {
+      m.value = static_cast<int>(*v);
+      if (parts[0] == "started") {
+        m.kind = MonitorMessage::Kind::kStarted;
+        return m;
+      }
+      if (parts[0] == "exit") {
+        m.kind = MonitorMessage::Kind::kExit;
+        return m;
+      }
+      if (parts[0] == "error") {
+        m.kind = MonitorMessage::Kind::kError;
+        size_t at = line.find(' ', line.find(' ') + 1);
+        m.text = at == std::string_view::npos ? "" : std::string(line.substr(at + 1));
+        return m;
+      }
+    }
+  }
+  return MakeError(ErrorKind::kDataLoss, "bad message from the monitor: \"{}\"", line);
+}
+
+namespace {
+
+int64_t MonoNs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+class Monitor final : public MonitorContext {
+ public:
+  Monitor(const Paths& paths, std::string id, const MonitorAttach& attach)
+      : paths_(paths),
+        containers_(paths),
+        runtime_([&] {
+          runtime::RuntimeOptions o;
+          o.state_root = paths.RuntimeRoot();
+          return o;
+        }()),
+        id_(std::move(id)),
+        attach_(attach) {}
+
+  const Paths& paths() const override { return paths_; }
+  const Containers& containers() const override { return containers_; }
+  runtime::Runtime& runtime() override { return runtime_; }
+  const ContainerRecord& record() const override { return record_; }
+  Result<void> UpdateRecord(const std::function<void(ContainerRecord&)>& fn) override {
+    BERTH_TRY(record_, containers_.Update(id_, fn));
+    return {};
+  }
+  int64_t NowNs() const override { return MonoNs(); }
+
+  int Run();
+
+ private:
+  // Creates and starts the container once; on error the message for the client and its code.
+  Result<void> StartOnce();
+  // Copies output and input until the init exits; returns its exit status.
+  int Supervise();
+  void Pump(int fd, LogStream stream);
+  void Send(const std::string& line, int fd_to_pass = -1);
+  void DetachClient();
+  void Cleanup(bool remove);
+
+  Paths paths_;
+  Containers containers_;
+  runtime::Runtime runtime_;
+  std::string id_;
+  MonitorAttach attach_;
+  ContainerRecord record_;
+  std::optional<LogWriter> log_;
+  std::vector<std::unique_ptr<MonitorExtension>> extensions_;
+  std::vector<UniqueFd> ports_;
+  UniqueFd sigfd_;
+  // The container's side of stdio, for the current run.
+  UniqueFd out_, err_, in_, master_;
+  pid_t pid_ = 0;
+  int64_t started_ns_ = 0;
+  bool client_ = false;  // an attached client is still there
+};
+
+void Monitor::Send(const std::string& line, int fd_to_pass) {
+  if (!client_ || attach_.control_fd < 0) return;
+  std::string msg = line + "\n";
+  struct iovec iov = {msg.data(), msg.size()};
+  struct msghdr m = {};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  if (fd_to_pass >= 0) {
+    m.msg_control = cbuf;
+    m.msg_controllen = sizeof cbuf;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
+  }
+  if (::sendmsg(attach_.control_fd, &m, MSG_NOSIGNAL) < 0) DetachClient();
+}
+
+// The client went away (or we are done with it): its fds are no longer ours to read or write.
+void Monitor::DetachClient() {
+  client_ = false;
+  for (int* fd : {&attach_.control_fd, &attach_.stdin_fd, &attach_.stdout_fd, &attach_.stderr_fd}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+}
+
+Result<void> Monitor::StartOnce() {
+  BERTH_TRY(record_, containers_.Load(id_));
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) return SysError("open(/dev/null)");
+  UniqueFd null_fd(devnull);
+  runtime::CreateOptions co;
+  co.id = id_;
+  co.bundle = paths_.RunDir(id_);
+  UniqueFd console_ours, console_theirs, in_r, out_w, err_w;
+  if (record_.options.tty) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+      return SysError("socketpair");
+    console_ours.reset(sv[0]);
+    console_theirs.reset(sv[1]);
+    co.console_fd = console_theirs.get();
+  } else {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return SysError("pipe2");
+    out_.reset(p[0]);
+    out_w.reset(p[1]);
+    if (::pipe2(p, O_CLOEXEC) != 0) return SysError("pipe2");
+    err_.reset(p[0]);
+    err_w.reset(p[1]);
+    if (record_.options.interactive) {
+      if (::pipe2(p, O_CLOEXEC) != 0) return SysError("pipe2");
+      in_r.reset(p[0]);
+      in_.reset(p[1]);
+    }
+  }
+  // The init inherits our 0, 1 and 2: point them at the container's stdio for the clone.
+  ::dup2(in_r ? in_r.get() : devnull, 0);
+  ::dup2(out_w ? out_w.get() : devnull, 1);
+  ::dup2(err_w ? err_w.get() : devnull, 2);
+  auto created = runtime_.Create(co);
+  for (int t = 0; t < 3; ++t) ::dup2(devnull, t);
+  in_r.reset();
+  out_w.reset();
+  err_w.reset();
+  console_theirs.reset();
+  if (!created) return Unexpected(created.error());
+  pid_ = created->pid;
+  if (console_ours) {
+    BERTH_TRY(int m, runtime::RecvFd(console_ours.get()), "receiving the container's terminal");
+    master_.reset(m);
+    if (attach_.tty_rows && attach_.tty_cols) {
+      struct winsize ws = {attach_.tty_rows, attach_.tty_cols, 0, 0};
+      ::ioctl(master_.get(), TIOCSWINSZ, &ws);
+    }
+  }
+  if (auto s = runtime_.Start(id_); !s) {
+    (void)runtime_.Delete(id_, true);
+    return Unexpected(s.error());
+  }
+  started_ns_ = MonoNs();
+  BERTH_CHECK(UpdateRecord([&](ContainerRecord& r) {
+    r.state = State::kRunning;
+    r.pid = pid_;
+    r.monitor_pid = ::getpid();
+    r.started_at = Rfc3339Nano(NowUnixNs());
+    r.error.clear();
+    r.exit_code = 0;
+    r.oom_killed = false;
+    r.manually_stopped = false;
+    if (r.health_check) r.health = Health{"starting", 0, {}};
+  }));
+  return {};
+}
+
+void Monitor::Pump(int fd, LogStream stream) {
+  char buf[32768];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  UniqueFd* owner = fd == out_.get() ? &out_ : fd == err_.get() ? &err_ : &master_;
+  if (n <= 0) {  // EOF (or EIO on a pty whose slave side is gone)
+    owner->reset();
+    return;
+  }
+  std::string_view data(buf, static_cast<size_t>(n));
+  if (log_) (void)log_->Write(stream, data, NowUnixNs());
+  int to = stream == LogStream::kStderr && attach_.stderr_fd >= 0 ? attach_.stderr_fd
+                                                                  : attach_.stdout_fd;
+  if (client_ && to >= 0 && !fs::WriteAll(to, data, "client")) DetachClient();
+}
+
+int Monitor::Supervise() {
+  int status = 0;
+  bool exited = false;
+  for (;;) {
+    if (!exited) {
+      pid_t w = ::waitpid(pid_, &status, WNOHANG);
+      if (w == pid_) exited = true;
+    }
+    // After the exit: drain what is buffered, then stop (a process that escaped the pid
+    // namespace could keep a pipe open forever, so do not wait for EOF).
+    if (exited) {
+      for (UniqueFd* fd : {&out_, &err_, &master_}) {
+        if (!*fd) continue;
+        ::fcntl(fd->get(), F_SETFL, O_NONBLOCK);
+        while (*fd) {
+          struct pollfd p = {fd->get(), POLLIN, 0};
+          if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))) break;
+          Pump(fd->get(), fd == &err_ ? LogStream::kStderr : LogStream::kStdout);
+        }
+      }
+      if (log_) (void)log_->Flush(NowUnixNs());
+      return ExitCodeOf(status);
+    }
+    std::optional<int64_t> timer;
+    for (auto& e : extensions_) {
+      auto t = e->NextTimerNs(*this);
+      if (t && (!timer || *t < *timer)) timer = t;
+    }
+    int timeout = -1;
+    if (timer)
+      timeout =
+          static_cast<int>(std::clamp<int64_t>((*timer - MonoNs()) / 1'000'000 + 1, 0, 60'000));
+    struct pollfd fds[6] = {
+        {sigfd_.get(), POLLIN, 0},
+        {out_ ? out_.get() : -1, POLLIN, 0},
+        {err_ ? err_.get() : -1, POLLIN, 0},
+        {master_ ? master_.get() : -1, POLLIN, 0},
+        {client_ && (in_ || master_) ? attach_.stdin_fd : -1, POLLIN, 0},
+        {client_ ? attach_.control_fd : -1, POLLIN, 0},
+    };
+    int n = ::poll(fds, 6, timeout);
+    if (n < 0 && errno != EINTR) return 255;
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (::read(sigfd_.get(), &si, sizeof si) == sizeof si) {
+      }
+    }
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) Pump(out_.get(), LogStream::kStdout);
+    if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) Pump(err_.get(), LogStream::kStderr);
+    if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) Pump(master_.get(), LogStream::kStdout);
+    if (fds[4].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[16384];
+      ssize_t r = ::read(attach_.stdin_fd, buf, sizeof buf);
+      int to = master_ ? master_.get() : in_.get();
+      if (r > 0) {
+        (void)fs::WriteAll(to, std::string_view(buf, static_cast<size_t>(r)), "stdin");
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        // The client's stdin ended: the container's stdin ends too (with a pty, send EOF).
+        if (master_) {
+          (void)fs::WriteAll(master_.get(), "\x04", "stdin");
+        } else {
+          in_.reset();
+        }
+        ::close(attach_.stdin_fd);
+        attach_.stdin_fd = -1;
+      }
+    }
+    if (fds[5].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[64];
+      ssize_t r = ::read(attach_.control_fd, buf, sizeof buf);
+      if (r <= 0 && !(r < 0 && errno == EINTR)) DetachClient();
+    }
+    if (timer && MonoNs() >= *timer)
+      for (auto& e : extensions_) {
+        auto t = e->NextTimerNs(*this);
+        if (t && MonoNs() >= *t) e->OnTimer(*this);
+      }
+  }
+}
+
+void Monitor::Cleanup(bool remove) {
+  if (auto r = ReleaseResources(paths_, id_); !r) log::Error("{}", r.error().message());
+  if (remove) {
+    auto rec = containers_.Load(id_);
+    if (rec) {
+      if (auto d = DeleteContainerFiles(paths_, *rec, true); !d)
+        log::Error("{}", d.error().message());
+    }
+  }
+}
+
+int Monitor::Run() {
+  client_ = attach_.control_fd >= 0;
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (attach_.lock_fd >= 0) {
+    while (::flock(attach_.lock_fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  // Log to a file next to the record: the monitor has no terminal.
+  log::Options lo;
+  lo.file = fs::Join(paths_.RunDir(id_), "monitor.log");
+  log::Configure(lo);
+
+  auto fail = [&](const Error& e, int code) {
+    log::Error("{}", e.message());
+    (void)runtime_.Delete(id_, true);
+    (void)containers_.Update(id_, [&](ContainerRecord& r) {
+      r.state = r.started_at.empty() ? State::kCreated : State::kExited;
+      r.error = e.message();
+      r.exit_code = code;
+      r.pid = 0;
+      r.monitor_pid = 0;
+    });
+    bool rm = record_.options.rm;
+    Cleanup(rm);
+    std::string text = e.message();
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    Send(fmt::format("error {} {}", code, text));
+    return code;
+  };
+
+  auto rec = containers_.Load(id_);
+  if (!rec) return fail(rec.error(), 125);
+  record_ = *rec;
+  if (auto l = LogWriter::Open(paths_.LogPath(id_)); l) log_.emplace(std::move(*l));
+  if (record_.network && !record_.network->ports.empty()) {
+    auto network = net::Network::Open(paths_.NetworkOptions());
+    if (!network) return fail(network.error(), 125);
+    auto ports = network->ReservePorts(*record_.network);
+    if (!ports) return fail(ports.error(), 125);
+    ports_ = std::move(*ports);
+  }
+  for (auto factory : MonitorExtensionFactories())
+    if (auto e = factory(record_)) extensions_.push_back(std::move(e));
+
+  bool first = true;
+  for (;;) {
+    if (auto s = StartOnce(); !s) {
+      if (first) return fail(s.error(), 125);
+      // A restart that failed: record it and stop.
+      log::Error("restarting container {}: {}", id_, s.error().message());
+      (void)UpdateRecord([&](ContainerRecord& r) {
+        r.state = State::kExited;
+        r.error = s.error().message();
+        r.pid = 0;
+        r.monitor_pid = 0;
+      });
+      Cleanup(record_.options.rm);
+      Send("exit 125");
+      return 0;
+    }
+    if (first) Send(fmt::format("started {}", pid_), master_ ? master_.get() : -1);
+    first = false;
+    for (auto& e : extensions_) e->OnStart(*this);
+
+    int code = Supervise();
+    int64_t ran = MonoNs() - started_ns_;
+    (void)runtime_.Delete(id_, true);
+    out_.reset();
+    err_.reset();
+    in_.reset();
+    master_.reset();
+    (void)UpdateRecord([&](ContainerRecord& r) {
+      r.exit_code = code;
+      r.finished_at = Rfc3339Nano(NowUnixNs());
+      r.pid = 0;
+      if (r.state != State::kRemoving) r.state = State::kExited;
+    });
+    ExitInfo info{code, record_.manually_stopped, ran};
+    std::optional<int64_t> delay;
+    for (auto& e : extensions_) {
+      auto d = e->OnExit(*this, info);
+      if (d && (!delay || *d > *delay)) delay = d;
+    }
+    if (delay && record_.state != State::kRemoving) {
+      (void)UpdateRecord([](ContainerRecord& r) {
+        r.state = State::kRestarting;
+        ++r.restart_count;
+      });
+      // Wait out the delay; `stop`/`rm -f` meanwhile cancel the restart.
+      int64_t until = MonoNs() + *delay;
+      bool cancelled = false;
+      while (MonoNs() < until && !cancelled) {
+        struct timespec ts = {0, 50'000'000};
+        ::nanosleep(&ts, nullptr);
+        auto now = containers_.Load(id_);
+        cancelled = !now || now->manually_stopped || now->state == State::kRemoving;
+      }
+      if (!cancelled) continue;
+      (void)UpdateRecord([](ContainerRecord& r) { r.state = State::kExited; });
+    }
+    (void)UpdateRecord([](ContainerRecord& r) { r.monitor_pid = 0; });
+    Cleanup(record_.options.rm && record_.state != State::kRemoving);
+    Send(fmt::format("exit {}", code));
+    return 0;
+  }
+}
+
+}  // namespace
+
+int RunMonitor(const Paths& paths, const std::string& id, const MonitorAttach& attach) {
+  Monitor m(paths, id, attach);
+  return m.Run();
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,125 @@
+#include "engine/rootfs.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/fs.h"
+#include "base/strings.h"
+
+namespace berth::engine {
+
+std::string OverlayOptions(size_t layers) {
+  std::string lower;
+  for (size_t i = 0; i < layers; ++i) {
+    if (i) lower += ':';
+    lower += "l/" + std::to_string(i);
+  }
+  return "lowerdir=" + lower + ",upperdir=upper,workdir=work";
+}
+
+namespace {
+
+// Mountinfo escapes spaces, tabs, newlines and backslashes as \ooo.
+std::string Unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = 0;
+      bool ok = true;
+      for (size_t k = 1; k <= 3; ++k) {
+        char c = s[i + k];
+        ok = ok && c >= '0' && c <= '7';
+        v = v * 8 + (c - '0');
+      }
+      if (ok) {
+        out += static_cast<char>(v);
+        i += 3;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IsMountPoint(const std::string& path) {
+  auto info = fs::ReadFile("/proc/self/mountinfo");
+  if (!info) return false;
+  for (const auto& line : str::Split(*info, '\n')) {
+    auto fields = str::Split(line, ' ');
+    if (fields.size() > 4 && Unescape(fields[4]) == path) return true;
+  }
+  return false;
+}
+
+Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>& lower_dirs) {
+  std::string merged = fs::Join(dir, "merged");
+  if (IsMountPoint(merged)) return {};
+  for (const char* sub : {"upper", "work", "merged", "l"})
+    BERTH_CHECK(fs::MkdirAll(fs::Join(dir, sub), 0755));
+  std::vector<std::string> lowers = lower_dirs;
+  if (lowers.empty()) {
+    // overlay needs at least one lower directory.
+    std::string empty = fs::Join(dir, "empty");
+    BERTH_CHECK(fs::MkdirAll(empty, 0755));
+    lowers.push_back(empty);
+  }
+  for (size_t i = 0; i < lowers.size(); ++i) {
+    std::string link = fs::Join(fs::Join(dir, "l"), std::to_string(i));
+    ::unlink(link.c_str());
+    if (::symlink(lowers[i].c_str(), link.c_str()) != 0)
+      return SysError("symlink({} -> {})", link, lowers[i]);
+  }
+  std::string options = OverlayOptions(lowers.size());
+  // The relative paths resolve against the caller's working directory: mount from a child so
+  // that no thread of ours sees its cwd change.
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return SysError("pipe2");
+  UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return SysError("fork");
+  if (pid == 0) {
+    int err = 0;
+    if (::chdir(dir.c_str()) != 0)
+      err = errno;
+    else if (::mount("overlay", "merged", "overlay", 0, options.c_str()) != 0)
+      err = errno;
+    [[maybe_unused]] ssize_t n = ::write(wr.get(), &err, sizeof err);
+    ::_exit(0);
+  }
+  wr.reset();
+  int err = EIO;
+  ssize_t n = ::read(rd.get(), &err, sizeof err);
+  int status;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n != sizeof err) err = EIO;
+  if (err != 0)
+    return SysErrorN(err, "mount(overlay -> {}, {}) with lower dirs {}", merged, options,
+                     str::Join(lowers, ":"));
+  return {};
+}
+
+Result<void> UnmountRootfs(const std::string& dir) {
+  std::string merged = fs::Join(dir, "merged");
+  while (IsMountPoint(merged)) {
+    if (::umount2(merged.c_str(), 0) == 0) continue;
+    if (errno == EBUSY) {
+      if (::umount2(merged.c_str(), MNT_DETACH) != 0)
+        return SysError("umount2({}, MNT_DETACH)", merged);
+      continue;
+    }
+    if (errno == EINVAL || errno == ENOENT) break;
+    return SysError("umount2({})", merged);
+  }
+  return {};
+}
+
+}  // namespace berth::engine
