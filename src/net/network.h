@@ -30,7 +30,14 @@
 // chains, are explained in plan.cc (BaseRuleset). IPv4 only: IPv6 host addresses are refused.
 //
 // Concurrency: Attach, Detach, Prune and Teardown hold an exclusive flock on
-// <state_root>/lock, so concurrent `berth run`s never get the same address or host port.
+// <state_root>/lock, so concurrent `berth run`s never get the same address or host port. One
+// bridge (and table) belongs to one state_root: two state_roots (two --root's) on the same
+// bridge would hand out the same addresses, so give each its own bridge/table/subnet.
+// Between Attach (which checks the host ports by binding them, then lets go) and the monitor's
+// ReservePorts, a host process could take a port; another berth container cannot (records).
+//
+// Not handled: a host firewall whose forward chain drops by default (an accept in berth's table
+// cannot override a drop in another table), and IPv6.
 #pragma once
 
 #include <cstdint>
