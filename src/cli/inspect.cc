@@ -1,8 +1,11 @@
-// `berth inspect IMAGE...`: a JSON array shaped like `docker image inspect`, plus the manifest.
+// `berth inspect [--type container|image] NAME...`: a JSON array; containers are shaped like
+// `docker container inspect` (tried first, as docker does), images like `docker image inspect`
+// plus the manifest.
 #include <algorithm>
 #include <cstdio>
 
 #include "base/json.h"
+#include "cli/container_common.h"
 #include "cli/image_common.h"
 
 namespace berth::cli {
@@ -45,12 +48,25 @@ Result<Json> Inspect(const store::Store& store, const std::string& image) {
               {"Manifest", manifest}};
 }
 
-int RunInspect(const GlobalOptions& g, const std::vector<std::string>& images) {
+int RunInspect(const GlobalOptions& g, const std::vector<std::string>& images,
+               const std::string& type) {
   auto store = OpenStore(g);
   if (!store) return Fail(store.error());
+  engine::Containers containers(EnginePaths(g));
   Json out = Json::array();
   int rc = 0;
   for (const auto& image : images) {
+    if (type != "image") {
+      auto c = containers.Find(image);
+      if (c) {
+        out.push_back(ContainerInspectJson(containers, *c));
+        continue;
+      }
+      if (type == "container") {
+        rc = Fail(c.error());
+        continue;
+      }
+    }
     auto j = Inspect(*store, image);
     if (!j) {
       rc = Fail(j.error());
@@ -63,10 +79,16 @@ int RunInspect(const GlobalOptions& g, const std::vector<std::string>& images) {
 }
 
 void AddInspect(CLI::App& app, GlobalOptions& g, Action& action) {
-  auto* c = app.add_subcommand("inspect", "Show an image's config and manifest as JSON");
+  auto* c =
+      app.add_subcommand("inspect", "Show containers or images (config and manifest) as JSON");
   auto images = std::make_shared<std::vector<std::string>>();
-  c->add_option("image", *images, "Image names or IDs")->required();
-  c->callback([&g, &action, images] { action = [&g, images] { return RunInspect(g, *images); }; });
+  auto type = std::make_shared<std::string>();
+  c->add_option("name", *images, "Container or image names or IDs")->required();
+  c->add_option("--type", *type, "Only \"container\" or \"image\"")
+      ->check(CLI::IsMember({"container", "image"}));
+  c->callback([&g, &action, images, type] {
+    action = [&g, images, type] { return RunInspect(g, *images, *type); };
+  });
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // deleted at once (as docker does), so `system prune` is only needed after crashes and repairs.
 #include <cstdio>
 
+#include "cli/container_common.h"
 #include "cli/image_common.h"
+#include "engine/engine.h"
 
 namespace berth::cli {
 namespace {
@@ -15,9 +17,33 @@ struct RmiOpts {
 int RunRmi(const GlobalOptions& g, const RmiOpts& o) {
   auto store = OpenStore(g);
   if (!store) return Fail(store.error());
+  engine::Paths paths = EnginePaths(g);
+  // Containers keep their image's layers and config: never deleted under them, even with -f
+  // (which only removes the names, as docker's).
+  auto roots = engine::ContainerRoots(paths);
+  if (!roots) return Fail(roots.error());
   int rc = 0;
   for (const auto& image : o.images) {
-    auto removed = store->RemoveImages(image, o.force);
+    if (!o.force) {
+      auto found = store->Find(image);
+      std::string user;
+      if (found)
+        for (const auto& rec : *found) {
+          auto users = engine::ContainersUsingImage(paths, rec.config.ToString());
+          if (users && !users->empty()) {
+            user = fmt::format(
+                "conflict: unable to remove repository reference \"{}\" (must force) - "
+                "container {} is using its referenced image {}",
+                image, users->front().id.substr(0, 12), rec.config.hex.substr(0, 12));
+            break;
+          }
+        }
+      if (!user.empty()) {
+        rc = Fail(Error(user, ErrorKind::kFailedPrecondition));
+        continue;
+      }
+    }
+    auto removed = store->RemoveImages(image, o.force, *roots);
     if (!removed) {
       rc = Fail(removed.error());
       continue;

@@ -1,8 +1,11 @@
 // `berth system check [--repair]` and `berth system prune`: the store's consistency check and
-// garbage collection.
+// garbage collection; prune first removes stopped containers and what dead containers left
+// behind (runtime state, overlay mounts, network namespaces), as docker system prune does.
 #include <cstdio>
 
+#include "cli/container_common.h"
 #include "cli/image_common.h"
+#include "engine/engine.h"
 
 namespace berth::cli {
 namespace {
@@ -27,7 +30,16 @@ int RunCheck(const GlobalOptions& g, bool repair) {
 int RunPrune(const GlobalOptions& g) {
   auto store = OpenStore(g);
   if (!store) return Fail(store.error());
-  auto r = store->Prune();
+  engine::Paths paths = EnginePaths(g);
+  auto containers = engine::PruneContainers(paths);
+  if (!containers) return Fail(containers.error());
+  if (!containers->containers.empty()) std::printf("Deleted Containers:\n");
+  for (const auto& id : containers->containers) std::printf("%s\n", id.c_str());
+  for (const auto& what : containers->stale) std::printf("cleaned up %s\n", what.c_str());
+  // What the remaining containers use stays, even when no image names it any more.
+  auto roots = engine::ContainerRoots(paths);
+  if (!roots) return Fail(roots.error());
+  auto r = store->Prune(*roots);
   if (!r) return Fail(r.error());
   for (const auto& l : r->layers) std::printf("deleted layer %s\n", l.ToString().c_str());
   for (const auto& b : r->blobs) std::printf("deleted blob %s\n", b.ToString().c_str());
@@ -43,7 +55,8 @@ void AddSystem(CLI::App& app, GlobalOptions& g, Action& action) {
   check->add_flag("--repair", *repair, "Remove what is damaged (pull the images again)");
   check->callback(
       [&g, &action, repair] { action = [&g, repair] { return RunCheck(g, *repair); }; });
-  auto* prune = sys->add_subcommand("prune", "Remove blobs and layers no image uses");
+  auto* prune =
+      sys->add_subcommand("prune", "Remove stopped containers, then blobs and layers nothing uses");
   auto force = std::make_shared<bool>(false);
   prune->add_flag("-f,--force", *force, "Accepted for docker compatibility (nothing is asked)");
   prune->callback([&g, &action] { action = [&g] { return RunPrune(g); }; });

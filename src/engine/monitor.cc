@@ -73,6 +73,17 @@ int64_t MonoNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+// Docker's codes for a container that could not start: the runtime reports a command it
+// could not find or run as `exec: "X": ...` (LookPath in the init, before the exec fifo).
+int StartFailureCode(const Error& e) {
+  const std::string& m = e.message();
+  if (m.find("exec: \"") == std::string::npos) return 125;
+  if (m.find("permission denied") != std::string::npos) return 126;
+  if (m.find("not found") != std::string::npos || m.find("no such file") != std::string::npos)
+    return 127;
+  return 126;
+}
+
 int ExitCodeOf(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -389,7 +400,7 @@ int Monitor::Run() {
   bool first = true;
   for (;;) {
     if (auto s = StartOnce(); !s) {
-      if (first) return fail(s.error(), 125);
+      if (first) return fail(s.error(), StartFailureCode(s.error()));
       // A restart that failed: record it and stop.
       log::Error("restarting container {}: {}", id_, s.error().message());
       (void)UpdateRecord([&](ContainerRecord& r) {
