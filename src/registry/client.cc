@@ -582,9 +582,15 @@ struct Client::Impl {
       std::optional<std::chrono::milliseconds> delay;
       if (a.code != CURLE_OK) {
         last_problem = a.curl_error;
-        if (!RetryableCurlCode(a.code) || !t.idempotent || attempt >= opts.max_attempts)
-          return MakeError(ErrorKind::kUnavailable, "{}: {}{}", t.what, a.curl_error,
-                           attempt > 1 ? fmt::format(" (after {} attempts)", attempt) : "");
+        if (!RetryableCurlCode(a.code) || !t.idempotent || attempt >= opts.max_attempts) {
+          // A TLS hello answered by a plain-HTTP server fails here: say what to do about it.
+          std::string hint;
+          if (a.code == CURLE_SSL_CONNECT_ERROR && t.auth && str::StartsWith(req.url, "https://"))
+            hint = fmt::format("; if {} serves plain HTTP, use --insecure-registry {}", t.domain,
+                               t.domain);
+          return MakeError(ErrorKind::kUnavailable, "{}: {}{}{}", t.what, a.curl_error,
+                           attempt > 1 ? fmt::format(" (after {} attempts)", attempt) : "", hint);
+        }
         log::Debug("{}: {}; retrying", t.what, a.curl_error);
       } else {
         const HttpResponse& r = a.resp;

@@ -256,6 +256,29 @@ TEST(ClientTest, ResumeWhenTheServerIgnoresRangeAndAfterAStall) {
   EXPECT_EQ(got, data);
 }
 
+TEST(ClientTest, SmallRequestsHaveAWholeRequestTimeout) {
+  // A manifest whose body stalls after a few bytes: not slow enough for the low-speed cut-off
+  // here, so only the per-request limit ends it (before the server's 20 s stall does).
+  FakeServer s([](const FakeRequest&) {
+    FakeResponse r = ManifestResponse();
+    r.cut_after = 10;
+    r.stall = std::chrono::milliseconds(20000);
+    return r;
+  });
+  Options o = FastOptions();
+  o.max_attempts = 1;
+  o.low_speed_time = std::chrono::seconds(60);
+  o.request_timeout = std::chrono::milliseconds(1500);
+  Client c(o);
+  auto m = c.GetManifest(Ref(s, "test/img:1"));
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().kind(), ErrorKind::kUnavailable);
+  EXPECT_NE(m.error().message().find("fetching manifest " + s.domain() + "/test/img:1"),
+            std::string::npos)
+      << m.error().message();
+  EXPECT_NE(m.error().message().find("timed out"), std::string::npos) << m.error().message();
+}
+
 TEST(ClientTest, BlobCutEveryTimeIsUnavailableNamingTheBlob) {
   const std::string data = Blob(10'000);
   FakeServer s([&](const FakeRequest&) {
