@@ -1,0 +1,144 @@
+// The floor under `berth pull` on this machine: for each gzip layer blob already on disk, the
+// work no correct pull can skip (sha256 of the compressed bytes, inflate, sha256 of the tar),
+// layers in parallel as berth does, no files written. bench/pull.py runs it on the registry's
+// own blob files (page-cached, as the registry serves them).
+//
+//   limit [--jobs N] BLOB...     prints {"seconds": S, "compressed": B, "uncompressed": B}
+//
+// Per layer, the compressed hash runs on its own thread beside inflate + tar hash (reading the
+// file twice from the page cache costs nothing measurable), which is the most parallelism one
+// gzip stream allows.
+#include <fcntl.h>
+#include <isa-l/igzip_lib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "oci/digest.h"
+
+namespace {
+
+constexpr size_t kBuf = 1 << 20;
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "limit: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::exit(1);
+}
+
+int OpenOrDie(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) Die("open(" + path + ")");
+  return fd;
+}
+
+size_t ReadSome(int fd, uint8_t* buf, const std::string& path) {
+  ssize_t n = ::read(fd, buf, kBuf);
+  if (n < 0) Die("read(" + path + ")");
+  return static_cast<size_t>(n);
+}
+
+uint64_t HashFile(const std::string& path) {
+  int fd = OpenOrDie(path);
+  std::vector<uint8_t> buf(kBuf);
+  berth::oci::Sha256Hasher h;
+  uint64_t total = 0;
+  while (size_t n = ReadSome(fd, buf.data(), path)) {
+    h.Update(buf.data(), n);
+    total += n;
+  }
+  ::close(fd);
+  h.Finish();
+  return total;
+}
+
+// Inflates every gzip member of the file, hashing the output; returns the uncompressed size.
+uint64_t InflateAndHash(const std::string& path) {
+  int fd = OpenOrDie(path);
+  std::vector<uint8_t> in(kBuf), out(kBuf);
+  auto st = std::make_unique<inflate_state>();
+  isal_inflate_init(st.get());
+  st->crc_flag = ISAL_GZIP;
+  berth::oci::Sha256Hasher h;
+  uint64_t total = 0;
+  bool eof = false;
+  for (;;) {
+    if (st->avail_in == 0 && !eof) {
+      size_t n = ReadSome(fd, in.data(), path);
+      eof = n == 0;
+      st->next_in = in.data();
+      st->avail_in = static_cast<uint32_t>(n);
+    }
+    if (st->block_state == ISAL_BLOCK_FINISH) {
+      if (st->avail_in == 0 && eof) break;
+      uint8_t* next = st->next_in;
+      uint32_t avail = st->avail_in;
+      isal_inflate_init(st.get());
+      st->crc_flag = ISAL_GZIP;
+      st->next_in = next;
+      st->avail_in = avail;
+      if (avail == 0) continue;
+    }
+    st->next_out = out.data();
+    st->avail_out = static_cast<uint32_t>(out.size());
+    int rc = isal_inflate(st.get());
+    if (rc < 0) {
+      std::fprintf(stderr, "limit: %s: isal_inflate returned %d\n", path.c_str(), rc);
+      std::exit(1);
+    }
+    size_t produced = out.size() - st->avail_out;
+    h.Update(out.data(), produced);
+    total += produced;
+    if (produced == 0 && st->avail_in == 0 && eof && st->block_state != ISAL_BLOCK_FINISH) {
+      std::fprintf(stderr, "limit: %s: truncated gzip stream\n", path.c_str());
+      std::exit(1);
+    }
+  }
+  ::close(fd);
+  h.Finish();
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t jobs = 4;
+  std::vector<std::string> blobs;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--jobs" && i + 1 < argc) {
+      jobs = std::strtoul(argv[++i], nullptr, 10);
+    } else {
+      blobs.push_back(a);
+    }
+  }
+  if (blobs.empty() || jobs == 0) {
+    std::fprintf(stderr, "usage: limit [--jobs N] BLOB...\n");
+    return 2;
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> compressed{0}, uncompressed{0};
+  auto t0 = std::chrono::steady_clock::now();
+  auto worker = [&] {
+    for (size_t i; (i = next++) < blobs.size();) {
+      std::thread hasher([&, i] { compressed += HashFile(blobs[i]); });
+      uncompressed += InflateAndHash(blobs[i]);
+      hasher.join();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < std::min(jobs, blobs.size()); ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("{\"seconds\": %.4f, \"compressed\": %llu, \"uncompressed\": %llu}\n", s,
+              static_cast<unsigned long long>(compressed.load()),
+              static_cast<unsigned long long>(uncompressed.load()));
+  return 0;
+}
