@@ -171,6 +171,13 @@ void ExecProcess(const ProcessPlan& plan, int console_socket, int (*before_exec)
     if (int e = ApplyBoundingSet(*plan.caps, plan.last_cap, &cf); e != 0)
       return Fail(out, e, "prctl(PR_CAPBSET_DROP)%s: %s", "");
   }
+  // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which the capability sets
+  // below usually drop (docker's defaults do): install it while we still hold it, as runc does.
+  // What runs after it (the exec fifo wait, execve) is allowed by any usable profile.
+  const bool seccomp_early = plan.seccomp && !plan.no_new_privileges;
+  if (seccomp_early) {
+    if (int e = InstallSeccomp(*plan.seccomp); e != 0) return Fail(out, e, "installing the seccomp filter%s: %s", "");
+  }
   if (::setgroups(plan.groups.size(), plan.groups.data()) != 0 && errno != EPERM)
     return Fail(out, errno, "setgroups%s: %s", "");
   if (::setresgid(plan.gid, plan.gid, plan.gid) != 0) return Fail(out, errno, "setresgid%s: %s", "");
@@ -193,7 +200,7 @@ void ExecProcess(const ProcessPlan& plan, int console_socket, int (*before_exec)
   }
   // As close to execve as possible (as runc does), so that profiles need to allow as few
   // syscalls of ours as possible. Without no_new_privs this needs CAP_SYS_ADMIN.
-  if (plan.seccomp) {
+  if (plan.seccomp && !seccomp_early) {
     if (int e = InstallSeccomp(*plan.seccomp); e != 0) return Fail(out, e, "installing the seccomp filter%s: %s", "");
   }
 
