@@ -43,7 +43,9 @@ std::string Paths::VolumesDir() const { return fs::Join(root, "volumes"); }
 net::Options Paths::NetworkOptions() const {
   net::Options o;
   o.run_root = run_root;
-  o.state_root = fs::Join(root, "networks");
+  // One allocation state per bridge, whatever the --root: containers of several roots share
+  // berth0, and addresses live no longer than the run-time state.
+  o.state_root = fs::Join(run_root, "networks");
   return o;
 }
 

@@ -364,8 +364,9 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return fail(Error::Sys(errno, "socketpair"));
   UniqueFd ours(sv[0]), theirs(sv[1]);
-  std::vector<std::string> args = {*berth,       "monitor",     id, "--root", paths.root,
-                                   "--run-root", paths.run_root};
+  // --root goes before the subcommand: it is the top-level app's option.
+  std::vector<std::string> args = {*berth, "--root",     paths.root,    "monitor",
+                                   id,     "--run-root", paths.run_root};
   // The fds as the monitor will see them: 3 control, 4 lock, 5 stdin, 6 stdout, 7 stderr.
   args.insert(args.end(), {"--control-fd", "3", "--lock-fd", "4"});
   if (attach.stdin_fd >= 0) args.insert(args.end(), {"--stdin-fd", "5"});

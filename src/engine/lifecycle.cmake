@@ -19,3 +19,5 @@ if(TARGET berth_engine AND MONITOR_EXT_SRCS)
   target_link_libraries(berth_engine INTERFACE $<TARGET_OBJECTS:berth_engine_ext>)
   add_dependencies(berth_engine berth_engine_ext)
 endif()
+
+berth_test(engine_container_test SOURCES container_test.cc LIBS berth_engine)
