@@ -26,8 +26,7 @@ struct RawRunFlags {
   std::string health_cmd, health_interval, health_timeout, health_start_period, health_retries;
   bool no_healthcheck = false;
   std::vector<std::string> env, env_file, volume, mount, publish, add_host, dns, dns_search,
-      dns_option, ulimit, tmpfs, cap_add, cap_drop, device, security_opt, label, sysctl,
-      group_add;
+      dns_option, ulimit, tmpfs, cap_add, cap_drop, device, security_opt, label, sysctl, group_add;
   std::string image;
   std::vector<std::string> command;  // everything after IMAGE
 };
@@ -36,16 +35,20 @@ struct RawRunFlags {
 struct MountRequest {
   enum class Type { kBind, kVolume, kTmpfs };
   Type type = Type::kBind;
-  std::string source;   // bind: absolute host path (relative -v paths resolved against cwd);
-                        // volume: name, empty = anonymous; tmpfs: unused
-  std::string target;   // absolute path in the container
+  std::string source;  // bind: absolute host path (relative -v paths resolved against cwd);
+                       // volume: name, empty = anonymous; tmpfs: unused
+  std::string target;  // absolute path in the container
   bool read_only = false;
-  std::string propagation;       // bind: rprivate (default), private, rshared, ...
-  bool create_host_dir = true;   // -v creates a missing host dir; --mount type=bind refuses
-  bool volume_nocopy = false;    // --mount volume-nocopy
+  std::string propagation;             // bind: empty (rprivate), private, rshared, slave, ...
+  bool create_host_dir = true;         // -v creates a missing host dir; --mount type=bind refuses
+  bool volume_nocopy = false;          // --mount volume-nocopy, -v ...:nocopy
+  bool bind_nonrecursive = false;      // --mount bind-nonrecursive: "bind" instead of "rbind"
   std::optional<uint64_t> tmpfs_size;  // bytes
   std::optional<uint32_t> tmpfs_mode;
-  std::vector<std::string> extra_options;  // nosuid, nodev, noexec, z/Z ignored
+  // tmpfs: the other mount flags (noexec, exec, nosuid, uid=, nr_inodes=, "size=50%" ...), in
+  // the order given. z/Z (SELinux relabel) and cached/delegated/consistent are accepted and
+  // dropped, as docker does on hosts without SELinux.
+  std::vector<std::string> extra_options;
   bool operator==(const MountRequest&) const = default;
 };
 
@@ -84,7 +87,10 @@ struct RunOptions {
   std::string image;
   std::optional<std::vector<std::string>> entrypoint;  // --entrypoint "" gives an empty one
   std::vector<std::string> command;
-  std::vector<std::string> env;  // -e and --env-file, in order; "KEY" alone takes the host's
+  // --env-file entries (files in order), then -e (docker's order: -e wins whatever the argv
+  // order). "-e KEY" takes the host's value; a KEY the host lacks stays "KEY", which removes
+  // it from the container's environment (docker's ReplaceOrAppendEnvValues).
+  std::vector<std::string> env;
   std::string workdir, user, hostname;
   std::vector<std::string> group_add;
   net::Mode network = net::Mode::kBridge;
@@ -99,20 +105,28 @@ struct RunOptions {
   std::string cpuset_cpus;
   std::optional<int64_t> memory;       // bytes
   std::optional<int64_t> memory_swap;  // bytes, -1 = unlimited
-  std::optional<int64_t> pids_limit;
+  std::optional<int64_t> pids_limit;   // <= 0: unlimited (the spec gets -1)
   int64_t shm_size = 64 << 20;
   std::vector<Ulimit> ulimits;
   std::vector<std::string> cap_add, cap_drop;  // normalized "CAP_X"; "ALL" kept as "ALL"
   std::vector<DeviceRequest> devices;
   // --security-opt
   std::optional<std::string> seccomp_profile;  // path; "unconfined" -> seccomp_unconfined
+  // The text of seccomp_profile (moby or OCI format), read by ParseRunFlags as docker's CLI
+  // reads it: the container keeps the profile it was created with.
+  std::string seccomp_profile_json;
   bool seccomp_unconfined = false;
   bool no_new_privileges = false;
+  bool systempaths_unconfined = false;  // --security-opt systempaths=unconfined: no masked paths
+  // --security-opt apparmor=... and label=... are accepted and ignored (no LSM support).
   std::map<std::string, std::string> labels, sysctls;
-  std::string stop_signal;           // empty: the image's, else SIGTERM
-  std::optional<int> stop_timeout;   // seconds; default 10
+  std::string stop_signal;          // empty: the image's, else SIGTERM
+  std::optional<int> stop_timeout;  // seconds; default 10
   RestartPolicy restart;
-  std::optional<HealthCheck> health;  // flags given; merged over the image's by the engine
+  // Set when any --health-* flag is given; fields not given are 0 / an empty test, and
+  // EffectiveHealthCheck() takes those from the image (docker's merge). --no-healthcheck sets
+  // no_healthcheck and leaves this unset.
+  std::optional<HealthCheck> health;
   bool no_healthcheck = false;
   PullPolicy pull = PullPolicy::kMissing;
   std::string platform;
@@ -120,19 +134,31 @@ struct RunOptions {
 };
 
 // Every flag validated; the error is one line naming the flag: `invalid --memory "4x": ...`.
-// `cwd` resolves relative -v sources; `host_env` resolves "-e KEY"; env files are read here.
+// `cwd` resolves relative -v sources; `host_env` resolves "-e KEY"; env files and the
+// --security-opt seccomp=FILE profile are read here. `host_cpus` bounds --cpus as docker does
+// ("range of CPUs is from 0.01 to N.00"): -1 asks the kernel (sched_getaffinity), 0 skips it.
 Result<RunOptions> ParseRunFlags(const RawRunFlags& raw, const std::string& cwd,
-                                 const std::map<std::string, std::string>& host_env);
+                                 const std::map<std::string, std::string>& host_env,
+                                 int host_cpus = -1);
 
 // Value parsers, exposed for tests and for other commands (update, volume create).
-Result<int64_t> ParseBytes(std::string_view s);          // "4g", "512m", "64k", "100" (bytes)
-Result<int64_t> ParseNanoCpus(std::string_view s);       // "1.5" -> 1500000000
+Result<int64_t> ParseBytes(std::string_view s);     // "4g", "512m", "64k", "100" (bytes)
+Result<int64_t> ParseNanoCpus(std::string_view s);  // "1.5" -> 1500000000
 Result<MountRequest> ParseVolumeFlag(std::string_view s, const std::string& cwd);  // -v
 Result<MountRequest> ParseMountFlag(std::string_view s, const std::string& cwd);   // --mount
 Result<MountRequest> ParseTmpfsFlag(std::string_view s);                           // --tmpfs
-Result<Ulimit> ParseUlimit(std::string_view s);          // "nofile=1024:2048"
-Result<RestartPolicy> ParseRestart(std::string_view s);  // "on-failure:2"
-Result<int64_t> ParseDuration(std::string_view s);       // Go durations "30s", "1m30s", "500ms"
+Result<Ulimit> ParseUlimit(std::string_view s);             // "nofile=1024:2048"
+Result<RestartPolicy> ParseRestart(std::string_view s);     // "on-failure:2"
+Result<int64_t> ParseDuration(std::string_view s);          // Go durations "30s", "1m30s", "500ms"
+Result<DeviceRequest> ParseDeviceFlag(std::string_view s);  // --device
+// --add-host "name:ip" or "name=ip" (ip may be "host-gateway" or "[::1]").
+Result<std::pair<std::string, std::string>> ParseAddHost(std::string_view s);
+// --cap-add/--cap-drop values as docker's CLI and daemon normalize them: upper case, "CAP_"
+// prefixed unless "ALL", known to berth, deduplicated; a cap in both lists is only added.
+Result<std::pair<std::vector<std::string>, std::vector<std::string>>> NormalizeCapabilities(
+    const std::vector<std::string>& add, const std::vector<std::string>& drop);
+// The docker file format: comments, blank lines, "KEY=value" kept verbatim (no quote
+// processing), "KEY" alone takes host_env's value or is dropped; `path` names errors.
 Result<std::vector<std::string>> ParseEnvFile(std::string_view content, std::string_view path,
                                               const std::map<std::string, std::string>& host_env);
 
