@@ -86,12 +86,16 @@ Result<std::vector<std::string>> Volumes::Users(const std::string& name) const {
   Containers containers(paths_);
   BERTH_TRY(auto all, containers.List());
   std::vector<std::string> ids;
-  for (const auto& r : all)
-    for (const auto& m : r.mounts)
-      if (m.type == "volume" && m.name == name) {
-        ids.push_back(r.id);
-        break;
-      }
+  for (const auto& r : all) {
+    // A created container names its volumes in its options; they are resolved at its start.
+    bool uses =
+        std::any_of(r.mounts.begin(), r.mounts.end(),
+                    [&](const MountPoint& m) { return m.type == "volume" && m.name == name; }) ||
+        std::any_of(r.options.mounts.begin(), r.options.mounts.end(), [&](const MountRequest& m) {
+          return m.type == MountRequest::Type::kVolume && m.source == name;
+        });
+    if (uses) ids.push_back(r.id);
+  }
   return ids;
 }
 

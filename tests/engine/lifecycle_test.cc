@@ -44,8 +44,10 @@ class LifecycleTest : public ::testing::Test {
     registry_ = new RealRegistry(dir_, false);
     ASSERT_TRUE(registry_->up());
     BuildImages();
-    Res pull = B("pull -q " + Ref("bb:1"));
-    ASSERT_EQ(pull.code, 0) << pull.out;
+    for (const char* image : {"bb:1", "bb:vol"}) {
+      Res pull = B("pull -q " + Ref(image));
+      ASSERT_EQ(pull.code, 0) << pull.out;
+    }
   }
   static void TearDownTestSuite() {
     if (!root_.empty()) {
