@@ -398,7 +398,12 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
       if (fds[i] >= 0) ::dup2(fds[i], 3 + i);
     }
     for (int fd = 8; fd < 1024; ++fd) ::close(fd);
-    ::signal(SIGPIPE, SIG_DFL);
+    // The caller blocks the signals it forwards; the monitor and its container start clean.
+    for (int sig = 1; sig < NSIG; ++sig)
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }

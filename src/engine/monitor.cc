@@ -231,7 +231,15 @@ Result<void> Monitor::StartOnce() {
   ::dup2(in_r ? in_r.get() : devnull, 0);
   ::dup2(out_w ? out_w.get() : devnull, 1);
   ::dup2(err_w ? err_w.get() : devnull, 2);
+  // The init inherits our signal mask: it must start with nothing blocked (we block SIGCHLD for
+  // the signalfd). It waits on the exec fifo until Start, so no SIGCHLD of its can be missed.
+  sigset_t none, blocked;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, &blocked);
+  ::signal(SIGPIPE, SIG_DFL);  // an ignored signal stays ignored across execve
   auto created = runtime_.Create(co);
+  ::signal(SIGPIPE, SIG_IGN);
+  ::sigprocmask(SIG_SETMASK, &blocked, nullptr);
   for (int t = 0; t < 3; ++t) ::dup2(devnull, t);
   in_r.reset();
   out_w.reset();
@@ -375,12 +383,15 @@ void Monitor::Cleanup(bool remove) {
 
 int Monitor::Run() {
   client_ = attach_.control_fd >= 0;
+  // Writes to a client that went away fail with EPIPE instead of killing us. (No SIGHUP to
+  // fear: the monitor has no controlling terminal.)
   ::signal(SIGPIPE, SIG_IGN);
-  ::signal(SIGHUP, SIG_IGN);
+  // Only SIGCHLD is blocked (for the signalfd): the client's mask (it blocks what it forwards)
+  // is not ours.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  ::sigprocmask(SIG_SETMASK, &set, nullptr);
   sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (attach_.lock_fd >= 0) {
     while (::flock(attach_.lock_fd, LOCK_EX) != 0 && errno == EINTR) {
