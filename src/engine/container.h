@@ -42,7 +42,7 @@ namespace berth::engine {
 
 // Where everything is. Every path comes from these two roots so tests use temp dirs.
 struct Paths {
-  std::string root = "/var/lib/berth";  // --root: store, containers, volumes, networks
+  std::string root = "/var/lib/berth";  // --root: store, containers, volumes
   std::string run_root = "/run/berth";  // tmpfs: runtime state, bundles, netns
 
   std::string ContainersDir() const;                       // <root>/containers
@@ -55,7 +55,7 @@ struct Paths {
   std::string MonitorLockPath(std::string_view id) const;  // <RunDir>/monitor.lock
   std::string RuntimeRoot() const;                         // <run_root>/runtime
   std::string VolumesDir() const;                          // <root>/volumes
-  net::Options NetworkOptions() const;                     // run_root and <root>/networks
+  net::Options NetworkOptions() const;  // run_root and <run_root>/networks (one per bridge)
 };
 
 // Docker's State.Status values.
