@@ -11,7 +11,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <optional>
+#include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -96,13 +99,25 @@ la_ssize_t ReadCallback(struct archive* a, void* user, const void** out) {
   return static_cast<la_ssize_t>(*n);
 }
 
+// An open directory below the root. Shared: the cache and the entry being applied may both hold
+// it, and evicting it from the cache must not close it under the entry.
+using Dir = std::shared_ptr<const UniqueFd>;
+
+// Directories kept open between entries. Tar entries come grouped by directory, and walking
+// from the root one component at a time for every entry is most of the syscalls of a layer of
+// small files; a deeper walk starts from the nearest cached ancestor. Bounded well under the
+// usual 1024-descriptor limit.
+constexpr size_t kMaxCachedDirs = 256;
+
 class Applier {
  public:
   Applier(UniqueFd root, std::string dest, const ApplyOptions& options)
-      : root_(std::move(root)), dest_(std::move(dest)), options_(options) {}
+      : root_(std::make_shared<const UniqueFd>(std::move(root))),
+        dest_(std::move(dest)),
+        options_(options) {}
 
   Result<LayerStats> Run(ByteSource& tar) {
-    ReadCtx ctx{&tar, std::vector<char>(128 << 10), std::nullopt};
+    ReadCtx ctx{&tar, std::vector<char>(1 << 20), std::nullopt};
     ArchivePtr a(archive_read_new());
     if (!a) return MakeError("archive_read_new failed");
     archive_read_support_format_tar(a.get());
@@ -141,36 +156,58 @@ class Applier {
 
   // Opens directory `rel` below the root one component at a time, never following a symlink.
   // With `create`, missing components are made (0755, as Docker does for implied parents).
-  // Returns an invalid fd when !create and a component is missing.
-  Result<UniqueFd> OpenDir(const std::string& rel, bool create, std::string_view raw) {
-    UniqueFd cur(::fcntl(root_.get(), F_DUPFD_CLOEXEC, 0));
-    if (!cur) return SysError("dup({})", dest_);
-    if (rel.empty()) return cur;
-    std::string walked;
-    for (const std::string& comp : str::Split(rel, '/')) {
+  // Returns nullptr when !create and a component is missing.
+  Result<Dir> OpenDir(const std::string& rel, bool create, std::string_view raw) {
+    if (rel.empty()) return root_;
+    if (auto it = open_dirs_.find(rel); it != open_dirs_.end()) return it->second;
+    if (open_dirs_.size() >= kMaxCachedDirs) open_dirs_.clear();
+    // Start below the nearest ancestor that is open already.
+    Dir cur = root_;
+    size_t start = 0;
+    for (size_t slash = rel.rfind('/'); slash != std::string::npos && slash > 0;
+         slash = rel.rfind('/', slash - 1)) {
+      if (auto it = open_dirs_.find(rel.substr(0, slash)); it != open_dirs_.end()) {
+        cur = it->second;
+        start = slash + 1;
+        break;
+      }
+    }
+    std::string walked = rel.substr(0, start > 0 ? start - 1 : 0);
+    for (const std::string& comp : str::Split(std::string_view(rel).substr(start), '/')) {
       walked = walked.empty() ? comp : walked + "/" + comp;
-      int fd = ::openat(cur.get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int fd = ::openat(cur->get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0 && errno == ENOENT) {
-        if (!create) return UniqueFd();
-        if (::mkdirat(cur.get(), comp.c_str(), 0755) != 0 && errno != EEXIST)
+        if (!create) return Dir();
+        if (::mkdirat(cur->get(), comp.c_str(), 0755) != 0 && errno != EEXIST)
           return SysError("mkdirat({}/{})", dest_, walked);
         if (options_.whiteouts == WhiteoutMode::kFlat) created_.insert(walked);
-        fd = ::openat(cur.get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = ::openat(cur->get(), comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       }
       if (fd < 0) {
         int err = errno;
         struct stat st;
         if ((err == ELOOP || err == ENOTDIR) &&
-            ::fstatat(cur.get(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            ::fstatat(cur->get(), comp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
           if (S_ISLNK(st.st_mode))
             return Refuse(raw, "parent \"{}\" is a symlink; refusing to write through it", walked);
           return Refuse(raw, "parent \"{}\" is not a directory", walked);
         }
         return SysErrorN(err, "openat({}/{})", dest_, walked);
       }
-      cur.reset(fd);
+      cur = std::make_shared<const UniqueFd>(fd);
+      open_dirs_[walked] = cur;
     }
     return cur;
+  }
+
+  // rm -rf of `name` (the entry at `rel`) in `dirfd`; forgets the open directories at and
+  // under `rel`, which would otherwise name directories no longer in the tree.
+  Result<void> Remove(int dirfd, const std::string& name, const std::string& rel,
+                      const std::string& shown) {
+    std::string below = rel + "/";
+    std::erase_if(open_dirs_,
+                  [&](const auto& kv) { return kv.first == rel || kv.first.starts_with(below); });
+    return RemoveAtFd(dirfd, name, shown);
   }
 
   // "/a/./b/" -> "a/b"; "" for the root itself; ".." above the root is an error.
@@ -203,7 +240,7 @@ class Applier {
     if (path.empty()) {
       if (link_c != nullptr || type != AE_IFDIR) return Refuse(raw, "the root is not a directory");
       ++stats_.dirs;
-      return ApplyDirMeta(root_.get(), "", e);
+      return ApplyDirMeta(root_->get(), "", e);
     }
     auto [parent, base] = SplitParent(path);
 
@@ -227,7 +264,8 @@ class Applier {
         type != AE_IFBLK && type != AE_IFIFO)
       return Refuse(raw, "unsupported entry type {:o}", static_cast<unsigned>(type));
 
-    BERTH_TRY(UniqueFd pfd, OpenDir(parent, true, raw));
+    BERTH_TRY(Dir parent_dir, OpenDir(parent, true, raw));
+    const UniqueFd& pfd = *parent_dir;
     std::string shown = fs::Join(dest_, path);
 
     // A later entry replaces an earlier one (or one from a lower layer in kFlat), except that a
@@ -235,7 +273,7 @@ class Applier {
     struct stat st;
     bool exists = ::fstatat(pfd.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && !(type == AE_IFDIR && S_ISDIR(st.st_mode))) {
-      BERTH_CHECK(RemoveAtFd(pfd.get(), base, shown));
+      BERTH_CHECK(Remove(pfd.get(), base, path, shown));
       exists = false;
     }
     if (options_.whiteouts == WhiteoutMode::kFlat) created_.insert(path);
@@ -244,11 +282,11 @@ class Applier {
       case AE_IFDIR: {
         if (!exists && ::mkdirat(pfd.get(), base.c_str(), 0700) != 0)
           return SysError("mkdirat({})", shown);
-        UniqueFd dfd(
-            ::openat(pfd.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!dfd) return SysError("openat({})", shown);
+        // Through the cache: the directory's entries usually follow.
+        BERTH_TRY(Dir dfd, OpenDir(path, false, raw));
+        if (!dfd) return SysErrorN(ENOENT, "openat({})", shown);
         ++stats_.dirs;
-        return ApplyDirMeta(dfd.get(), path, e);
+        return ApplyDirMeta(dfd->get(), path, e);
       }
       case AE_IFREG: {
         ++stats_.files;
@@ -395,17 +433,17 @@ class Applier {
     BERTH_TRY(std::string target, CleanPath(link_raw, "hard link target", raw));
     if (target.empty()) return Refuse(raw, "hard link to the layer root");
     auto [tparent, tbase] = SplitParent(target);
-    BERTH_TRY(UniqueFd tfd, OpenDir(tparent, false, raw));
+    BERTH_TRY(Dir tfd, OpenDir(tparent, false, raw));
     struct stat tst;
-    if (!tfd || ::fstatat(tfd.get(), tbase.c_str(), &tst, AT_SYMLINK_NOFOLLOW) != 0)
+    if (!tfd || ::fstatat(tfd->get(), tbase.c_str(), &tst, AT_SYMLINK_NOFOLLOW) != 0)
       return Refuse(raw, "hard link target \"{}\" is not in the layer", link_raw);
     if (S_ISDIR(tst.st_mode))
       return Refuse(raw, "hard link target \"{}\" is a directory", link_raw);
     if (target == path) return {};  // a link to itself: already there
-    BERTH_TRY(UniqueFd pfd, OpenDir(parent, true, raw));
+    BERTH_TRY(Dir pfd, OpenDir(parent, true, raw));
     std::string shown = fs::Join(dest_, path);
-    BERTH_CHECK(RemoveAtFd(pfd.get(), base, shown));
-    if (::linkat(tfd.get(), tbase.c_str(), pfd.get(), base.c_str(), 0) != 0)
+    BERTH_CHECK(Remove(pfd->get(), base, path, shown));
+    if (::linkat(tfd->get(), tbase.c_str(), pfd->get(), base.c_str(), 0) != 0)
       return SysError("linkat({} -> {})", shown, fs::Join(dest_, target));
     if (options_.whiteouts == WhiteoutMode::kFlat) created_.insert(path);
     ++stats_.hardlinks;
@@ -415,20 +453,20 @@ class Applier {
   Result<void> Whiteout(const std::string& parent, const std::string& base, std::string_view raw) {
     bool flat = options_.whiteouts == WhiteoutMode::kFlat;
     if (base == kOpaqueMarker) {
-      BERTH_TRY(UniqueFd pfd, OpenDir(parent, !flat, raw));
+      BERTH_TRY(Dir pfd, OpenDir(parent, !flat, raw));
       if (!pfd) return {};  // kFlat: nothing below to hide
       if (!flat) {
         std::string attr = options_.overlay_xattr_prefix + "opaque";
-        if (::fsetxattr(pfd.get(), attr.c_str(), "y", 1, 0) != 0)
+        if (::fsetxattr(pfd->get(), attr.c_str(), "y", 1, 0) != 0)
           return SysError("setxattr({}, {})", fs::Join(dest_, parent), attr);
         return {};
       }
       // Hide everything in the directory that this layer did not create.
-      BERTH_TRY(std::vector<std::string> names, ListAt(pfd.get(), fs::Join(dest_, parent)));
+      BERTH_TRY(std::vector<std::string> names, ListAt(pfd->get(), fs::Join(dest_, parent)));
       for (const auto& n : names) {
         std::string child = parent.empty() ? n : parent + "/" + n;
         if (created_.count(child)) continue;
-        BERTH_CHECK(RemoveAtFd(pfd.get(), n, fs::Join(dest_, child)));
+        BERTH_CHECK(Remove(pfd->get(), n, child, fs::Join(dest_, child)));
       }
       return {};
     }
@@ -437,17 +475,17 @@ class Applier {
     if (name.empty() || name == "." || name == "..")
       return Refuse(raw, "whiteout of \"{}\" is not a name", name);
     std::string path = parent.empty() ? name : parent + "/" + name;
-    BERTH_TRY(UniqueFd pfd, OpenDir(parent, !flat, raw));
+    BERTH_TRY(Dir pfd, OpenDir(parent, !flat, raw));
     if (!pfd) return {};
     std::string shown = fs::Join(dest_, path);
     if (flat) {
       // Whiteouts hide lower layers only: what this layer wrote under that name stays.
       if (created_.count(path)) return {};
-      return RemoveAtFd(pfd.get(), name, shown);
+      return Remove(pfd->get(), name, path, shown);
     }
     struct stat st;
-    if (::fstatat(pfd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return {};
-    if (::mknodat(pfd.get(), name.c_str(), S_IFCHR | 0600, makedev(0, 0)) != 0)
+    if (::fstatat(pfd->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return {};
+    if (::mknodat(pfd->get(), name.c_str(), S_IFCHR | 0600, makedev(0, 0)) != 0)
       return SysError("mknodat({}, whiteout 0:0)", shown);
     return {};
   }
@@ -483,13 +521,15 @@ class Applier {
       if (!fd && fd.error().kind() == ErrorKind::kInvalidArgument) continue;
       if (!fd) return Unexpected(std::move(fd).error());
       if (!*fd) continue;
-      if (::fchmod(fd->get(), d.mode) != 0) return SysError("fchmod({}, {:o})", shown, d.mode);
-      if (::futimens(fd->get(), d.times) != 0) return SysError("futimens({})", shown);
+      if (::fchmod((*fd)->get(), d.mode) != 0)
+        return SysError("fchmod({}, {:o})", shown, d.mode);
+      if (::futimens((*fd)->get(), d.times) != 0) return SysError("futimens({})", shown);
     }
     return {};
   }
 
-  UniqueFd root_;
+  Dir root_;
+  std::unordered_map<std::string, Dir> open_dirs_;  // relative path -> open directory
   std::string dest_;
   const ApplyOptions& options_;
   LayerStats stats_;
@@ -516,7 +556,42 @@ Result<UnpackResult> UnpackLayer(ByteSource& blob, const LayerDescriptor& desc,
                                  const std::string& dest_dir, const ApplyOptions& options) {
   BERTH_TRY(std::unique_ptr<LayerReader> reader, LayerReader::Open(blob, desc));
   std::string name = "layer " + desc.digest.ToString();
-  auto stats = ApplyLayer(*reader, dest_dir, options);
+  // Reading the blob, inflating and hashing run on a thread of their own, handing the tar to
+  // ApplyLayer through a pipe: for a big layer the decoding and the file system work are each
+  // about half of the time, and one thread doing both leaves a core idle.
+  ChunkPipe tar(16 << 20);
+  std::thread decoder([&] {
+    constexpr size_t kChunk = 1 << 20;
+    for (;;) {
+      std::string chunk(kChunk, '\0');
+      size_t have = 0;
+      while (have < kChunk / 2) {
+        auto n = reader->Read(chunk.data() + have, kChunk - have);
+        if (!n) return tar.Fail(std::move(n).error());
+        if (*n == 0) break;
+        have += *n;
+      }
+      chunk.resize(have);
+      if (have == 0) return tar.Close();
+      if (!tar.PushOwned(std::move(chunk))) return;  // ApplyLayer gave up
+    }
+  });
+  auto stats = ApplyLayer(tar, dest_dir, options);
+  if (stats) {
+    // The tar's end-of-archive blocks may leave padding unread: read to the end, where the
+    // decoder reports the digests' verdict.
+    std::vector<char> rest(64 << 10);
+    for (;;) {
+      auto n = tar.Read(rest.data(), rest.size());
+      if (!n) {
+        stats = Unexpected(std::move(n).error());
+        break;
+      }
+      if (*n == 0) break;
+    }
+  }
+  tar.CloseRead();
+  decoder.join();
   if (!stats) {
     // Errors from the reader already name the layer.
     if (stats.error().message().starts_with(name)) return Unexpected(std::move(stats).error());

@@ -34,12 +34,16 @@ Result<size_t> FdSource::Read(char* buf, size_t size) {
 Result<void> FdSink::Write(std::string_view data) { return fs::WriteAll(fd_, data, name_); }
 
 Result<void> ChunkPipe::Push(std::string_view data) {
+  return PushOwned(std::string(data));
+}
+
+Result<void> ChunkPipe::PushOwned(std::string&& chunk) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return read_closed_ || buffered_ < capacity_; });
   if (read_closed_) return MakeError("the reader stopped reading");
-  if (data.empty()) return {};
-  chunks_.emplace_back(data);
-  buffered_ += data.size();
+  if (chunk.empty()) return {};
+  buffered_ += chunk.size();
+  chunks_.push_back(std::move(chunk));
   cv_.notify_all();
   return {};
 }

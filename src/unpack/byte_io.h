@@ -92,6 +92,8 @@ class ChunkPipe : public ByteSource {
   explicit ChunkPipe(size_t capacity = 4 << 20) : capacity_(capacity) {}
 
   Result<void> Push(std::string_view data);
+  // As Push(), taking the chunk without a copy.
+  Result<void> PushOwned(std::string&& chunk);
   void Close();
   void Fail(Error error);
   void CloseRead();

@@ -11,7 +11,7 @@ namespace berth::unpack {
 
 namespace {
 
-constexpr size_t kInBuf = 128 << 10;
+constexpr size_t kInBuf = 512 << 10;
 
 // Media types from image-spec (layer.md) and Docker's image manifest v2 schema 2.
 struct MediaTypeRow {

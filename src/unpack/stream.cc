@@ -11,13 +11,15 @@ namespace berth::unpack {
 // and do not name the layer: LayerReader adds that once.
 class LayerReader::Verifier : public ByteSource {
  public:
+  // hash = false: count only, and report `want` as the digest (the caller checks it).
   Verifier(ByteSource& in, std::string what, std::optional<oci::Digest> want, int64_t want_size,
-           uint64_t max_size)
+           uint64_t max_size, bool hash = true)
       : in_(in),
         what_(std::move(what)),
         want_(std::move(want)),
         want_size_(want_size),
-        max_size_(max_size) {}
+        max_size_(max_size),
+        hash_(hash || !want_) {}
 
   Result<std::string_view> Peek(size_t n) {
     while (pending_.size() < n && !done_) {
@@ -60,7 +62,7 @@ class LayerReader::Verifier : public ByteSource {
     size_t n = *r;
     if (n == 0) {
       done_ = true;
-      actual_ = hasher_.Finish();
+      actual_ = hash_ ? hasher_.Finish() : *want_;
       if (want_size_ >= 0 && count_ != static_cast<uint64_t>(want_size_))
         return Fail(Error(
             fmt::format("{} size mismatch: expected {} bytes, got {}", what_, want_size_, count_),
@@ -79,7 +81,7 @@ class LayerReader::Verifier : public ByteSource {
     if (max_size_ > 0 && count_ > max_size_)
       return Fail(Error(fmt::format("{} exceeds the limit of {} bytes", what_, max_size_),
                         ErrorKind::kDataLoss));
-    hasher_.Update(buf, n);
+    if (hash_) hasher_.Update(buf, n);
     return n;
   }
 
@@ -93,6 +95,7 @@ class LayerReader::Verifier : public ByteSource {
   std::optional<oci::Digest> want_;
   int64_t want_size_;
   uint64_t max_size_;
+  bool hash_;
   oci::Sha256Hasher hasher_;
   oci::Digest actual_;
   uint64_t count_ = 0;
@@ -117,7 +120,8 @@ Result<std::unique_ptr<LayerReader>> LayerReader::Open(ByteSource& blob,
 
   std::unique_ptr<LayerReader> r(new LayerReader());
   r->name_ = std::move(name);
-  r->blob_ = std::make_unique<Verifier>(blob, "digest", desc.digest, desc.size, 0);
+  r->blob_ = std::make_unique<Verifier>(blob, "digest", desc.digest, desc.size, 0,
+                                        !desc.blob_digest_checked_by_caller);
   BERTH_TRY(std::string_view head, r->blob_->Peek(4), "{}", r->name_);
   // Docker declares every layer "tar.gzip", and some tools store plain tars under it, so for
   // Docker media types the magic decides (as containerd does). OCI media types say exactly what

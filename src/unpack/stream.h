@@ -29,6 +29,10 @@ struct LayerDescriptor {
   std::optional<oci::Digest> diff_id;  // of the uncompressed tar; unset skips the check
   // Uncompressed bytes allowed before giving up (decompression bombs); 0 = no limit.
   uint64_t max_uncompressed = 0;
+  // The caller hashes the blob and checks `digest` itself (a pull does, while it writes the
+  // blob file): it is not hashed a second time here. Its size is still checked, and
+  // LayerDigests::digest is then `digest` as given.
+  bool blob_digest_checked_by_caller = false;
 };
 
 struct LayerDigests {
