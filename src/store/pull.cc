@@ -77,6 +77,9 @@ Result<unpack::LayerDigests> FetchOnce(const Job& job, const oci::Descriptor& de
                                        const unpack::LayerDescriptor& ldesc, LayerWriter* layer,
                                        Reporter& rep) {
   BERTH_TRY(BlobWriter blob, job.store.NewBlobWriter(desc.digest, desc.size));
+  // The blob writer hashes the bytes and Commit() checks the digest: the unpacker need not.
+  unpack::LayerDescriptor checked = ldesc;
+  checked.blob_digest_checked_by_caller = true;
   unpack::ChunkPipe pipe;
   Result<void> downloaded;
   std::thread downloader([&] {
@@ -94,14 +97,14 @@ Result<unpack::LayerDigests> FetchOnce(const Job& job, const oci::Descriptor& de
   });
   Result<unpack::LayerDigests> digests;
   if (layer != nullptr) {
-    auto r = unpack::UnpackLayer(pipe, ldesc, layer->diff_dir(), job.options.apply);
+    auto r = unpack::UnpackLayer(pipe, checked, layer->diff_dir(), job.options.apply);
     if (r) {
       digests = r->digests;
     } else {
       digests = Unexpected(std::move(r).error());
     }
   } else {
-    digests = VerifyOnly(pipe, ldesc);
+    digests = VerifyOnly(pipe, checked);
   }
   if (!digests) pipe.CloseRead();  // the download stops at its next chunk
   downloader.join();
