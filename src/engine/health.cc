@@ -287,9 +287,10 @@ class HealthExtension : public MonitorExtension {
     Save(ctx);
   }
 
-  std::optional<int64_t> NextTimerNs(MonitorContext& ctx) override {
+  std::optional<int64_t> NextTimerNs(MonitorContext&) override {
     if (!machine_) return std::nullopt;
-    if (probe_) return std::min(probe_->deadline_ns(), ctx.NowNs() + kProbePollNs);
+    // A fixed time, not "now + poll": the monitor runs OnTimer once its clock reaches it.
+    if (probe_) return std::min(probe_->deadline_ns(), poll_at_);
     return machine_->next_probe_ns();
   }
 
@@ -298,7 +299,10 @@ class HealthExtension : public MonitorExtension {
     int64_t now = ctx.NowNs();
     if (probe_) {
       auto r = probe_->Poll(now);
-      if (!r) return;
+      if (!r) {
+        poll_at_ = now + kProbePollNs;
+        return;
+      }
       probe_.reset();
       machine_->Record(std::move(*r));
       Save(ctx);
@@ -317,6 +321,7 @@ class HealthExtension : public MonitorExtension {
       return;
     }
     probe_.emplace(Probe::Start(ctx.runtime(), *request, now));
+    poll_at_ = now + kProbePollNs;
   }
 
   std::optional<int64_t> OnExit(MonitorContext&, const ExitInfo&) override {
@@ -356,17 +361,18 @@ class HealthExtension : public MonitorExtension {
   HealthCheck check_;
   std::optional<HealthMachine> machine_;
   std::optional<Probe> probe_;
+  int64_t poll_at_ = 0;  // while a probe runs: when to look at it next
   std::optional<oci::Process> process_;
 };
+
+const MonitorExtensionRegistration kHealth(&MakeHealthExtension);
+
+}  // namespace
 
 std::unique_ptr<MonitorExtension> MakeHealthExtension(const ContainerRecord& r) {
   if (!r.health_check || r.options.no_healthcheck) return nullptr;
   if (!HealthCommand(*r.health_check)) return nullptr;  // NONE or empty: no check
   return std::make_unique<HealthExtension>(*r.health_check);
 }
-
-const MonitorExtensionRegistration kHealth(&MakeHealthExtension);
-
-}  // namespace
 
 }  // namespace berth::engine

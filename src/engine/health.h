@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,6 +118,13 @@ class Probe {
   int64_t start_wall_ns_ = 0;
   std::optional<ProbeResult> done_;  // could not start
 };
+
+class MonitorExtension;
+// The monitor extension (registered with the monitor; exposed for tests): nullptr when the
+// record has no health check (none, NONE, --no-healthcheck). OnStart sets "starting",
+// NextTimerNs is the next probe (or, while one runs, when to look at it again), OnTimer starts or
+// finishes a probe and saves State.Health in the record.
+std::unique_ptr<MonitorExtension> MakeHealthExtension(const ContainerRecord& r);
 
 // Runs one probe to completion (tests, and callers without an event loop), on CLOCK_MONOTONIC.
 ProbeResult RunProbe(runtime::Runtime& rt, const Probe::Request& request);

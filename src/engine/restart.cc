@@ -78,12 +78,12 @@ class RestartExtension : public MonitorExtension {
   RestartManager manager_;
 };
 
+const MonitorExtensionRegistration kRestart(&MakeRestartExtension);
+
+}  // namespace
+
 std::unique_ptr<MonitorExtension> MakeRestartExtension(const ContainerRecord& r) {
   if (r.options.restart.kind == RestartPolicy::Kind::kNo) return nullptr;
   return std::make_unique<RestartExtension>(r.options.restart, r.restart_count);
 }
-
-const MonitorExtensionRegistration kRestart(&MakeRestartExtension);
-
-}  // namespace
 }  // namespace berth::engine

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include "engine/run_options.h"
@@ -48,6 +49,12 @@ class RestartManager {
   int restart_count_ = 0;
   Duration delay_{0};
 };
+
+class MonitorExtension;
+struct ContainerRecord;
+// The monitor extension (registered with the monitor; exposed for tests): nullptr for policy
+// "no"; OnExit returns the manager's delay, continuing from the record's restart count.
+std::unique_ptr<MonitorExtension> MakeRestartExtension(const ContainerRecord& r);
 
 // Docker's spelling of a policy: "no", "on-failure", "on-failure:2", "always", "unless-stopped".
 std::string RestartPolicyName(const RestartPolicy& p);
