@@ -1,6 +1,8 @@
 // `berth pull` (the built binary) against a real docker-registry filled by skopeo, compared file
 // by file with what `umoci unpack` makes of the same image; fault injection (SIGKILL mid-pull, a
-// corrupted blob in the registry's storage, a missing image); two pulls at once.
+// corrupted blob in the registry's storage, a missing image); two pulls at once. The layers hold
+// whiteouts, opaque directories, hard links, symlinks, setuid/setgid files, user xattrs, file
+// capabilities (security.capability), a fifo and device nodes.
 // Needs root (owners, setuid bits, overlay mounts), docker-registry, skopeo, umoci, tar and gzip;
 // skips without them.
 #include <dirent.h>
@@ -83,6 +85,15 @@ void MakeLayers(const std::string& d) {
   Link("/nowhere", l0 + "/links/dangling");
   Put(l0 + "/xattr/file", "x", 0644);
   Xattr(l0 + "/xattr/file", "user.berth", "hello");
+  // File capabilities (cap_net_bind_service=ep, VFS_CAP_REVISION_2), set after chown/chmod,
+  // which clear them.
+  Put(l0 + "/bin/ping", "#!/bin/sh\n", 0755);
+  const unsigned char cap[20] = {0x01, 0, 0, 0x02, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  Xattr(l0 + "/bin/ping", "security.capability",
+        std::string(reinterpret_cast<const char*>(cap), sizeof cap));
+  Dir(l0 + "/dev", 0755);
+  ASSERT_EQ(::mknod((l0 + "/dev/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  ASSERT_EQ(::mknod((l0 + "/dev/loop0").c_str(), S_IFBLK | 0660, makedev(7, 0)), 0);
   Put(l0 + "/gone/inside", "i", 0644);
   Put(l0 + "/gone-file", "g", 0644);
   Put(l0 + "/opq/a", "a", 0644);
@@ -115,7 +126,8 @@ void MakeLayers(const std::string& d) {
 }
 
 std::string TarCmd(const std::string& dir, const std::string& out) {
-  return "tar --numeric-owner --xattrs --xattrs-include='user.*' --sort=name -C " + dir + " -cf " +
+  return "tar --numeric-owner --xattrs --xattrs-include='user.*' "
+         "--xattrs-include='security.capability' --sort=name -C " + dir + " -cf " +
          out + " .";
 }
 

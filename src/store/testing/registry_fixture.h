@@ -83,10 +83,12 @@ inline registry::Options FastRegistryOptions() {
 }
 
 // A docker-registry process on 127.0.0.1:<free port>, storage under <dir>/storage, its log
-// (request lines included with log_requests) in <dir>/registry.log.
+// (request lines included with log_requests) in <dir>/registry.log. `auth_config` is a YAML
+// "auth:" section of its own (a token realm) used instead of htpasswd.
 class RealRegistry {
  public:
-  RealRegistry(const std::string& dir, bool htpasswd, bool log_requests = false)
+  RealRegistry(const std::string& dir, bool htpasswd, bool log_requests = false,
+               const std::string& auth_config = "")
       : dir_(dir), port_(FreePort()) {
     std::string config = std::string("version: 0.1\nlog:\n  level: ") +
                          (log_requests ? "info" : "error") +
@@ -101,6 +103,8 @@ class RealRegistry {
       EXPECT_NE(entry.find("alice:$2"), std::string::npos) << entry;
       EXPECT_TRUE(fs::WriteFileAtomic(dir + "/htpasswd", entry));
       config += "auth:\n  htpasswd:\n    realm: berth-test\n    path: " + dir + "/htpasswd\n";
+    } else {
+      config += auth_config;
     }
     EXPECT_TRUE(fs::WriteFileAtomic(dir + "/config.yml", config));
     posix_spawn_file_actions_t fa;
