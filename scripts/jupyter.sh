@@ -23,7 +23,10 @@ uid=${SUDO_UID:-1000}
 gid=${SUDO_GID:-1000}
 image=${IMAGE:-}
 workdir=/home/jovyan/work
+cmd=()
 if [ -z "$image" ]; then
+  # The notebook directory is the mounted one, so everything saved lands on the host.
+  cmd=(python3 -m notebook --ip=0.0.0.0 --port=8888 --no-browser "--notebook-dir=$workdir")
   image=localhost/berth-test/jupyter:latest
   if ! "$berth" inspect "$image" >/dev/null 2>&1; then
     archive=$(tests/images/jupyter.sh)
@@ -40,7 +43,7 @@ name=berth-jupyter-$port
 "$berth" rm -f "$name" >/dev/null 2>&1 || true
 "$berth" run -d --name "$name" --pull missing -p "127.0.0.1:$port:8888" \
   -u "$uid:$gid" -e HOME=/tmp -e "JUPYTER_TOKEN=$token" \
-  -v "$notebooks:$workdir" -w "$workdir" "$image" >/dev/null
+  -v "$notebooks:$workdir" -w "$workdir" "$image" "${cmd[@]}" >/dev/null
 trap '"$berth" rm -f "$name" >/dev/null 2>&1 || true' EXIT
 trap 'exit 130' INT TERM
 

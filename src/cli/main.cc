@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <clocale>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -114,4 +115,9 @@ int Main(int argc, char** argv) {
 
 }  // namespace berth::cli
 
-int main(int argc, char** argv) { return berth::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // libarchive converts tar path names through the locale: UTF-8 names in images must not turn
+  // into warnings (or mangled names) under the C locale that root shells and CI often have.
+  std::setlocale(LC_CTYPE, "C.UTF-8");
+  return berth::cli::Main(argc, argv);
+}
