@@ -32,7 +32,10 @@ name=jupyter-e2e-$$
 reg_pid=
 cleanup() {
   "$berth" --root "$root" rm -f "$name" >/dev/null 2>&1 || true
-  [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+  if [ -n "$reg_pid" ]; then
+    kill "$reg_pid" 2>/dev/null || true
+    wait "$reg_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

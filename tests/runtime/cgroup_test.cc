@@ -16,8 +16,15 @@ TEST(CgroupTest, OverTheMemoryLimitIsOomKilled) {
   sb.spec.linux->resources->memory->limit = 32 << 20;
   // busybox sort keeps its whole input in memory: 200 MB of it cannot fit in 32.
   Output o = sb.Probe("head -c 200000000 /dev/zero | tr '\\0' a | sort > /dev/null; echo sort=$?");
-  ASSERT_EQ(o.code, 0) << o.err;
-  EXPECT_EQ(o.out, "sort=137\n");
+  // The kernel's OOM killer normally picks sort, the largest task; under memory pressure from
+  // elsewhere it has been seen to take the container's shell as well (the whole probe then
+  // ends with SIGKILL). Either way the limit was enforced by killing inside the cgroup.
+  if (o.code == 137) {
+    EXPECT_EQ(o.out, "") << o.err;
+  } else {
+    ASSERT_EQ(o.code, 0) << o.err;
+    EXPECT_EQ(o.out, "sort=137\n");
+  }
   // Within the limit, the same works.
   Output small = sb.Probe("head -c 1000000 /dev/zero | tr '\\0' a | sort > /dev/null; echo sort=$?");
   EXPECT_EQ(small.out, "sort=0\n");
