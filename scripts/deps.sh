@@ -14,7 +14,7 @@ packages=(
   runc containerd skopeo umoci docker-registry apache2-utils busybox-static mmdebstrap
   podman buildah
   # tools the tests use
-  iproute2 iptables nftables procps psmisc curl openssl python3 hyperfine
+  iproute2 iptables nftables procps psmisc curl openssl python3 hyperfine time
 )
 
 missing=()
