@@ -49,7 +49,9 @@ Result<std::vector<oci::Device>> DevicesUnder(const std::string& dir,
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return MakeError("reading {}: {}", dir, ec.message());
     const auto& entry = *it;
-    std::string rel = fs::relative(entry.path(), dir).string();
+    // Lexically: fs::relative() resolves symlinks and throws on dangling ones (/dev/stderr
+    // to a pipe of another process).
+    std::string rel = entry.path().lexically_relative(dir).string();
     if (entry.is_directory(ec) && !entry.is_symlink(ec)) {
       if (skip.contains(rel)) it.disable_recursion_pending();
       continue;

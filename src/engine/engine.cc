@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/defer.h"
@@ -22,6 +23,7 @@
 #include "engine/spec_gen.h"
 #include "engine/volume.h"
 #include "oci/image_spec.h"
+#include "runtime/plan/caps.h"
 #include "runtime/process_plan.h"
 
 namespace berth::engine {
@@ -114,6 +116,25 @@ Result<std::string> BerthExecutable() {
 }
 
 namespace {
+
+// A container cannot get capabilities this process's bounding set lacks (capset fails): with
+// --privileged or --cap-add ALL on a host that withholds some from berth (a container host,
+// a sandbox), ask only for those we hold, as podman does.
+void DropCapabilitiesWeLack(oci::Spec& spec) {
+  if (!spec.process || !spec.process->capabilities) return;
+  auto status = fs::ReadFile("/proc/self/status");
+  if (!status) return;
+  auto pos = status->find("CapBnd:");
+  if (pos == std::string::npos) return;
+  uint64_t bounding = std::strtoull(status->c_str() + pos + 7, nullptr, 16);
+  auto held = [bounding](const std::string& name) {
+    auto n = runtime::CapabilityFromName(name);
+    return !n || *n >= 64 || ((bounding >> *n) & 1) != 0;
+  };
+  auto& c = *spec.process->capabilities;
+  for (auto* set : {&c.bounding, &c.effective, &c.inheritable, &c.permitted, &c.ambient})
+    std::erase_if(*set, [&](const std::string& name) { return !held(name); });
+}
 
 struct Prepared {
   oci::Spec spec;
@@ -301,7 +322,13 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
       return MakeError(ErrorKind::kNotFound,
                        "--init: no init binary (docker-init or tini-static) found on the host");
   }
+  // --device nodes (and with --privileged the host's) as the host has them; every capability
+  // the kernel knows for "ALL".
+  BERTH_TRY(in.devices, ResolveDevices(r.options), "--device");
+  if (auto last = fs::ReadFile("/proc/sys/kernel/cap_last_cap"))
+    in.last_cap = std::atoi(last->c_str());
   BERTH_TRY(p.spec, GenerateSpec(in));
+  DropCapabilitiesWeLack(p.spec);
   BERTH_CHECK(fs::MkdirAll(paths.RunDir(r.id), 0700));
   BERTH_CHECK(fs::WriteFileAtomic(paths.BundleSpecPath(r.id), oci::SpecToJson(p.spec).dump(2), 0600,
                                   false));

@@ -314,6 +314,30 @@ TEST_F(LifecycleTest, ReadOnlyRootfs) {
   EXPECT_EQ(B("run --rm --network none " + Ref("bb:1") + " touch /x").code, 0);
 }
 
+TEST_F(LifecycleTest, DeviceIsCreatedInTheContainer) {
+  // /dev/null of the host as /dev/mynull: a character device 1:3 the container can write to.
+  Res r = B("run --rm --network none --device /dev/null:/dev/mynull " + Ref("bb:1") +
+            " sh -c 'stat -c %t:%T /dev/mynull && echo x > /dev/mynull'");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "1:3\n");
+  Res missing = B("run --rm --network none --device /dev/berth-no-such " + Ref("bb:1") + " true");
+  EXPECT_EQ(missing.code, 125);
+}
+
+TEST_F(LifecycleTest, PrivilegedGetsEveryCapabilityWeHoldAndHostDevices) {
+  // berth may itself lack some capabilities (this CI machine withholds CAP_SYS_RESOURCE):
+  // --privileged gives the container exactly berth's bounding set, not a capset failure.
+  std::string status = fs::ReadFile("/proc/self/status").value_or("");
+  auto pos = status.find("CapBnd:\t");
+  ASSERT_NE(pos, std::string::npos);
+  std::string bnd = status.substr(pos + 8, 16);
+  Res r =
+      B("run --rm --network none --privileged " + Ref("bb:1") +
+        " sh -c 'grep CapEff /proc/self/status; test -c /dev/tty0 -o ! -e /dev/tty0 && echo devs'");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, "CapEff:\t" + bnd + "\ndevs\n");
+}
+
 TEST_F(LifecycleTest, CapDropChown) {
   std::string img = Ref("bb:1") + " chown 1000 /tmp";
   EXPECT_EQ(B("run --rm --network none " + img).code, 0);
