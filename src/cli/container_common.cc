@@ -21,6 +21,7 @@
 #include "image/login.h"
 #include "image/settings.h"
 #include "registry/client.h"
+#include "runtime/terminal.h"
 #include "store/pull.h"
 
 extern char** environ;
@@ -216,24 +217,7 @@ Json ContainerInspectJson(const engine::Containers& containers, const engine::Co
 
 namespace {
 
-class RawTerminal {
- public:
-  explicit RawTerminal(int fd) : fd_(fd) {
-    if (::isatty(fd) && ::tcgetattr(fd, &saved_) == 0) {
-      struct termios raw = saved_;
-      ::cfmakeraw(&raw);
-      active_ = ::tcsetattr(fd, TCSANOW, &raw) == 0;
-    }
-  }
-  ~RawTerminal() {
-    if (active_) ::tcsetattr(fd_, TCSANOW, &saved_);
-  }
-
- private:
-  int fd_;
-  struct termios saved_ = {};
-  bool active_ = false;
-};
+using runtime::RawTerminal;
 
 constexpr int kProxied[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 

@@ -24,6 +24,7 @@
 #include "runtime/container.h"
 #include "runtime/namespaces.h"
 #include "runtime/process_plan.h"
+#include "runtime/terminal.h"
 #include "runtime/plan/seccomp.h"
 
 namespace berth::runtime {
@@ -36,26 +37,6 @@ int ExitCode(int status) {
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 255;
 }
-
-// Raw mode on the host terminal for the life of a proxied session.
-class RawTerminal {
- public:
-  explicit RawTerminal(int fd) : fd_(fd) {
-    if (::isatty(fd) && ::tcgetattr(fd, &saved_) == 0) {
-      struct termios raw = saved_;
-      ::cfmakeraw(&raw);
-      active_ = ::tcsetattr(fd, TCSANOW, &raw) == 0;
-    }
-  }
-  ~RawTerminal() {
-    if (active_) ::tcsetattr(fd_, TCSANOW, &saved_);
-  }
-
- private:
-  int fd_;
-  struct termios saved_ = {};
-  bool active_ = false;
-};
 
 void CopyWinsize(int from, int to) {
   struct winsize ws;
