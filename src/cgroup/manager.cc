@@ -59,6 +59,15 @@ std::vector<std::string> Manager::Paths() const {
   return {dirs.begin(), dirs.end()};
 }
 
+std::string Manager::V2Dir() const { return h_.unified.empty() ? "" : h_.unified + path_; }
+
+std::vector<std::string> Manager::V1TaskFiles() const {
+  std::set<std::string> files;
+  if (!OnV2())
+    for (const auto& [ctrl, mount] : h_.v1) files.insert(mount + path_ + "/tasks");
+  return {files.begin(), files.end()};
+}
+
 Result<void> Manager::MkdirChain(const std::string& mount, std::vector<std::string>* made) {
   bool cpuset = !OnV2() && h_.v1.count("cpuset") && h_.v1.at("cpuset") == mount;
   bool v2 = OnV2() && mount == h_.unified;
@@ -148,9 +157,11 @@ Result<void> Manager::Apply(const oci::Resources& resources) {
   return {};
 }
 
-Result<void> Manager::AddProcess(pid_t pid) {
-  for (const std::string& dir : Paths())
-    BERTH_CHECK(sys_->WriteFile(dir + "/cgroup.procs", std::to_string(pid)));
+Result<void> Manager::AddProcess(pid_t pid, bool v1, bool v2) {
+  for (const std::string& dir : Paths()) {
+    bool is_v2 = !h_.unified.empty() && dir == h_.unified + path_;
+    if (is_v2 ? v2 : v1) BERTH_CHECK(sys_->WriteFile(dir + "/cgroup.procs", std::to_string(pid)));
+  }
   return {};
 }
 

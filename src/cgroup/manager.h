@@ -48,8 +48,16 @@ class Manager {
   // device filter. Errors read "writing 10 to /sys/fs/cgroup/memory/x/memory.limit_in_bytes:
   // Device or resource busy".
   Result<void> Apply(const oci::Resources& resources);
-  // Writes pid to cgroup.procs in every hierarchy.
-  Result<void> AddProcess(pid_t pid);
+  // Writes pid to cgroup.procs in every hierarchy (the v1 ones, the v2 one, or both).
+  Result<void> AddProcess(pid_t pid, bool v1 = true, bool v2 = true);
+  // Joining without moving a process from outside. Writing a pid to cgroup.procs write-locks
+  // the kernel's global cgroup_threadgroup_rwsem, which waits for an RCU grace period: 5-20 ms
+  // per container on this machine. Instead a new process can be cloned straight into the v2
+  // cgroup (clone3 CLONE_INTO_CGROUP with a descriptor of V2Dir()) and, while it is still
+  // single-threaded and in the host's user namespace, write "0" (itself) to each V1TaskFiles()
+  // file: a one-thread move of current, which the kernel does without that lock.
+  std::string V2Dir() const;  // "" when there is no cgroup2 hierarchy
+  std::vector<std::string> V1TaskFiles() const;
   // Every process in the cgroup and its descendants, sorted.
   Result<std::vector<pid_t>> Pids();
   // v1 freezer.state FROZEN (retried until the kernel reports FROZEN, as runc does); v2

@@ -14,6 +14,8 @@ runtime::Runtime RuntimeGlobal::MakeRuntime() const {
 void AddRuntime(CLI::App& app, GlobalOptions& global, Action& action) {
   auto* rt = app.add_subcommand("runtime", "OCI runtime with runc's command line (also installed as berth-runc)");
   rt->require_subcommand(1);
+  // `runc --version` is how tools probe a runtime; berth-runc answers in runc's format.
+  rt->set_version_flag("-v,--version", "berth-runc version " BERTH_VERSION "\nspec: 1.1.0");
   auto g = std::make_shared<RuntimeGlobal>();
   rt->add_option("--root", g->root, "Directory for container state")->capture_default_str();
   rt->add_option("--log", g->log, "Log file (default: stderr)");

@@ -226,6 +226,7 @@ Json SpecToJson(const Spec& spec);
 // A process.json as `runtime exec --process` takes it.
 Result<Process> ProcessFromJson(const Json& j, std::string_view what = "process.json");
 Json ProcessToJson(const Process& p);
+Json SeccompToJson(const Seccomp& s);
 Result<Resources> ResourcesFromJson(const Json& j, std::string_view what = "resources");
 
 // The config.json `runtime spec` writes: runc's default (sh in a terminal, the default mounts,

@@ -68,6 +68,14 @@ Json ResourcesToJson(const Resources& r) {
   return j;
 }
 
+Json IdMappingsToJson(const std::vector<IdMapping>& m) {
+  Json a = Json::array();
+  for (const auto& e : m) a.push_back({{"containerID", e.container_id}, {"hostID", e.host_id}, {"size", e.size}});
+  return a;
+}
+
+}  // namespace
+
 Json SeccompToJson(const Seccomp& s) {
   Json j = {{"defaultAction", s.default_action}};
   PutOpt(j, "defaultErrnoRet", s.default_errno_ret);
@@ -89,14 +97,6 @@ Json SeccompToJson(const Seccomp& s) {
   if (!calls.empty()) j["syscalls"] = calls;
   return j;
 }
-
-Json IdMappingsToJson(const std::vector<IdMapping>& m) {
-  Json a = Json::array();
-  for (const auto& e : m) a.push_back({{"containerID", e.container_id}, {"hostID", e.host_id}, {"size", e.size}});
-  return a;
-}
-
-}  // namespace
 
 Json ProcessToJson(const Process& p) {
   Json j = {{"terminal", p.terminal}, {"user", UserToJson(p.user)}, {"args", p.args}, {"cwd", p.cwd}};

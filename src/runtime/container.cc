@@ -63,11 +63,19 @@ int SendMsg(int fd, int type, int err, std::string_view payload) {
 }
 
 Result<Msg> RecvMsg(int fd) {
-  std::string buf(1 << 20, '\0');
-  ssize_t n;
-  do n = ::recv(fd, buf.data(), buf.size(), 0);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return SysError("recv(sync socket)");
+  // A seqpacket message's length, peeked, so the buffer is no bigger than the message (a
+  // fixed 1 MiB buffer was a fifth of the runtime's memory).
+  ssize_t len;
+  do len = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+  while (len < 0 && errno == EINTR);
+  if (len < 0) return SysError("recv(sync socket)");
+  std::string buf(static_cast<size_t>(len), '\0');
+  ssize_t n = 0;
+  if (len > 0) {
+    do n = ::recv(fd, buf.data(), buf.size(), 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return SysError("recv(sync socket)");
+  }
   Msg m;
   if (n == 0) return m;
   if (n < static_cast<ssize_t>(2 * sizeof(int))) return MakeError("sync socket: short message");
@@ -92,6 +100,8 @@ struct ChildContext {
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   bool no_new_keyring = false;
   std::string state_json;  // filled from kMsgHooksDone
+  // v1 `tasks` files (fd, path) the child writes "0" to, joining its cgroups itself.
+  std::vector<std::pair<int, std::string>> v1_tasks;
 };
 
 [[noreturn]] void ChildFail(const ChildContext& ctx, const Error& e) {
@@ -135,6 +145,11 @@ Result<void> ChildSetup(ChildContext& ctx) {
   ::close(ctx.parent_fd);
   BERTH_TRY(Msg go, RecvMsg(ctx.sync_fd));
   if (go.type != kMsgGo) ::_exit(1);  // the parent gave up
+  // Before a new cgroup namespace is made, so that its root is the container's cgroup.
+  for (const auto& [fd, path] : ctx.v1_tasks) {
+    if (::write(fd, "0", 1) != 1) return SysError("joining the cgroup: writing 0 to {}", path);
+    ::close(fd);
+  }
   BERTH_CHECK(EnterNamespaces(ctx.ns));
   if (ctx.ns.unshare_flags & CLONE_NEWUTS) {
     const auto& s = *ctx.spec;
@@ -262,7 +277,7 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   proc.preserve_fds = o.preserve_fds;
   for (const auto& u : proc.unknown_caps) log::Warn("ignoring unknown or unsupported capability {}", u);
   if (spec.linux && spec.linux->seccomp) {
-    BERTH_TRY(proc.seccomp, CompileSeccomp(*spec.linux->seccomp), "linux.seccomp");
+    BERTH_TRY(proc.seccomp, CompileSeccompCached(*spec.linux->seccomp, SeccompCacheDir()), "linux.seccomp");
   }
   BERTH_TRY(auto sysctls, PlanSysctls(spec));
   for (auto& m : spec.mounts)
@@ -343,15 +358,35 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   ctx.lock_fd = lock.get();
   ctx.parent_fd = parent_end.get();
 
-  BERTH_TRY(pid_t pid, CloneChild(ns, [&ctx] { ChildMain(ctx); }), "starting the container init");
+  // Joining the cgroup the fast way (cgroup/manager.h): created in the v2 cgroup, and writing
+  // itself into the v1 ones unless it starts in a new user namespace (no rights there).
+  UniqueFd v2_dir;
+  if (std::string v2 = cg->V2Dir(); !v2.empty()) {
+    BERTH_TRY(v2_dir, fs::Open(v2, O_PATH | O_DIRECTORY), "cgroup {}", cg_path);
+  }
+  bool self_join_v1 = !(ns.clone_flags & CLONE_NEWUSER);
+  std::vector<UniqueFd> task_fds;
+  if (self_join_v1) {
+    for (const std::string& f : cg->V1TaskFiles()) {
+      BERTH_TRY(UniqueFd fd, fs::Open(f, O_WRONLY), "cgroup {}", cg_path);
+      ctx.v1_tasks.emplace_back(fd.get(), f);
+      task_fds.push_back(std::move(fd));
+    }
+  }
+
+  bool in_v2 = false;
+  BERTH_TRY(pid_t pid, CloneChild(ns, [&ctx] { ChildMain(ctx); }, v2_dir.get(), &in_v2),
+            "starting the container init");
   child_end.reset();
+  task_fds.clear();
   Defer kill_child([&] {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   });
 
   BERTH_CHECK(WriteIdMaps(pid, spec), "writing the user namespace id maps");
-  BERTH_CHECK(cg->AddProcess(pid), "joining cgroup {}", cg_path);
+  BERTH_CHECK(cg->AddProcess(pid, /*v1=*/!self_join_v1, /*v2=*/!in_v2), "joining cgroup {}",
+              cg_path);
   if (spec.process->oom_score_adj)
     BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/oom_score_adj", pid), std::to_string(*spec.process->oom_score_adj)));
   if (int e = SendMsg(parent_end.get(), kMsgGo, 0, "")) return SysErrorN(e, "send(sync socket)");

@@ -73,6 +73,8 @@ class Runtime {
   Result<ContainerState> Load(const std::string& id);
 
  private:
+  // Compiled seccomp programs, in the state root under a name no container id can have.
+  std::string SeccompCacheDir() const { return options_.state_root + "/@seccomp-cache"; }
   Result<ContainerState> CreateContainer(const CreateOptions& options, bool keep_as_child);
   Result<Status> CurrentStatus(const ContainerState& s);
   Result<void> Destroy(const ContainerState& s);

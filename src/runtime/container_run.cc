@@ -142,7 +142,7 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
   BERTH_TRY(ProcessPlan plan, PlanProcess(o.process));
   plan.preserve_fds = o.preserve_fds;
   if (s.config.linux && s.config.linux->seccomp) {
-    BERTH_TRY(plan.seccomp, CompileSeccomp(*s.config.linux->seccomp), "linux.seccomp");
+    BERTH_TRY(plan.seccomp, CompileSeccompCached(*s.config.linux->seccomp, SeccompCacheDir()), "linux.seccomp");
   }
   // Join every namespace of the init that differs from ours.
   NamespacePlan ns;
@@ -179,12 +179,31 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
     console.reset(sv[1]);
   }
 
+  // Into the container's cgroup the fast way, as create does (cgroup/manager.h).
+  BERTH_TRY(cgroup::Hierarchy h, cgroup::Detect(options_.cgroup_root));
+  BERTH_TRY(auto cg, cgroup::Manager::Open(h, s.cgroups_path));
+  UniqueFd v2_dir;
+  if (std::string v2 = cg->V2Dir(); !v2.empty()) {
+    BERTH_TRY(v2_dir, fs::Open(v2, O_PATH | O_DIRECTORY), "the container's cgroup");
+  }
+  bool self_join_v1 = !(ns.clone_flags & CLONE_NEWUSER);
+  std::vector<UniqueFd> task_fds;
+  std::vector<int> task_fd_numbers;
+  if (self_join_v1) {
+    for (const std::string& f : cg->V1TaskFiles()) {
+      BERTH_TRY(UniqueFd fd, fs::Open(f, O_WRONLY), "the container's cgroup");
+      task_fd_numbers.push_back(fd.get());
+      task_fds.push_back(std::move(fd));
+    }
+  }
+
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return SysError("socketpair");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
   int child_sync = child_end.get();
   int parent_sync = parent_end.get();
   int console_fd = console.get();
+  bool in_v2 = false;
   BERTH_TRY(pid_t pid, CloneChild(ns, [&] {
               // Non-dumpable until execve, so that the container cannot open /proc/PID/exe
               // (berth's binary) while we set up (CVE-2019-5736).
@@ -193,6 +212,13 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
               char go;
               if (::read(child_sync, &go, 1) != 1) ::_exit(1);
               ChildError err;
+              for (int fd : task_fd_numbers)
+                if (::write(fd, "0", 1) != 1) {
+                  err.err = errno;
+                  std::snprintf(err.message, sizeof err.message, "joining the container's cgroup");
+                  [[maybe_unused]] ssize_t n = ::write(child_sync, &err, sizeof err);
+                  ::_exit(126);
+                }
               auto r = EnterNamespaces(ns);
               if (!r) {
                 err.err = r.error().errnum();
@@ -202,19 +228,17 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
               }
               [[maybe_unused]] ssize_t n = ::write(child_sync, &err, sizeof err);
               ::_exit(err.err == ENOENT ? 127 : 126);
-            }),
+            }, v2_dir.get(), &in_v2),
             "starting the exec process");
   child_end.reset();
   console.reset();
+  task_fds.clear();
   Defer kill_child([&] {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   });
-  {
-    BERTH_TRY(cgroup::Hierarchy h, cgroup::Detect(options_.cgroup_root));
-    BERTH_TRY(auto cg, cgroup::Manager::Open(h, s.cgroups_path));
-    BERTH_CHECK(cg->AddProcess(pid), "joining the container's cgroup");
-  }
+  BERTH_CHECK(cg->AddProcess(pid, /*v1=*/!self_join_v1, /*v2=*/!in_v2),
+              "joining the container's cgroup");
   if (::write(parent_end.get(), "g", 1) != 1) return SysError("write(sync)");
   ChildError err;
   ssize_t n;

@@ -1,6 +1,7 @@
 #include "runtime/namespaces.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>  // clone_args, CLONE_INTO_CGROUP
 #include <linux/nsfs.h>
 #include <sched.h>
 #include <signal.h>
@@ -69,7 +70,8 @@ Result<std::vector<UniqueFd>> OpenNamespaceFds(NamespacePlan& plan) {
   return fds;
 }
 
-Result<pid_t> CloneChild(const NamespacePlan& plan, const std::function<void()>& child) {
+Result<pid_t> CloneChild(const NamespacePlan& plan, const std::function<void()>& child,
+                         int cgroup_fd, bool* into_cgroup) {
   UniqueFd own_pidns;
   for (const auto& j : plan.joins) {
     if (j.nstype != CLONE_NEWPID) continue;
@@ -78,7 +80,20 @@ Result<pid_t> CloneChild(const NamespacePlan& plan, const std::function<void()>&
   }
   // A raw clone with no stack argument behaves like fork(): the child gets a copy of our
   // address space, which is what lets it walk the plans prepared here.
-  long pid = ::syscall(SYS_clone, plan.clone_flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
+  long pid = -1;
+  errno = ENOSYS;
+  if (into_cgroup) *into_cgroup = false;
+  if (cgroup_fd >= 0) {
+    // No stack given: the child continues on a copy of ours, as with fork().
+    clone_args args{};
+    args.flags = plan.clone_flags | CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0 && into_cgroup) *into_cgroup = true;
+  }
+  if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL))
+    pid = ::syscall(SYS_clone, plan.clone_flags | SIGCHLD, nullptr, nullptr, nullptr, 0);
   if (pid == 0) {
     child();
     ::_exit(1);

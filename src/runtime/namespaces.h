@@ -41,8 +41,12 @@ int NamespaceFlag(const std::string& type);
 Result<std::vector<UniqueFd>> OpenNamespaceFds(NamespacePlan& plan);
 
 // clone() with plan.clone_flags; the child runs `child` (which must not return). A joined pid
-// namespace is entered through the parent's pid_for_children around the clone.
-Result<pid_t> CloneChild(const NamespacePlan& plan, const std::function<void()>& child);
+// namespace is entered through the parent's pid_for_children around the clone. With
+// `cgroup_fd` (a cgroup2 directory) the child is created in that cgroup (clone3
+// CLONE_INTO_CGROUP) and *into_cgroup says so; kernels without it (before 5.7) get a plain
+// clone and *into_cgroup false, and the caller moves the child.
+Result<pid_t> CloneChild(const NamespacePlan& plan, const std::function<void()>& child,
+                         int cgroup_fd = -1, bool* into_cgroup = nullptr);
 
 // In the child: become root of a new user namespace, join the others, unshare the rest.
 Result<void> EnterNamespaces(const NamespacePlan& plan);

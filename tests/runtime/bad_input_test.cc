@@ -23,6 +23,14 @@ void ExpectNothingCreated(Sandbox& sb, const std::string& id) {
   EXPECT_TRUE(PidsInCgroup("/" + id).empty());
 }
 
+// Not bad input, but the same command line: tools probe a runtime with `runc --version`.
+TEST(BadInputTest, VersionAsRuncPrintsIt) {
+  Output o = Exec({BerthBinary(), "runtime", "--version"});
+  EXPECT_EQ(o.code, 0) << o.err;
+  EXPECT_THAT(o.out, HasSubstr("berth-runc version "));
+  EXPECT_THAT(o.out, HasSubstr("spec: 1.1.0"));
+}
+
 TEST(BadInputTest, MalformedConfig) {
   Sandbox sb;
   sb.WriteConfig("{\"ociVersion\": \"1.0.2\", \"process\": {");

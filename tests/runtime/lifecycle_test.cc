@@ -193,7 +193,8 @@ TEST(LifecycleTest, KilledRuntimeIsCleanedByForceDelete) {
   Sandbox sb;
   sb.spec.process->args = {"sleep", "60"};
   sb.WriteConfig();
-  for (int delay_ms : {0, 2, 5, 10, 20, 40, 80, 160}) {
+  // A create takes ~10-20 ms: these land before, inside and after each of its steps.
+  for (int delay_ms : {0, 1, 2, 3, 4, 6, 8, 10, 13, 16, 20, 25, 30, 40, 60, 80, 160}) {
     std::string id = sb.NewId("kill");
     pid_t pid = Spawn({BerthBinary(), "runtime", "--root", sb.root, "create", "--bundle", sb.bundle, id},
                       "/dev/null", "/dev/null");
@@ -210,6 +211,46 @@ TEST(LifecycleTest, KilledRuntimeIsCleanedByForceDelete) {
     ExpectNoLeftovers(sb, id, init);
     EXPECT_THAT(PidsInCgroup("/" + id), IsEmpty()) << "delay " << delay_ms;
   }
+}
+
+// runc's --preserve-fds, `exec -t` with no console socket (the runtime relays the pty itself)
+// and `kill --all`.
+TEST(LifecycleTest, PreserveFdsExecTtyAndKillAll) {
+  Sandbox sb;
+  std::string data = fs::Join(sb.dir, "passed");
+  WriteText(data, "through fd 3\n");
+  sb.spec.process->args = {"/bin/sh", "-c",
+                           "cat <&3; if (: <&4) 2>/dev/null; then echo fd4 open; else echo fd4 closed; fi"};
+  sb.WriteConfig();
+  // The shell opens fds 3 and 4, then becomes the runtime, which passes on only fd 3.
+  Output run = Exec({"sh", "-c",
+                     "exec 3<" + data + " 4<" + data + "; exec " + BerthBinary() + " runtime --root " +
+                         sb.root + " run --preserve-fds 1 --bundle " + sb.bundle + " " + sb.NewId("fds")});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.out, "through fd 3\nfd4 closed\n");
+
+  std::string id = sb.StartDetached("sleep 60 & sleep 60 & wait");
+  ASSERT_FALSE(id.empty());
+  Output tty = sb.Runtime({"exec", "-t", id, "/bin/sh", "-c", "tty; [ -t 0 ] && echo stdin is a tty"});
+  EXPECT_EQ(tty.code, 0) << tty.err;
+  EXPECT_THAT(tty.out, HasSubstr("/dev/pts/"));
+  EXPECT_THAT(tty.out, HasSubstr("stdin is a tty"));
+
+  std::vector<pid_t> before;
+  for (int i = 0; i < 200 && (before = PidsInCgroup("/" + id)).size() < 3; ++i) ::usleep(10000);
+  EXPECT_GE(before.size(), 3u) << "the init and its two sleeps";
+  // The init (pid 1 of its namespace) ignores TERM it has no handler for: it keeps running.
+  ASSERT_EQ(sb.Runtime({"kill", id, "TERM"}).code, 0);
+  ::usleep(100000);
+  EXPECT_EQ(sb.Status(id), "running");
+  Output all = sb.Runtime({"kill", "--all", id, "KILL"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  for (int i = 0; i < 300 && !PidsInCgroup("/" + id).empty(); ++i) ::usleep(10000);
+  EXPECT_THAT(PidsInCgroup("/" + id), IsEmpty()) << "kill --all left a process";
+  for (int i = 0; i < 200 && sb.Status(id) != "stopped"; ++i) ::usleep(10000);
+  EXPECT_EQ(sb.Status(id), "stopped");
+  ASSERT_EQ(sb.Runtime({"delete", id}).code, 0);
+  ExpectNoLeftovers(sb, id, 0);
 }
 
 }  // namespace

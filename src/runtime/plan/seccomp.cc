@@ -12,12 +12,14 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "base/unique_fd.h"
 
 namespace berth::runtime {
@@ -254,6 +256,69 @@ Result<SeccompProgram> CompileSeccomp(const oci::Seccomp& spec) {
     return MakeError(ErrorKind::kInvalidArgument,
                      "seccomp filter has {} instructions, more than the kernel's {}",
                      program.filter.size(), BPF_MAXINSNS);
+  return program;
+}
+
+namespace {
+
+std::string CacheKey(const oci::Seccomp& spec) {
+  const scmp_version* v = seccomp_version();
+  struct utsname u {};
+  ::uname(&u);
+  return fmt::format("libseccomp {}.{}.{} {} {}", v ? v->major : 0, v ? v->minor : 0,
+                     v ? v->micro : 0, u.machine, oci::SeccompToJson(spec).dump());
+}
+
+// An entry: "berth-seccomp 2 <key bytes> <flags> <notify> <filter bytes> <filter hash>\n", the
+// key, the filter. The hash (std::hash, not a cryptographic one: the directory is root's alone)
+// catches a damaged file.
+constexpr std::string_view kCacheMagic = "berth-seccomp 2";
+
+uint64_t FilterHash(std::string_view bytes) { return std::hash<std::string_view>{}(bytes); }
+
+std::optional<SeccompProgram> ReadCacheEntry(const std::string& path, const std::string& key) {
+  auto text = fs::ReadFile(path);
+  if (!text) return std::nullopt;
+  size_t nl = text->find('\n');
+  if (nl == std::string::npos) return std::nullopt;
+  auto fields = str::Split(std::string_view(*text).substr(0, nl), ' ');
+  if (fields.size() != 7 || fields[0] + " " + fields[1] != kCacheMagic) return std::nullopt;
+  auto key_len = str::ParseUint(fields[2]);
+  auto flags = str::ParseUint(fields[3]);
+  auto notify = str::ParseUint(fields[4]);
+  auto filter_len = str::ParseUint(fields[5]);
+  auto hash = str::ParseUint(fields[6]);
+  if (!key_len || !flags || !notify || !filter_len || !hash || *filter_len == 0 ||
+      *filter_len % sizeof(sock_filter) != 0 || text->size() != nl + 1 + *key_len + *filter_len ||
+      std::string_view(*text).substr(nl + 1, *key_len) != key ||
+      FilterHash(std::string_view(*text).substr(nl + 1 + *key_len)) != *hash)
+    return std::nullopt;
+  SeccompProgram p;
+  p.flags = static_cast<unsigned>(*flags);
+  p.has_notify = *notify != 0;
+  p.filter.resize(*filter_len / sizeof(sock_filter));
+  std::memcpy(p.filter.data(), text->data() + nl + 1 + *key_len, *filter_len);
+  return p;
+}
+
+}  // namespace
+
+Result<SeccompProgram> CompileSeccompCached(const oci::Seccomp& spec, const std::string& cache_dir) {
+  std::string key = CacheKey(spec);
+  std::string path =
+      fs::Join(cache_dir, fmt::format("{:016x}.bpf", std::hash<std::string>{}(key)));
+  if (auto hit = ReadCacheEntry(path, key)) return *hit;
+  BERTH_TRY(SeccompProgram program, CompileSeccomp(spec));
+  std::string_view filter(reinterpret_cast<const char*>(program.filter.data()),
+                          program.filter.size() * sizeof(sock_filter));
+  std::string entry = fmt::format("{} {} {} {} {} {}\n", kCacheMagic, key.size(), program.flags,
+                                  program.has_notify ? 1 : 0, filter.size(), FilterHash(filter));
+  entry += key;
+  entry += filter;
+  // A cache on tmpfs: atomic (readers see a whole entry or none), not durable.
+  if (auto m = fs::MkdirAll(cache_dir, 0700); !m ||
+      !fs::WriteFileAtomic(path, entry, 0600, /*durable=*/false))
+    log::Debug("seccomp cache {} not written", cache_dir);
   return program;
 }
 

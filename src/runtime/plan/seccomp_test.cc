@@ -5,10 +5,12 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "base/fs.h"
 #include "runtime/plan/caps.h"
 
 namespace berth::runtime {
@@ -473,6 +475,62 @@ TEST(DockerDefaultSeccomp, CompilesAndBehavesLikeDocker) {
   EXPECT_EQ(RunFilter(*admin, x64, Nr("unshare")), kAllow);
   EXPECT_EQ(RunFilter(*admin, x64, Nr("clone"), {0x10000000}), kAllow);
   EXPECT_EQ(RunFilter(*admin, x64, Nr("clone3")), kAllow);
+}
+
+bool SameProgram(const SeccompProgram& a, const SeccompProgram& b) {
+  return a.flags == b.flags && a.has_notify == b.has_notify &&
+         a.filter.size() == b.filter.size() &&
+         std::memcmp(a.filter.data(), b.filter.data(), a.filter.size() * sizeof(sock_filter)) == 0;
+}
+
+TEST(CompileSeccompCached, HitsMatchMissesAndDamageRecompiles) {
+  char tmpl[] = "/tmp/berth-seccomp-cache-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  std::string cache = dir + "/cache";
+  auto docker = EvaluateDockerProfile(DockerDefaultSeccompJson(), Ctx(DockerDefaultCapabilities()));
+  ASSERT_TRUE(docker);
+  auto direct = CompileSeccomp(*docker);
+  ASSERT_TRUE(direct);
+
+  auto first = CompileSeccompCached(*docker, cache);  // compiles and writes the entry
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_TRUE(SameProgram(*first, *direct));
+  auto entries = fs::ListDir(cache);
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  struct stat st {};
+  ASSERT_EQ(::stat(cache.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  std::string entry = cache + "/" + (*entries)[0];
+
+  auto hit = CompileSeccompCached(*docker, cache);  // read back
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(SameProgram(*hit, *direct));
+
+  // Another section gets its own entry and its own program.
+  oci::Seccomp other;
+  other.default_action = "SCMP_ACT_ALLOW";
+  other.syscalls.push_back({{"mkdir"}, "SCMP_ACT_ERRNO", std::nullopt, {}});
+  auto other_p = CompileSeccompCached(other, cache);
+  ASSERT_TRUE(other_p);
+  EXPECT_FALSE(SameProgram(*other_p, *direct));
+  EXPECT_EQ(fs::ListDir(cache)->size(), 2u);
+
+  // A damaged entry (a flipped instruction, a truncated file, garbage) is compiled again.
+  auto text = fs::ReadFile(entry);
+  ASSERT_TRUE(text);
+  for (std::string damaged : {*text, text->substr(0, text->size() - 3), std::string("junk")}) {
+    if (damaged == *text) damaged.back() ^= 1;
+    ASSERT_TRUE(fs::WriteFileAtomic(entry, damaged));
+    auto again = CompileSeccompCached(*docker, cache);
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(SameProgram(*again, *direct));
+  }
+  // A cache that cannot be written is no error.
+  auto unwritable = CompileSeccompCached(*docker, "/proc/berth-no-such-cache");
+  ASSERT_TRUE(unwritable) << unwritable.error().message();
+  EXPECT_TRUE(SameProgram(*unwritable, *direct));
+  (void)fs::RemoveAll(dir);
 }
 
 TEST(DockerDefaultSeccomp, ForThisHost) {
