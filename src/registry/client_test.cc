@@ -15,6 +15,7 @@ namespace {
 using testing::FakeRequest;
 using testing::FakeResponse;
 using testing::FakeServer;
+using testing::ServeRange;
 
 Options FastOptions() {
   Options o;
@@ -41,11 +42,7 @@ FakeResponse ManifestResponse() {
 }
 
 FakeResponse Status(int code, std::string body = {}) {
-  FakeResponse r;
-  r.status = code;
-  r.body = std::move(body);
-  r.headers = {{"Content-Type", "application/json"}};
-  return r;
+  return testing::StatusResponse(code, std::move(body));
 }
 
 Reference Ref(const FakeServer& s, const std::string& rest) {
@@ -63,22 +60,6 @@ std::string Blob(size_t n) {
 oci::Descriptor BlobDescriptor(const std::string& data) {
   return oci::Descriptor{"application/octet-stream", oci::Sha256Of(data),
                          static_cast<int64_t>(data.size()), {}, std::nullopt, {}, ""};
-}
-
-// Serves `data` honoring "Range: bytes=N-" with 206.
-FakeResponse ServeRange(const FakeRequest& req, const std::string& data) {
-  FakeResponse r;
-  std::string range = req.Header("range");
-  size_t start = 0;
-  if (range.rfind("bytes=", 0) == 0) {
-    start = std::stoul(range.substr(6));
-    r.status = 206;
-    r.headers.push_back({"Content-Range", "bytes " + std::to_string(start) + "-" +
-                                              std::to_string(data.size() - 1) + "/" +
-                                              std::to_string(data.size())});
-  }
-  r.body = data.substr(start);
-  return r;
 }
 
 TEST(ClientTest, PlainHttpOnlyForLoopbackAndListedHosts) {

@@ -204,4 +204,29 @@ class FakeServer {
   std::vector<FakeRequest> log_;
 };
 
+// A response with a status and a (JSON) body.
+inline FakeResponse StatusResponse(int code, std::string body = {}) {
+  FakeResponse r;
+  r.status = code;
+  r.body = std::move(body);
+  r.headers = {{"Content-Type", "application/json"}};
+  return r;
+}
+
+// Serves `data`, honoring "Range: bytes=N-" with 206 as registries do.
+inline FakeResponse ServeRange(const FakeRequest& req, const std::string& data) {
+  FakeResponse r;
+  std::string range = req.Header("range");
+  size_t start = 0;
+  if (range.rfind("bytes=", 0) == 0) {
+    start = std::stoul(range.substr(6));
+    r.status = 206;
+    r.headers.push_back({"Content-Range", "bytes " + std::to_string(start) + "-" +
+                                              std::to_string(data.size() - 1) + "/" +
+                                              std::to_string(data.size())});
+  }
+  r.body = data.substr(start);
+  return r;
+}
+
 }  // namespace berth::registry::testing
