@@ -633,9 +633,10 @@ Result<ContainerRecord> Containers::Load(const std::string& id) const {
   return r;
 }
 
-Result<void> Containers::Save(const ContainerRecord& r) const {
+Result<void> Containers::Save(const ContainerRecord& r, bool durable) const {
   BERTH_CHECK(fs::MkdirAll(paths_.ContainerDir(r.id), 0710));
-  return fs::WriteFileAtomic(paths_.RecordPath(r.id), RecordToJson(r).dump(2) + "\n", 0600);
+  return fs::WriteFileAtomic(paths_.RecordPath(r.id), RecordToJson(r).dump(2) + "\n", 0600,
+                             durable);
 }
 
 Result<ContainerRecord> Containers::Update(const std::string& id,
@@ -643,7 +644,7 @@ Result<ContainerRecord> Containers::Update(const std::string& id,
   BERTH_TRY(Lock lock, LockRecord(id));
   BERTH_TRY(ContainerRecord r, Load(id));
   fn(r);
-  BERTH_CHECK(Save(r));
+  BERTH_CHECK(Save(r, /*durable=*/false));
   return r;
 }
 

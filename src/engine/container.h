@@ -181,8 +181,10 @@ class Containers {
   Result<Lock> LockRecord(const std::string& id) const;
 
   Result<ContainerRecord> Load(const std::string& id) const;
-  // Atomic replace (write + rename); creates the container's directory when needed.
-  Result<void> Save(const ContainerRecord& r) const;
+  // Atomic replace (write + rename); creates the container's directory when needed. A new
+  // record is made durable (fsync); Update()'s state changes are not: after a crash the state
+  // is read back against the pids anyway, and each fsync costs a run ~1 ms or more on disk.
+  Result<void> Save(const ContainerRecord& r, bool durable = true) const;
   // Load + fn + Save under the record lock.
   Result<ContainerRecord> Update(const std::string& id,
                                  const std::function<void(ContainerRecord&)>& fn) const;

@@ -289,11 +289,12 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
 
   std::string hosts = fs::Join(dir, "hosts"), hostname = fs::Join(dir, "hostname"),
               resolv = fs::Join(dir, "resolv.conf");
-  BERTH_CHECK(fs::WriteFileAtomic(hosts, HostsFile(r.hostname, ip, r.options.add_hosts)));
-  BERTH_CHECK(fs::WriteFileAtomic(hostname, r.hostname + "\n"));
+  // Made again at every start: atomic, not durable.
+  BERTH_CHECK(fs::WriteFileAtomic(hosts, HostsFile(r.hostname, ip, r.options.add_hosts), 0644, false));
+  BERTH_CHECK(fs::WriteFileAtomic(hostname, r.hostname + "\n", 0644, false));
   auto host_resolv = fs::ReadFile("/etc/resolv.conf");
   BERTH_CHECK(fs::WriteFileAtomic(
-      resolv, ResolvConf(host_resolv ? *host_resolv : "", r.options, fallback_dns)));
+      resolv, ResolvConf(host_resolv ? *host_resolv : "", r.options, fallback_dns), 0644, false));
 
   SpecInput in;
   in.id = r.id;
@@ -424,7 +425,7 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
     for (int i = 0; i < 5; ++i) {
       if (fds[i] >= 0) ::dup2(fds[i], 3 + i);
     }
-    for (int fd = 8; fd < 1024; ++fd) ::close(fd);
+    ::close_range(8, ~0u, 0);  // every other fd, however high
     // The caller blocks the signals it forwards; the monitor and its container start clean.
     for (int sig = 1; sig < NSIG; ++sig)
       if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
