@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -12,17 +13,15 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "cli/image_common.h"
 #include "engine/engine.h"
-#include "image/login.h"
-#include "image/settings.h"
-#include "registry/client.h"
+#include "cli/sibling.h"
 #include "runtime/terminal.h"
-#include "store/pull.h"
 
 extern char** environ;
 
@@ -40,7 +39,37 @@ int FailWith(const Error& e, int code) {
   return code;
 }
 
-Result<void> EnsureImage(const GlobalOptions&, const store::Store& store,
+namespace {
+
+// `berth pull` in berth-full, the executable with the registry and archive code (see main.cc),
+// its progress on our stderr as docker run shows it. It prints its own error; ours only says
+// that the pull failed.
+Result<void> PullWithBerthFull(const GlobalOptions& g, const engine::RunOptions& o) {
+  BERTH_TRY(std::string full, SiblingExecutable("berth-full"));
+  std::vector<std::string> args = {full, "--root", g.root, "--log-level", g.log_level, "pull"};
+  if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
+  args.push_back(o.image);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stderr);
+  pid_t pid = ::fork();
+  if (pid < 0) return SysError("fork");
+  if (pid == 0) {
+    ::dup2(2, 1);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return SysError("waiting for {} pull", full);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  return MakeError(ErrorKind::kUnavailable, "pulling {} failed", o.image);
+}
+
+}  // namespace
+
+Result<void> EnsureImage(const GlobalOptions& g, const store::Store& store,
                          const engine::RunOptions& o) {
   if (o.pull == engine::PullPolicy::kNever) {
     auto r = store.Resolve(o.image);
@@ -55,28 +84,7 @@ Result<void> EnsureImage(const GlobalOptions&, const store::Store& store,
     if (r.error().kind() != ErrorKind::kNotFound) return Unexpected(r.error());
     std::fprintf(stderr, "Unable to find image '%s' locally\n", o.image.c_str());
   }
-  BERTH_TRY(auto settings, image::LoadDefaultSettings());
-  store::PullOptions po;
-  po.platform = o.platform;
-  po.registry.insecure_registries = image::InsecureRegistries(settings, {});
-  const char* dc = std::getenv("DOCKER_CONFIG");
-  const char* home = std::getenv("HOME");
-  if (auto path = image::DockerConfigPath(dc ? dc : "", home ? home : ""))
-    po.registry.credentials = registry::CredentialsFromDockerConfig(*path);
-  po.apply = image::ApplyOptionsFor(settings);
-  po.on_resolved = [](const std::string& name, size_t layers) {
-    std::fprintf(stderr, "Pulling %s (%zu layers)\n", name.c_str(), layers);
-  };
-  po.progress = [](const store::LayerProgress& p) {
-    using S = store::LayerProgress::State;
-    std::string id = p.digest.hex.substr(0, 12);
-    if (p.state == S::kComplete) std::fprintf(stderr, "%s: Pull complete\n", id.c_str());
-    if (p.state == S::kAlreadyExists) std::fprintf(stderr, "%s: Already exists\n", id.c_str());
-  };
-  BERTH_TRY(auto pulled, store::Pull(store, o.image, po), "pulling {}", o.image);
-  std::fprintf(stderr, "Digest: %s\nStatus: Downloaded newer image for %s\n",
-               pulled.image.digest.ToString().c_str(), FamiliarName(pulled.image.name).c_str());
-  return {};
+  return PullWithBerthFull(g, o);
 }
 
 namespace {

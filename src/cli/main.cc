@@ -1,12 +1,19 @@
 // berth's entry point. Invoked as `berth-runc` (a symlink next to the binary) it behaves as
 // `berth runtime`, so containerd's runc shim can use it as its runc binary.
 //
-// Two executables are built from this file. `berth` (BERTH_DISPATCH) holds only the runtime
-// (`berth runtime`, `berth-runc`) and the per-container monitor (`berth monitor`, hidden):
-// containerd runs it four times per container, and each start
-// of an executable linked with libcurl, OpenSSL, libarchive and friends pays ~6 ms in the dynamic
-// loader. Every other subcommand is handed to `berth-full` (next to it, or in
-// ../libexec/berth/), which holds all commands, with execv(): same argv, same pid.
+// Three executables are built from the CLI's files, so that each start loads only the shared
+// libraries its commands use (a start of an executable linked with libcurl, libarchive and their
+// ~50 dependencies costs ~10 ms in the kernel and the loader):
+//   berth         (BERTH_DISPATCH)  the runtime (`berth runtime`, `berth-runc`) and the
+//                 per-container monitor (`berth monitor`, hidden): containerd runs it four times
+//                 per container, and a monitor lives as long as its container; it hands every
+//                 other subcommand on with execv() (same argv, same pid) to
+//   berth-engine  (BERTH_ENGINE)    containers, volumes and local images: no registry or archive
+//                 code, so `berth run` never loads them; a missing image is pulled by running
+//                 `berth-full pull` (cli/container_common.cc);
+//   berth-full    every command: pull, push, login, logout, save, load, import, and the
+//                 top-level help.
+// berth-engine and berth-full sit next to berth, or in ../libexec/berth/.
 #include <limits.h>
 #include <unistd.h>
 
@@ -20,6 +27,7 @@
 
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/sibling.h"
 
 namespace berth::cli {
 
@@ -35,7 +43,7 @@ int Fail(const Error& e) {
   return 1;
 }
 
-#ifdef BERTH_DISPATCH
+#if defined(BERTH_DISPATCH) || defined(BERTH_ENGINE)
 namespace {
 
 // The first argument that is not a global option or its value: the subcommand.
@@ -52,24 +60,22 @@ std::string_view Subcommand(const std::vector<std::string>& args) {
   return {};
 }
 
-// Replaces this process with berth-full, or returns an exit code when it cannot be found.
-int ExecFull(char** argv) {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) {
-    std::fprintf(stderr, "berth: readlink /proc/self/exe: %s\n", std::strerror(errno));
+// The subcommands that need the registry or archive code: berth-full's alone.
+bool NeedsFull(std::string_view sub) {
+  for (std::string_view c : {"", "help", "pull", "push", "login", "logout", "save", "load", "import"})
+    if (sub == c) return true;
+  return false;
+}
+
+// Replaces this process with `name`, or returns an exit code when it cannot be run.
+int ExecSibling(std::string_view name, char** argv) {
+  auto path = SiblingExecutable(name);
+  if (!path) {
+    std::fprintf(stderr, "berth: %s\n", path.error().message().c_str());
     return 125;
   }
-  self[n] = 0;
-  std::string dir(self, std::strrchr(self, '/') - self);
-  for (const std::string& candidate : {dir + "/berth-full", dir + "/../libexec/berth/berth-full"}) {
-    execv(candidate.c_str(), argv);
-    if (errno != ENOENT) {
-      std::fprintf(stderr, "berth: exec %s: %s\n", candidate.c_str(), std::strerror(errno));
-      return 125;
-    }
-  }
-  std::fprintf(stderr, "berth: berth-full not found next to %s or in ../libexec/berth\n", self);
+  ::execv(path->c_str(), argv);
+  std::fprintf(stderr, "berth: exec %s: %s\n", path->c_str(), std::strerror(errno));
   return 125;
 }
 
@@ -85,8 +91,11 @@ int Main(int argc, char** argv) {
   }
 #ifdef BERTH_DISPATCH
   else if (Subcommand(args) != "runtime" && Subcommand(args) != "monitor") {
-    return ExecFull(argv);
+    return ExecSibling(NeedsFull(Subcommand(args)) ? "berth-full" : "berth-engine", argv);
   }
+#elif defined(BERTH_ENGINE)
+  // Started directly (or a command it lacks): the full set has it.
+  if (NeedsFull(Subcommand(args))) return ExecSibling("berth-full", argv);
 #endif
 
   CLI::App app{"berth: a daemonless container engine for reproducible deep-learning environments", "berth"};
@@ -116,8 +125,12 @@ int Main(int argc, char** argv) {
 }  // namespace berth::cli
 
 int main(int argc, char** argv) {
+#if !defined(BERTH_DISPATCH) && !defined(BERTH_ENGINE)
   // libarchive converts tar path names through the locale: UTF-8 names in images must not turn
   // into warnings (or mangled names) under the C locale that root shells and CI often have.
+  // (Not in the slim `berth`, which has no libarchive: loading the locale costs each container
+  // start and each monitor's memory.)
   std::setlocale(LC_CTYPE, "C.UTF-8");
+#endif
   return berth::cli::Main(argc, argv);
 }

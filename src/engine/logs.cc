@@ -13,7 +13,6 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/strings.h"
-#include "engine/run_options.h"
 #include "engine/timestamp.h"
 
 namespace berth::engine {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "engine/timestamp.h"  // ParseDuration
 #include "net/network.h"
 
 namespace berth::engine {
@@ -149,7 +150,6 @@ Result<MountRequest> ParseMountFlag(std::string_view s, const std::string& cwd);
 Result<MountRequest> ParseTmpfsFlag(std::string_view s);                           // --tmpfs
 Result<Ulimit> ParseUlimit(std::string_view s);             // "nofile=1024:2048"
 Result<RestartPolicy> ParseRestart(std::string_view s);     // "on-failure:2"
-Result<int64_t> ParseDuration(std::string_view s);          // Go durations "30s", "1m30s", "500ms"
 Result<DeviceRequest> ParseDeviceFlag(std::string_view s);  // --device
 // --add-host "name:ip" or "name=ip" (ip may be "host-gateway" or "[::1]").
 Result<std::pair<std::string, std::string>> ParseAddHost(std::string_view s);

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 #include <time.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <optional>
 
 #include "base/strings.h"
@@ -88,6 +92,61 @@ Result<int64_t> ParseRfc3339(std::string_view s) {
   int64_t days = DaysFromCivil(*y, static_cast<unsigned>(*mo), static_cast<unsigned>(*d));
   int64_t secs = days * 86400 + *h * 3600 + *mi * 60 + *se - offset;
   return secs * 1'000'000'000 + frac;
+}
+
+namespace {
+
+// Go's time.ParseDuration units, in nanoseconds.
+std::optional<double> DurationUnit(std::string_view u) {
+  if (u == "ns") return 1.0;
+  if (u == "us" || u == "\xC2\xB5s" || u == "\xCE\xBCs") return 1e3;
+  if (u == "ms") return 1e6;
+  if (u == "s") return 1e9;
+  if (u == "m") return 60e9;
+  if (u == "h") return 3600e9;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<int64_t> ParseDuration(std::string_view s) {
+  // Go's time.ParseDuration: [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+, or "0".
+  auto bad = [&] {
+    return MakeError(ErrorKind::kInvalidArgument, "time: invalid duration \"{}\"", s);
+  };
+  std::string_view rest = s;
+  bool negative = false;
+  if (!rest.empty() && (rest[0] == '-' || rest[0] == '+')) {
+    negative = rest[0] == '-';
+    rest.remove_prefix(1);
+  }
+  if (rest == "0") return int64_t{0};
+  if (rest.empty()) return bad();
+  double total = 0;
+  while (!rest.empty()) {
+    size_t i = 0;
+    while (i < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[i])) || rest[i] == '.'))
+      ++i;
+    std::string number(rest.substr(0, i));
+    if (number.empty() || number == "." || std::count(number.begin(), number.end(), '.') > 1)
+      return bad();
+    rest.remove_prefix(i);
+    size_t j = 0;
+    while (j < rest.size() && !std::isdigit(static_cast<unsigned char>(rest[j])) && rest[j] != '.')
+      ++j;
+    auto unit = DurationUnit(rest.substr(0, j));
+    if (!unit) {
+      if (j == 0)
+        return MakeError(ErrorKind::kInvalidArgument, "time: missing unit in duration \"{}\"", s);
+      return MakeError(ErrorKind::kInvalidArgument, "time: unknown unit \"{}\" in duration \"{}\"",
+                       rest.substr(0, j), s);
+    }
+    rest.remove_prefix(j);
+    total += std::strtod(number.c_str(), nullptr) * *unit;
+  }
+  if (total > 9.2e18) return bad();
+  int64_t ns = static_cast<int64_t>(std::llround(total));
+  return negative ? -ns : ns;
 }
 
 }  // namespace berth::engine

@@ -17,5 +17,7 @@ std::string FormatRfc3339Nano(int64_t unix_ns);
 std::string FormatRfc3339NanoFixed(int64_t unix_ns);
 // Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)".
 Result<int64_t> ParseRfc3339(std::string_view s);
+// Go's time.ParseDuration, in nanoseconds: "30s", "1m30s", "500ms", "-1.5h", "0".
+Result<int64_t> ParseDuration(std::string_view s);
 
 }  // namespace berth::engine
