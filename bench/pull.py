@@ -10,7 +10,7 @@ Measures, per variant:
   1. cold pull: the median of --runs pulls into an empty store (berth --root, podman
      --root/--runroot, a fresh OCI dir and bundle for skopeo + umoci), tools interleaved so
      drift on a shared machine affects them alike;
-  2. the machine's limit: bench/limit (build-bench/bench/limit) on the registry's own blob
+  2. the machine's limit: bench/limit (built next to berth: build/bench/limit) on the registry's own blob
      files: sha256 of each blob + inflate (ISA-L) + sha256 of the tar, layers in parallel, no
      files written: what no correct pull can skip;
   3. warm re-pull: pulling again into the store that has the image (only the manifest moves).
@@ -40,10 +40,13 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-BERTH = os.environ.get("BERTH", os.path.join(ROOT, "build", "berth"))
+sys.path.insert(0, HERE)
+from berth_bin import berth_binary  # noqa: E402
+
+BERTH = berth_binary()
 # Another berth to compare with (before/after a change): the tool "berth-base" in --tools.
 BERTH_BASE = os.environ.get("BERTH_BASE", "")
-LIMIT = os.environ.get("BERTH_LIMIT", os.path.join(ROOT, "build-bench", "bench", "limit"))
+LIMIT = os.environ.get("BERTH_LIMIT", os.path.join(os.path.dirname(os.path.realpath(BERTH)), "bench", "limit"))
 OCI_TAR = "application/vnd.oci.image.layer.v1.tar"
 
 
@@ -223,7 +226,7 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"bench/pull.py: {tool} is not installed (scripts/deps.sh)")
     if not os.access(LIMIT, os.X_OK):
-        sys.exit(f"bench/pull.py: {LIMIT} is missing: cmake --build build-bench --target berth_bench_limit")
+        sys.exit(f"bench/pull.py: {LIMIT} is missing: cmake --build build --target berth_bench_limit")
     tools = args.tools.split(",")
 
     image = args.image or run([os.path.join(ROOT, "tests", "images", "jupyter.sh")],

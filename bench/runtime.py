@@ -19,7 +19,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BERTH = os.environ.get("BERTH", os.path.join(HERE, "..", "build", "berth"))
+sys.path.insert(0, HERE)
+from berth_bin import berth_binary  # noqa: E402
+
+BERTH = berth_binary()
 
 
 def make_bundle(root):
