@@ -44,6 +44,46 @@ def timed(cmd):
     return time.perf_counter() - t0
 
 
+def memory_kib(pid):
+    """VmRSS and Pss of a process, in KiB."""
+    rss = pss = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    return rss, pss
+
+
+def pid_of(pattern):
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    if not out:
+        sys.exit(f"bench/run.py: no process matches {pattern!r}")
+    return int(out[0])
+
+
+def monitor_memory(berth, podman, image):
+    """The per-container process that stays with a detached container: berth's monitor vs
+    podman's conmon, a second after start, idle container (sh waiting on stdin)."""
+    cmd = ["-di", "--network", "none", image, "sh", "-c", "read x"]
+    bid = subprocess.run(berth + ["run"] + cmd, check=True, capture_output=True, text=True).stdout.strip()
+    pid = subprocess.run(podman + ["run", "--runtime", "runc"] + cmd, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    try:
+        time.sleep(1)
+        b = memory_kib(pid_of(f"monitor {bid}"))
+        c = memory_kib(pid_of(f"conmon .*{pid}"))
+        print(f"\n{'per-container process':22} {'RSS (MiB)':>10} {'PSS (MiB)':>10}")
+        print(f"{'berth monitor':22} {b[0] / 1024:10.2f} {b[1] / 1024:10.2f}")
+        print(f"{'conmon':22} {c[0] / 1024:10.2f} {c[1] / 1024:10.2f}")
+    finally:
+        subprocess.run(berth + ["rm", "-f", bid], capture_output=True)
+        subprocess.run(podman + ["rm", "-f", "-t", "0", pid], capture_output=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
@@ -84,6 +124,7 @@ def main():
                         times[name].append(t)
             b, p = statistics.median(times["berth"]), statistics.median(times["podman"])
             print(f"{mode:20} {b * 1000:11.1f} {p * 1000:12.1f} {b / p:13.2f}")
+        monitor_memory(berth, podman, image)
     finally:
         subprocess.run(["podman", "--root", os.path.join(work, "podman"), "--runroot", "/run/bench-podman-%d" % os.getpid(),
                         "--storage-driver", "vfs", "system", "reset", "--force"], stdout=subprocess.DEVNULL,

@@ -89,25 +89,28 @@ int StartFailureCode(const Error& e) {
 }
 
 // A monitor lives as long as its container, one per container: after setup it gives back what
-// it will not use again. Freed heap goes back to the kernel (malloc_trim), and the file-backed
-// pages of the executable and libraries that setup touched (CLI parsing, JSON, the runtime's
-// create path) are dropped from this process (MADV_PAGEOUT, Linux 5.4+); the few the loop needs
-// fault back in from the page cache. Best effort: errors are ignored.
+// it will not use again. Freed heap goes back to the kernel (malloc_trim). The code that setup
+// ran (CLI parsing, JSON, the runtime's create path) stays mapped in this process though the
+// loop never runs it again: the executable's and the libraries' code mappings (r-x, never
+// written, so their pages are the files' own) are dropped from our page tables with
+// MADV_DONTNEED, and the few pages the loop runs fault back in from the page cache. Mappings
+// that are or were writable (data, relocated RELRO) are left alone: dropping those would lose
+// their contents. Best effort: errors are ignored.
 void TrimMemory() {
   ::malloc_trim(0);
-#ifdef MADV_PAGEOUT
   auto maps = fs::ReadFile("/proc/self/maps");
   if (!maps) return;
   for (const auto& line : str::Split(*maps, '\n')) {
+    // "begin-end perms offset dev inode path"
     auto fields = str::Split(line, ' ');
     if (fields.size() < 6 || fields.back().empty() || fields.back()[0] != '/') continue;
+    if (fields[1] != "r-xp") continue;
     auto dash = fields[0].find('-');
     if (dash == std::string::npos) continue;
     uintptr_t begin = std::strtoull(fields[0].substr(0, dash).c_str(), nullptr, 16);
     uintptr_t end = std::strtoull(fields[0].substr(dash + 1).c_str(), nullptr, 16);
-    ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
+    ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
   }
-#endif
 }
 
 int ExitCodeOf(int status) {
