@@ -290,6 +290,7 @@ void ReadRunOptions(const Json& j, RunOptions* o) {
   F(j, "cap_drop", &o->cap_drop);
   F(j, "devices", &o->devices);
   F(j, "seccomp_profile", &o->seccomp_profile);
+  F(j, "seccomp_profile_json", &o->seccomp_profile_json);
   F(j, "seccomp_unconfined", &o->seccomp_unconfined);
   F(j, "no_new_privileges", &o->no_new_privileges);
   F(j, "labels", &o->labels);
@@ -356,6 +357,9 @@ Json RunOptionsToJson(const RunOptions& o) {
           {"cap_drop", o.cap_drop},
           {"devices", J(o.devices)},
           {"seccomp_profile", J(o.seccomp_profile)},
+          // The profile's text, as docker keeps it: a start or restart applies the profile the
+          // container was created with, whatever became of the file.
+          {"seccomp_profile_json", o.seccomp_profile_json},
           {"seccomp_unconfined", o.seccomp_unconfined},
           {"no_new_privileges", o.no_new_privileges},
           {"labels", o.labels},

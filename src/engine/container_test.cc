@@ -34,6 +34,8 @@ ContainerRecord Sample() {
   r.options.ports.push_back({"127.0.0.1", 8888, 80, "tcp"});
   r.options.health = HealthCheck{{"CMD", "true"}, 1, 2, 3, 4};
   r.args = {"sh", "-c", "echo hi"};
+  r.options.seccomp_profile = "/etc/profile.json";
+  r.options.seccomp_profile_json = R"({"defaultAction":"SCMP_ACT_ALLOW"})";
   r.state = State::kExited;
   r.exit_code = 3;
   r.health.status = "healthy";

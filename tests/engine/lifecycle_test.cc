@@ -352,6 +352,27 @@ TEST_F(LifecycleTest, DefaultSeccompDeniesUnshare) {
   EXPECT_EQ(allowed.code, 0) << allowed.out;
 }
 
+// A custom profile is kept with the container, as docker keeps its text: starting the container
+// again applies it even when the file is gone.
+TEST_F(LifecycleTest, CustomSeccompProfileSurvivesARestart) {
+  std::string profile = dir_ + "/deny-mkdir.json";
+  ASSERT_TRUE(fs::WriteFileAtomic(
+      profile, R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],)"
+               R"("action":"SCMP_ACT_ERRNO"}]})"));
+  std::string name = "seccomp-restart";
+  Res created = B("create --name " + name + " --network none --security-opt seccomp=" + profile +
+                  " " + Ref("bb:1") + " mkdir /tmp/made");
+  ASSERT_EQ(created.code, 0) << created.out;
+  Res first = B("start -a " + name);
+  EXPECT_NE(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("Operation not permitted"), std::string::npos) << first.out;
+  ASSERT_TRUE(fs::RemoveAll(profile));
+  Res again = B("start -a " + name);
+  EXPECT_NE(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("Operation not permitted"), std::string::npos) << again.out;
+  EXPECT_EQ(B("rm " + name).code, 0);
+}
+
 TEST_F(LifecycleTest, MemoryLimitOomKills) {
   Res run = B("run --rm --network none -m 16m --memory-swap 16m " + Ref("bb:1") +
               " sh -c 'tail /dev/zero'");
