@@ -14,10 +14,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "base/fs.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "store/store.h"
 #include "store/testing/registry_fixture.h"
@@ -540,6 +542,45 @@ TEST_F(PullE2ETest, CorruptedBlobFailsNamingTheLayerAndLeavesNothingReferenced) 
   // The manifest and config that did arrive are collected by prune.
   ASSERT_EQ(Berth(root, "system prune", &out), 0) << out;
   EXPECT_TRUE(fs::ListDir(root + "/blobs/sha256")->empty()) << out;
+}
+
+// Pull's progress redrawn in place on a terminal (script(1) gives it a pty) and plain lines when
+// piped; `tag`, and `images --format json` listing both names of one image.
+TEST_F(PullE2ETest, ProgressOnATerminalTagAndImagesJson) {
+  std::string root = NewRoot("tag"), out;
+  int code = -1;
+  std::string pull = std::string(BERTH_BIN) + " --root " + root + " pull " + Ref("test/img:gzip");
+  out = Capture("script -qec '" + pull + "' /dev/null", &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\x1b[2K"), std::string::npos) << "no bars redrawn on a terminal: " << out;
+  EXPECT_NE(out.find("Pull complete"), std::string::npos) << out;
+  ASSERT_EQ(Berth(root, "pull " + Ref("test/img:gzip"), &out), 0) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << "escape sequences in piped output: " << out;
+  EXPECT_NE(out.find("Already exists"), std::string::npos) << out;
+
+  ASSERT_EQ(Berth(root, "tag " + Ref("test/img:gzip") + " example.com/team/renamed:v2", &out), 0)
+      << out;
+  ASSERT_EQ(Berth(root, "images --format json", &out), 0) << out;
+  auto j = ParseJson(out, "images --format json");
+  ASSERT_TRUE(j) << out;
+  std::map<std::string, Json> by_name;
+  for (const Json& e : *j) by_name[e.value("Name", "")] = e;
+  ASSERT_TRUE(by_name.count("example.com/team/renamed:v2")) << out;
+  ASSERT_TRUE(by_name.count(Ref("test/img:gzip"))) << out;
+  const Json& renamed = by_name["example.com/team/renamed:v2"];
+  EXPECT_EQ(renamed["Repository"], "example.com/team/renamed");
+  EXPECT_EQ(renamed["Tag"], "v2");
+  EXPECT_EQ(renamed["ID"], by_name[Ref("test/img:gzip")]["ID"]);
+  EXPECT_GT(renamed["Size"].get<int64_t>(), 0);
+  EXPECT_FALSE(renamed["Created"].get<std::string>().empty());
+
+  // Bad input: one line naming what is wrong, nothing changed.
+  EXPECT_NE(Berth(root, "tag nosuch:1 example.com/x:1", &out), 0);
+  EXPECT_NE(out.find("nosuch"), std::string::npos) << out;
+  EXPECT_NE(Berth(root, "tag " + Ref("test/img:gzip") + " Bad/Name", &out), 0);
+  EXPECT_NE(out.find("Bad/Name"), std::string::npos) << out;
+  ASSERT_EQ(Berth(root, "images -q", &out), 0);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
 TEST_F(PullE2ETest, MissingImageIsNotFound) {
