@@ -43,7 +43,6 @@ int Fail(const Error& e) {
   return 1;
 }
 
-#if defined(BERTH_DISPATCH) || defined(BERTH_ENGINE)
 namespace {
 
 // The first argument that is not a global option or its value: the subcommand.
@@ -59,6 +58,11 @@ std::string_view Subcommand(const std::vector<std::string>& args) {
   }
   return {};
 }
+
+}  // namespace
+
+#if defined(BERTH_DISPATCH) || defined(BERTH_ENGINE)
+namespace {
 
 // The subcommands that need the registry or archive code: berth-full's alone.
 bool NeedsFull(std::string_view sub) {
@@ -109,11 +113,18 @@ int Main(int argc, char** argv) {
   std::sort(commands.begin(), commands.end());
   for (const auto& [order, add] : commands) add(app, global, action);
 
+  bool runtime_command = Subcommand(args) == "runtime";
   std::reverse(args.begin(), args.end());
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are "errors" that succeed.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    // A mistake on the command line: one line, and docker's 125 (runc's 1 for `runtime`).
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    std::fprintf(stderr, "berth: %s (see --help)\n", what.c_str());
+    return runtime_command ? 1 : 125;
   }
   if (!action) {
     std::fputs(app.help().c_str(), stderr);

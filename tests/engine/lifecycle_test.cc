@@ -2,11 +2,17 @@
 // binary against images pushed by skopeo to a local docker-registry (busybox-static inside).
 // One registry and one --root for the whole binary; each test cleans up what it made and most
 // check that nothing is left on the host (mounts, cgroups, processes, netns files, records).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -424,6 +430,86 @@ TEST_F(LifecycleTest, NameTakenIs125AndCreatesNothing) {
   EXPECT_NE(second.out.find("already in use"), std::string::npos) << second.out;
   EXPECT_EQ(ContainerCount(), before);
   EXPECT_EQ(B("rm taken").code, 0);
+}
+
+TEST_F(LifecycleTest, TmpfsAndCpuQuotaSeenFromInside) {
+  Res run = B("run --rm --network none --tmpfs /scratch:size=1m --cpus 0.5 " + Ref("bb:1") +
+              " sh -c 'grep \" /scratch \" /proc/mounts; "
+              "cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us'");
+  ASSERT_EQ(run.code, 0) << run.out;
+  EXPECT_NE(run.out.find("tmpfs /scratch tmpfs"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("size=1024k"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("50000"), std::string::npos) << "quota for --cpus 0.5: " << run.out;
+}
+
+// Bad input: one line naming the mistake, exit 125, no container made.
+TEST_F(LifecycleTest, MalformedFlagsAndABoundPortAre125AndMakeNothing) {
+  size_t before = ContainerCount();
+  for (const auto& [flags, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"--no-such-flag", "--no-such-flag"},
+           {"-p 99999:80", "99999"},
+           {"-p 80:eighty", "eighty"},
+           {"-v :/data", ":/data"},
+           {"--memory 12q", "12q"},
+           {"--cpus lots", "lots"}}) {
+    Res run = B("run --rm " + flags + " " + Ref("bb:1") + " true");
+    EXPECT_EQ(run.code, 125) << flags << ": " << run.out;
+    EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 1) << flags << ": " << run.out;
+    EXPECT_NE(run.out.find(needle), std::string::npos) << flags << ": " << run.out;
+    EXPECT_EQ(ContainerCount(), before) << flags;
+  }
+  // A host port someone else holds: refused before anything is made.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::string port = std::to_string(ntohs(addr.sin_port));
+  Res bound = B("run --rm -p 127.0.0.1:" + port + ":80 " + Ref("bb:1") + " true");
+  ::close(fd);
+  EXPECT_EQ(bound.code, 125) << bound.out;
+  EXPECT_NE(bound.out.find(port), std::string::npos) << bound.out;
+  EXPECT_EQ(ContainerCount(), before);
+  EXPECT_EQ(Trim(Capture("nft list chain ip berth ports 2>/dev/null | grep -c dport")), "0");
+}
+
+// The client killed while the container runs: the container goes on under its monitor, and
+// rm -f takes everything away.
+TEST_F(LifecycleTest, KilledClientThenRmForceLeavesNothing) {
+  pid_t client = ::fork();
+  ASSERT_GE(client, 0);
+  if (client == 0) {
+    ::setsid();
+    int devnull = ::open("/dev/null", O_RDWR);
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execl(BERTH_BIN, BERTH_BIN, "--root", root_.c_str(), "run", "--name", "orphan",
+            Ref("bb:1").c_str(), "sleep", "1000", nullptr);
+    ::_exit(127);
+  }
+  auto inspect = [] {
+    auto j = ParseJson(B("inspect orphan").out, "inspect");
+    return j && j->is_array() && !j->empty() ? (*j)[0] : Json::object();
+  };
+  Json c;
+  for (int i = 0; i < 500; ++i) {
+    c = inspect();
+    if (c.contains("State") && c["State"].value("Status", "") == "running") break;
+    ::usleep(10000);
+  }
+  ASSERT_EQ(c["State"].value("Status", ""), "running") << c.dump();
+  ::kill(client, SIGKILL);
+  ::waitpid(client, nullptr, 0);
+  EXPECT_EQ(inspect()["State"].value("Status", ""), "running");
+  std::string cid = c.value("Id", "");
+  pid_t init = c["State"].value("Pid", 0);
+  ASSERT_EQ(B("rm -f orphan").code, 0);
+  EXPECT_TRUE(HostClean(cid, {init}));
 }
 
 TEST_F(LifecycleTest, MissingImageWithPullNeverIs125) {
