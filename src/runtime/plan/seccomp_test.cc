@@ -458,6 +458,8 @@ TEST(DockerDefaultSeccomp, CompilesAndBehavesLikeDocker) {
   EXPECT_EQ(RunFilter(*p, x64, Nr("mount")), Errno(EPERM));
   EXPECT_EQ(RunFilter(*p, x64, Nr("unshare")), Errno(EPERM));
   EXPECT_EQ(RunFilter(*p, x64, Nr("kexec_load")), Errno(EPERM));
+  EXPECT_EQ(RunFilter(*p, x64, Nr("keyctl")), Errno(EPERM));
+  EXPECT_EQ(RunFilter(*p, x64, Nr("add_key")), Errno(EPERM));
   EXPECT_EQ(RunFilter(*p, x64, Nr("personality"), {8}), kAllow);
   EXPECT_EQ(RunFilter(*p, x64, Nr("personality"), {0x0400000}), Errno(EPERM));
   EXPECT_EQ(RunFilter(*p, x64, Nr("socket"), {2}), kAllow);
