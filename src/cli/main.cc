@@ -113,7 +113,17 @@ int Main(int argc, char** argv) {
   std::sort(commands.begin(), commands.end());
   for (const auto& [order, add] : commands) add(app, global, action);
 
-  bool runtime_command = Subcommand(args) == "runtime";
+  std::string sub(Subcommand(args));
+  bool runtime_command = sub == "runtime";
+  if (args.empty()) {  // plain `berth`: the usage, as docker prints it
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
+  if (!sub.empty() &&
+      app.get_subcommands([&](CLI::App* c) { return c->get_name() == sub; }).empty()) {
+    std::fprintf(stderr, "berth: '%s' is not a berth command (see --help)\n", sub.c_str());
+    return 125;
+  }
   std::reverse(args.begin(), args.end());
   try {
     app.parse(args);
