@@ -2,12 +2,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "base/strings.h"
 
 namespace berth::fs {
 
@@ -210,6 +213,17 @@ std::string Clean(std::string_view path) {
   }
   if (out.empty()) out = ".";
   return out;
+}
+
+Result<std::string> FindBesideSelf(const std::vector<std::string>& candidates) {
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return SysError("readlink(/proc/self/exe)");
+  std::string exe(self, static_cast<size_t>(n));
+  std::string dir = exe.substr(0, exe.rfind('/'));
+  for (const std::string& c : candidates)
+    if (std::string path = Join(dir, c); ::access(path.c_str(), X_OK) == 0) return path;
+  return MakeError(ErrorKind::kNotFound, "{} not found beside {}", str::Join(candidates, " or "), exe);
 }
 
 }  // namespace berth::fs

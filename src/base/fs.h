@@ -38,4 +38,8 @@ std::string Join(std::string_view a, std::string_view b);
 // the root (for absolute paths) — like Go's filepath.Clean.
 std::string Clean(std::string_view path);
 
+// The first of `candidates` (paths relative to the running executable's directory) that is an
+// executable file: how berth's executables find each other, built or installed.
+Result<std::string> FindBesideSelf(const std::vector<std::string>& candidates);
+
 }  // namespace berth::fs

@@ -1,5 +1,6 @@
 #include "cgroup/manager.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -59,13 +60,30 @@ std::vector<std::string> Manager::Paths() const {
   return {dirs.begin(), dirs.end()};
 }
 
-std::string Manager::V2Dir() const { return h_.unified.empty() ? "" : h_.unified + path_; }
-
-std::vector<std::string> Manager::V1TaskFiles() const {
-  std::set<std::string> files;
-  if (!OnV2())
+Result<Manager::JoinFds> Manager::OpenJoin(bool self_v1) const {
+  JoinFds j;
+  if (!h_.unified.empty()) {
+    BERTH_TRY(j.v2_dir, fs::Open(h_.unified + path_, O_PATH | O_DIRECTORY));
+  }
+  if (self_v1 && !OnV2()) {
+    std::set<std::string> files;
     for (const auto& [ctrl, mount] : h_.v1) files.insert(mount + path_ + "/tasks");
-  return {files.begin(), files.end()};
+    for (const std::string& f : files) {
+      BERTH_TRY(UniqueFd fd, fs::Open(f, O_WRONLY));
+      j.v1_tasks.push_back(std::move(fd));
+      j.v1_paths.push_back(f);
+    }
+  }
+  return j;
+}
+
+int WriteSelfToTasks(const std::vector<UniqueFd>& tasks, size_t* failed) {
+  for (size_t i = 0; i < tasks.size(); ++i)
+    if (::write(tasks[i].get(), "0", 1) != 1) {
+      *failed = i;
+      return errno;
+    }
+  return 0;
 }
 
 Result<void> Manager::MkdirChain(const std::string& mount, std::vector<std::string>* made) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "cgroup/hierarchy.h"
 #include "cgroup/plan.h"
 #include "cgroup/stats.h"
@@ -34,6 +35,10 @@ struct CgroupMount {
   bool operator==(const CgroupMount&) const = default;
 };
 
+// In the new process: writes "0" to each of `tasks`. Returns 0, or the errno of the write that
+// failed with *failed its index. Async-signal-safe, for use after clone().
+int WriteSelfToTasks(const std::vector<UniqueFd>& tasks, size_t* failed);
+
 class Manager {
  public:
   // `path` is a ResolvePath result: absolute, clean, not "/". sys defaults to RealSys().
@@ -52,12 +57,18 @@ class Manager {
   Result<void> AddProcess(pid_t pid, bool v1 = true, bool v2 = true);
   // Joining without moving a process from outside. Writing a pid to cgroup.procs write-locks
   // the kernel's global cgroup_threadgroup_rwsem, which waits for an RCU grace period: 5-20 ms
-  // per container on this machine. Instead a new process can be cloned straight into the v2
-  // cgroup (clone3 CLONE_INTO_CGROUP with a descriptor of V2Dir()) and, while it is still
-  // single-threaded and in the host's user namespace, write "0" (itself) to each V1TaskFiles()
-  // file: a one-thread move of current, which the kernel does without that lock.
-  std::string V2Dir() const;  // "" when there is no cgroup2 hierarchy
-  std::vector<std::string> V1TaskFiles() const;
+  // per container on this machine. Instead a new process is cloned straight into the v2 cgroup
+  // (clone3 CLONE_INTO_CGROUP with join.v2_dir) and, while it is still single-threaded and in the
+  // host's user namespace, writes "0" (itself) to each v1 `tasks` file (WriteSelfToTasks): a
+  // one-thread move of current, which the kernel does without that lock. With self_v1 false (the
+  // process starts in a new user namespace and has no rights on the host's files) no v1 file is
+  // opened. Whatever the process did not join, AddProcess(pid, v1_paths.empty(), !in_v2) moves.
+  struct JoinFds {
+    UniqueFd v2_dir;                    // -1 without a cgroup2 hierarchy
+    std::vector<UniqueFd> v1_tasks;     // opened O_WRONLY
+    std::vector<std::string> v1_paths;  // the same files' paths, for errors
+  };
+  Result<JoinFds> OpenJoin(bool self_v1) const;
   // Every process in the cgroup and its descendants, sorted.
   Result<std::vector<pid_t>> Pids();
   // v1 freezer.state FROZEN (retried until the kernel reports FROZEN, as runc does); v2

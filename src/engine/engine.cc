@@ -105,14 +105,8 @@ Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& 
 }
 
 Result<std::string> BerthExecutable() {
-  char self[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return SysError("readlink(/proc/self/exe)");
-  self[n] = 0;
-  std::string dir(self, std::strrchr(self, '/') - self);
-  for (const std::string& c : {dir + "/berth", dir + "/../../bin/berth"})
-    if (::access(c.c_str(), X_OK) == 0) return c;
-  return MakeError(ErrorKind::kNotFound, "the berth executable is not next to {}", self);
+  // Beside berth-engine in a build dir, or bin/berth from libexec/berth/ when installed.
+  return fs::FindBesideSelf({"berth", "../../bin/berth"});
 }
 
 namespace {

@@ -19,6 +19,7 @@
 #include "registry/auth.h"
 #include "registry/client.h"
 #include "store/store.h"
+#include "store/testing/registry_fixture.h"
 
 extern char** environ;
 
@@ -43,21 +44,8 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-struct Out {
-  int rc = -1;
-  std::string out, err;
-};
-
-// Runs a shell command line; stdout and stderr kept apart.
-Out RunShell(const std::string& cmd, const std::string& dir) {
-  std::string o = dir + "/cmd.out", e = dir + "/cmd.err";
-  int status = std::system(("(" + cmd + ") >" + o + " 2>" + e).c_str());
-  Out r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = fs::ReadFile(o).value_or("");
-  r.err = fs::ReadFile(e).value_or("");
-  return r;
-}
+using Out = berth::testing::ShellOut;
+using berth::testing::RunShell;
 
 ::testing::AssertionResult Ok(const Out& r, const std::string& what) {
   if (r.rc == 0) return ::testing::AssertionSuccess();

@@ -100,8 +100,8 @@ struct ChildContext {
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   bool no_new_keyring = false;
   std::string state_json;  // filled from kMsgHooksDone
-  // v1 `tasks` files (fd, path) the child writes "0" to, joining its cgroups itself.
-  std::vector<std::pair<int, std::string>> v1_tasks;
+  // The cgroup's v1 `tasks` files the child writes "0" to, joining them itself.
+  const cgroup::Manager::JoinFds* join = nullptr;
 };
 
 [[noreturn]] void ChildFail(const ChildContext& ctx, const Error& e) {
@@ -146,10 +146,9 @@ Result<void> ChildSetup(ChildContext& ctx) {
   BERTH_TRY(Msg go, RecvMsg(ctx.sync_fd));
   if (go.type != kMsgGo) ::_exit(1);  // the parent gave up
   // Before a new cgroup namespace is made, so that its root is the container's cgroup.
-  for (const auto& [fd, path] : ctx.v1_tasks) {
-    if (::write(fd, "0", 1) != 1) return SysError("joining the cgroup: writing 0 to {}", path);
-    ::close(fd);
-  }
+  size_t bad = 0;
+  if (int e = cgroup::WriteSelfToTasks(ctx.join->v1_tasks, &bad))
+    return SysErrorN(e, "joining the cgroup: writing 0 to {}", ctx.join->v1_paths[bad]);
   BERTH_CHECK(EnterNamespaces(ctx.ns));
   if (ctx.ns.unshare_flags & CLONE_NEWUTS) {
     const auto& s = *ctx.spec;
@@ -358,35 +357,24 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   ctx.lock_fd = lock.get();
   ctx.parent_fd = parent_end.get();
 
-  // Joining the cgroup the fast way (cgroup/manager.h): created in the v2 cgroup, and writing
-  // itself into the v1 ones unless it starts in a new user namespace (no rights there).
-  UniqueFd v2_dir;
-  if (std::string v2 = cg->V2Dir(); !v2.empty()) {
-    BERTH_TRY(v2_dir, fs::Open(v2, O_PATH | O_DIRECTORY), "cgroup {}", cg_path);
-  }
-  bool self_join_v1 = !(ns.clone_flags & CLONE_NEWUSER);
-  std::vector<UniqueFd> task_fds;
-  if (self_join_v1) {
-    for (const std::string& f : cg->V1TaskFiles()) {
-      BERTH_TRY(UniqueFd fd, fs::Open(f, O_WRONLY), "cgroup {}", cg_path);
-      ctx.v1_tasks.emplace_back(fd.get(), f);
-      task_fds.push_back(std::move(fd));
-    }
-  }
+  // Joining the cgroup the fast way (cgroup/manager.h): unless the init starts in a new user
+  // namespace, it writes itself into the v1 hierarchies.
+  BERTH_TRY(auto join, cg->OpenJoin(!(ns.clone_flags & CLONE_NEWUSER)), "cgroup {}", cg_path);
+  ctx.join = &join;
 
   bool in_v2 = false;
-  BERTH_TRY(pid_t pid, CloneChild(ns, [&ctx] { ChildMain(ctx); }, v2_dir.get(), &in_v2),
+  BERTH_TRY(pid_t pid, CloneChild(ns, [&ctx] { ChildMain(ctx); }, join.v2_dir.get(), &in_v2),
             "starting the container init");
   child_end.reset();
-  task_fds.clear();
+  join.v1_tasks.clear();
   Defer kill_child([&] {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   });
 
   BERTH_CHECK(WriteIdMaps(pid, spec), "writing the user namespace id maps");
-  BERTH_CHECK(cg->AddProcess(pid, /*v1=*/!self_join_v1, /*v2=*/!in_v2), "joining cgroup {}",
-              cg_path);
+  BERTH_CHECK(cg->AddProcess(pid, /*v1=*/join.v1_paths.empty(), /*v2=*/!in_v2),
+              "joining cgroup {}", cg_path);
   if (spec.process->oom_score_adj)
     BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/oom_score_adj", pid), std::to_string(*spec.process->oom_score_adj)));
   if (int e = SendMsg(parent_end.get(), kMsgGo, 0, "")) return SysErrorN(e, "send(sync socket)");

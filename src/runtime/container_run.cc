@@ -182,20 +182,7 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
   // Into the container's cgroup the fast way, as create does (cgroup/manager.h).
   BERTH_TRY(cgroup::Hierarchy h, cgroup::Detect(options_.cgroup_root));
   BERTH_TRY(auto cg, cgroup::Manager::Open(h, s.cgroups_path));
-  UniqueFd v2_dir;
-  if (std::string v2 = cg->V2Dir(); !v2.empty()) {
-    BERTH_TRY(v2_dir, fs::Open(v2, O_PATH | O_DIRECTORY), "the container's cgroup");
-  }
-  bool self_join_v1 = !(ns.clone_flags & CLONE_NEWUSER);
-  std::vector<UniqueFd> task_fds;
-  std::vector<int> task_fd_numbers;
-  if (self_join_v1) {
-    for (const std::string& f : cg->V1TaskFiles()) {
-      BERTH_TRY(UniqueFd fd, fs::Open(f, O_WRONLY), "the container's cgroup");
-      task_fd_numbers.push_back(fd.get());
-      task_fds.push_back(std::move(fd));
-    }
-  }
+  BERTH_TRY(auto join, cg->OpenJoin(!(ns.clone_flags & CLONE_NEWUSER)), "the container's cgroup");
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return SysError("socketpair");
@@ -212,13 +199,13 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
               char go;
               if (::read(child_sync, &go, 1) != 1) ::_exit(1);
               ChildError err;
-              for (int fd : task_fd_numbers)
-                if (::write(fd, "0", 1) != 1) {
-                  err.err = errno;
-                  std::snprintf(err.message, sizeof err.message, "joining the container's cgroup");
-                  [[maybe_unused]] ssize_t n = ::write(child_sync, &err, sizeof err);
-                  ::_exit(126);
-                }
+              size_t bad = 0;
+              if (int e = cgroup::WriteSelfToTasks(join.v1_tasks, &bad)) {
+                err.err = e;
+                std::snprintf(err.message, sizeof err.message, "joining the container's cgroup");
+                [[maybe_unused]] ssize_t n = ::write(child_sync, &err, sizeof err);
+                ::_exit(126);
+              }
               auto r = EnterNamespaces(ns);
               if (!r) {
                 err.err = r.error().errnum();
@@ -228,16 +215,16 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
               }
               [[maybe_unused]] ssize_t n = ::write(child_sync, &err, sizeof err);
               ::_exit(err.err == ENOENT ? 127 : 126);
-            }, v2_dir.get(), &in_v2),
+            }, join.v2_dir.get(), &in_v2),
             "starting the exec process");
   child_end.reset();
   console.reset();
-  task_fds.clear();
+  join.v1_tasks.clear();
   Defer kill_child([&] {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
   });
-  BERTH_CHECK(cg->AddProcess(pid, /*v1=*/!self_join_v1, /*v2=*/!in_v2),
+  BERTH_CHECK(cg->AddProcess(pid, /*v1=*/join.v1_paths.empty(), /*v2=*/!in_v2),
               "joining the container's cgroup");
   if (::write(parent_end.get(), "g", 1) != 1) return SysError("write(sync)");
   ChildError err;

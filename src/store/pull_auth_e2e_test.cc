@@ -180,10 +180,7 @@ class TokenServer {
   std::unique_ptr<FakeServer> server_;
 };
 
-struct Out {
-  int rc = -1;
-  std::string out, err;
-};
+using Out = berth::testing::ShellOut;
 
 class PullAuthE2ETest : public ::testing::Test {
  protected:
@@ -224,15 +221,7 @@ class PullAuthE2ETest : public ::testing::Test {
                                                        oci::ImageManifestToJson(m).dump())}});
   }
 
-  Out Run(const std::string& cmd) {
-    std::string o = dir_ + "/cmd.out", e = dir_ + "/cmd.err";
-    int status = std::system(("(" + cmd + ") >" + o + " 2>" + e).c_str());
-    Out r;
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = fs::ReadFile(o).value_or("");
-    r.err = fs::ReadFile(e).value_or("");
-    return r;
-  }
+  Out Run(const std::string& cmd) { return berth::testing::RunShell(cmd, dir_); }
   Out Berth(const std::string& root, const std::string& args, const std::string& input = "") {
     return Run((input.empty() ? "" : "printf '%s\\n' '" + input + "' | ") +
                "DOCKER_CONFIG=" + dir_ + "/docker " + BERTH_BIN + " --root " + root + " " + args);

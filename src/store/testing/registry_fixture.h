@@ -74,6 +74,22 @@ inline std::string Capture(const std::string& cmd, int* status = nullptr) {
   return out;
 }
 
+struct ShellOut {
+  int rc = -1;
+  std::string out, err;
+};
+
+// Runs `sh -c cmd` with stdout and stderr kept apart (through files in `dir`).
+inline ShellOut RunShell(const std::string& cmd, const std::string& dir) {
+  std::string o = dir + "/cmd.out", e = dir + "/cmd.err";
+  int status = std::system(("(" + cmd + ") >" + o + " 2>" + e).c_str());
+  ShellOut r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = fs::ReadFile(o).value_or("");
+  r.err = fs::ReadFile(e).value_or("");
+  return r;
+}
+
 inline registry::Options FastRegistryOptions() {
   registry::Options o;
   o.max_attempts = 3;
