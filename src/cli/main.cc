@@ -115,7 +115,10 @@ int Main(int argc, char** argv) {
 
   std::string sub(Subcommand(args));
   bool runtime_command = sub == "runtime";
-  if (args.empty()) {  // plain `berth`: the usage, as docker prints it
+  // No command (plain `berth`, or only global options): the usage, as docker prints it.
+  if (sub.empty() && std::none_of(args.begin(), args.end(), [](const std::string& a) {
+        return a == "-h" || a == "--help" || a == "-v" || a == "--version";
+      })) {
     std::fputs(app.help().c_str(), stdout);
     return 0;
   }

@@ -477,6 +477,15 @@ TEST_F(LifecycleTest, MalformedFlagsAndABoundPortAre125AndMakeNothing) {
   EXPECT_EQ(Trim(Capture("nft list chain ip berth ports 2>/dev/null | grep -c dport")), "0");
 }
 
+TEST_F(LifecycleTest, UnknownCommandIsOneLineAndPlainBerthPrintsUsage) {
+  Res unknown = B("frobnicate " + Ref("bb:1"));
+  EXPECT_EQ(unknown.code, 125) << unknown.out;
+  EXPECT_EQ(unknown.out, "berth: 'frobnicate' is not a berth command (see --help)\n");
+  Res plain = B("");
+  EXPECT_EQ(plain.code, 0) << plain.out;
+  EXPECT_NE(plain.out.find("Usage: berth"), std::string::npos) << plain.out;
+}
+
 // The client killed while the container runs: the container goes on under its monitor, and
 // rm -f takes everything away.
 TEST_F(LifecycleTest, KilledClientThenRmForceLeavesNothing) {
