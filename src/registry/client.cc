@@ -395,6 +395,9 @@ struct Client::Impl {
     if (!opts.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca_file.c_str());
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &HeaderCallback);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+    // Streamed bodies (blobs) in 256 KiB reads rather than curl's default 16 KiB: a sixteenth of
+    // the poll/recv calls and of the sink's calls.
+    if (req.sink) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L << 10);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &WriteCallback);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);

@@ -1,6 +1,8 @@
 #include "store/pull.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -83,12 +85,29 @@ Result<unpack::LayerDigests> FetchOnce(const Job& job, const oci::Descriptor& de
   unpack::ChunkPipe pipe;
   Result<void> downloaded;
   std::thread downloader([&] {
-    downloaded = job.client.GetBlob(job.ref, desc, [&](std::string_view chunk) -> Result<void> {
-      if (job.cancel) return Unexpected(Cancelled());
-      BERTH_CHECK(blob.Write(chunk));
+    // The HTTP client hands over a few KiB at a time: gathered into 1 MiB chunks, the blob file
+    // gets one write per MiB and the unpacker reads the chunks themselves.
+    constexpr size_t kChunk = 1 << 20;
+    unpack::Chunk batch;
+    auto flush = [&]() -> Result<void> {
+      if (batch.size() == 0) return {};
+      BERTH_CHECK(blob.Write(batch.view()));
       rep.Bytes(blob.written());
-      return pipe.Push(chunk);
+      return pipe.PushChunk(std::move(batch));
+    };
+    downloaded = job.client.GetBlob(job.ref, desc, [&](std::string_view data) -> Result<void> {
+      if (job.cancel) return Unexpected(Cancelled());
+      while (!data.empty()) {
+        if (batch.capacity() == 0) batch = pipe.Acquire(kChunk);
+        size_t n = std::min(data.size(), batch.capacity() - batch.size());
+        std::memcpy(batch.data() + batch.size(), data.data(), n);
+        batch.resize(batch.size() + n);
+        data.remove_prefix(n);
+        if (batch.size() == batch.capacity()) BERTH_CHECK(flush());  // leaves `batch` empty
+      }
+      return {};
     });
+    if (downloaded) downloaded = flush();
     if (downloaded) {
       pipe.Close();
     } else {

@@ -83,20 +83,22 @@ std::pair<std::string, std::string> SplitParent(const std::string& path) {
 
 struct ReadCtx {
   ByteSource* src;
-  std::vector<char> buf;
+  std::string scratch;  // for sources that copy
   std::optional<Error> error;
 };
 
+// libarchive keeps using a block until it asks for the next one, which is what ReadView
+// promises: a pipe's chunks reach it without a copy.
 la_ssize_t ReadCallback(struct archive* a, void* user, const void** out) {
   auto* ctx = static_cast<ReadCtx*>(user);
-  auto n = ctx->src->Read(ctx->buf.data(), ctx->buf.size());
-  if (!n) {
-    archive_set_error(a, EIO, "%s", n.error().message().c_str());
-    ctx->error = std::move(n).error();
+  auto v = ctx->src->ReadView(ctx->scratch);
+  if (!v) {
+    archive_set_error(a, EIO, "%s", v.error().message().c_str());
+    ctx->error = std::move(v).error();
     return -1;
   }
-  *out = ctx->buf.data();
-  return static_cast<la_ssize_t>(*n);
+  *out = v->data();
+  return static_cast<la_ssize_t>(v->size());
 }
 
 // An open directory below the root. Shared: the cache and the entry being applied may both hold
@@ -117,7 +119,7 @@ class Applier {
         options_(options) {}
 
   Result<LayerStats> Run(ByteSource& tar) {
-    ReadCtx ctx{&tar, std::vector<char>(1 << 20), std::nullopt};
+    ReadCtx ctx{&tar, std::string(1 << 20, '\0'), std::nullopt};
     ArchivePtr a(archive_read_new());
     if (!a) return MakeError("archive_read_new failed");
     archive_read_support_format_tar(a.get());
@@ -563,7 +565,7 @@ Result<UnpackResult> UnpackLayer(ByteSource& blob, const LayerDescriptor& desc,
   std::thread decoder([&] {
     constexpr size_t kChunk = 1 << 20;
     for (;;) {
-      std::string chunk(kChunk, '\0');
+      Chunk chunk = tar.Acquire(kChunk);
       size_t have = 0;
       while (have < kChunk / 2) {
         auto n = reader->Read(chunk.data() + have, kChunk - have);
@@ -573,21 +575,21 @@ Result<UnpackResult> UnpackLayer(ByteSource& blob, const LayerDescriptor& desc,
       }
       chunk.resize(have);
       if (have == 0) return tar.Close();
-      if (!tar.PushOwned(std::move(chunk))) return;  // ApplyLayer gave up
+      if (!tar.PushChunk(std::move(chunk))) return;  // ApplyLayer gave up
     }
   });
   auto stats = ApplyLayer(tar, dest_dir, options);
   if (stats) {
     // The tar's end-of-archive blocks may leave padding unread: read to the end, where the
     // decoder reports the digests' verdict.
-    std::vector<char> rest(64 << 10);
+    std::string scratch;
     for (;;) {
-      auto n = tar.Read(rest.data(), rest.size());
-      if (!n) {
-        stats = Unexpected(std::move(n).error());
+      auto v = tar.ReadView(scratch);
+      if (!v) {
+        stats = Unexpected(std::move(v).error());
         break;
       }
-      if (*n == 0) break;
+      if (v->empty()) break;
     }
   }
   tar.CloseRead();

@@ -10,10 +10,13 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -26,6 +29,10 @@ class ByteSource {
   // Reads up to `size` bytes into `buf`. Returns 0 only at the end of the stream; a source that
   // has no bytes yet blocks. After an error the source is unusable.
   virtual Result<size_t> Read(char* buf, size_t size) = 0;
+  // As Read(), without a copy where the source holds its bytes in memory already: returns a view
+  // of the next bytes (empty only at the end), valid until the next call on this source. The
+  // default reads into `scratch`.
+  virtual Result<std::string_view> ReadView(std::string& scratch);
 };
 
 class ByteSink {
@@ -40,6 +47,7 @@ class StringSource : public ByteSource {
  public:
   explicit StringSource(std::string_view data) : data_(data) {}
   Result<size_t> Read(char* buf, size_t size) override;
+  Result<std::string_view> ReadView(std::string& scratch) override;
 
  private:
   std::string_view data_;
@@ -81,8 +89,42 @@ class FdSink : public ByteSink {
   std::string name_;
 };
 
+// A byte buffer of fixed capacity, not zeroed when made: the unit a ChunkPipe moves and recycles.
+class Chunk {
+ public:
+  Chunk() = default;
+  explicit Chunk(size_t capacity)
+      : data_(std::make_unique_for_overwrite<char[]>(capacity)), capacity_(capacity) {}
+  // A moved-from chunk is empty, capacity included.
+  Chunk(Chunk&& o) noexcept
+      : data_(std::move(o.data_)),
+        capacity_(std::exchange(o.capacity_, 0)),
+        size_(std::exchange(o.size_, 0)) {}
+  Chunk& operator=(Chunk&& o) noexcept {
+    data_ = std::move(o.data_);
+    capacity_ = std::exchange(o.capacity_, 0);
+    size_ = std::exchange(o.size_, 0);
+    return *this;
+  }
+
+  char* data() { return data_.get(); }
+  size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  void resize(size_t n) { size_ = n < capacity_ ? n : capacity_; }
+  std::string_view view() const { return {data_.get(), size_}; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+  size_t size_ = 0;
+};
+
 // A bounded single-producer single-consumer pipe: a producer thread (the HTTP client's write
 // callback) Push()es chunks as they arrive; the consumer (the unpacker) Read()s them.
+//
+// Chunks are recycled: the producer Acquire()s one (a used one when the consumer has returned
+// it), fills it and PushChunk()s it, so a long stream allocates a handful of buffers and the
+// consumer can read it without a copy (ReadView).
 //
 // Push() blocks while more than `capacity` bytes are buffered. The producer ends the stream with
 // Close() or Fail(error); the consumer's Read() then returns 0 or that error. If the consumer
@@ -91,19 +133,27 @@ class ChunkPipe : public ByteSource {
  public:
   explicit ChunkPipe(size_t capacity = 4 << 20) : capacity_(capacity) {}
 
+  // A copy of `data`, in one chunk.
   Result<void> Push(std::string_view data);
-  // As Push(), taking the chunk without a copy.
-  Result<void> PushOwned(std::string&& chunk);
+  // An empty chunk of at least `capacity` bytes for the producer to fill.
+  Chunk Acquire(size_t capacity);
+  Result<void> PushChunk(Chunk&& chunk);
   void Close();
   void Fail(Error error);
   void CloseRead();
 
   Result<size_t> Read(char* buf, size_t size) override;
+  // The rest of the next chunk, valid until the next Read/ReadView.
+  Result<std::string_view> ReadView(std::string& scratch) override;
 
  private:
+  void RecycleLocked(Chunk&& c);
+
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> chunks_;
+  std::deque<Chunk> chunks_;
+  std::vector<Chunk> free_;  // consumed chunks, for Acquire
+  Chunk lent_;               // the chunk the last ReadView points into
   size_t front_offset_ = 0;  // bytes of chunks_.front() already read
   size_t buffered_ = 0;
   size_t capacity_;

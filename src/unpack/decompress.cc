@@ -11,8 +11,6 @@ namespace berth::unpack {
 
 namespace {
 
-constexpr size_t kInBuf = 512 << 10;
-
 // Media types from image-spec (layer.md) and Docker's image manifest v2 schema 2.
 struct MediaTypeRow {
   std::string_view media_type;
@@ -57,7 +55,7 @@ const char* IsalError(int rc) {
 // trailer's crc32 and isize. When one member ends and input remains, the next member starts.
 class GzipSource : public ByteSource {
  public:
-  explicit GzipSource(ByteSource& in) : in_(in), in_buf_(kInBuf) {
+  explicit GzipSource(ByteSource& in) : in_(in) {
     state_ = std::make_unique<inflate_state>();
     isal_inflate_init(state_.get());
     state_->crc_flag = ISAL_GZIP;
@@ -105,16 +103,18 @@ class GzipSource : public ByteSource {
   }
 
   Result<void> Fill() {
-    BERTH_TRY(size_t n, in_.Read(reinterpret_cast<char*>(in_buf_.data()), in_buf_.size()));
-    if (n == 0) in_eof_ = true;
-    consumed_ += n;
-    state_->next_in = in_buf_.data();
-    state_->avail_in = static_cast<uint32_t>(n);
+    // The view stays valid until the next ReadView, which comes only once isal has used it all.
+    BERTH_TRY(std::string_view in, in_.ReadView(in_buf_));
+    if (in.size() > UINT32_MAX) in = in.substr(0, UINT32_MAX);  // never: chunks are MiBs
+    if (in.empty()) in_eof_ = true;
+    consumed_ += in.size();
+    state_->next_in = reinterpret_cast<uint8_t*>(const_cast<char*>(in.data()));
+    state_->avail_in = static_cast<uint32_t>(in.size());
     return {};
   }
 
   ByteSource& in_;
-  std::vector<uint8_t> in_buf_;
+  std::string in_buf_;  // for sources that copy
   std::unique_ptr<inflate_state> state_;
   bool in_eof_ = false;
   uint64_t consumed_ = 0;
@@ -122,7 +122,7 @@ class GzipSource : public ByteSource {
 
 class ZstdSource : public ByteSource {
  public:
-  explicit ZstdSource(ByteSource& in) : src_(in), in_buf_(ZSTD_DStreamInSize()) {
+  explicit ZstdSource(ByteSource& in) : src_(in) {
     ctx_ = ZSTD_createDCtx();
     if (ctx_ == nullptr) std::abort();
     // Layers are decoded in memory; refuse windows over 2 GiB (zstd --long=31) as a bomb guard.
@@ -136,10 +136,11 @@ class ZstdSource : public ByteSource {
     if (size == 0) return size_t{0};
     for (;;) {
       if (in_.pos == in_.size && !in_eof_) {
-        BERTH_TRY(size_t n, src_.Read(in_buf_.data(), in_buf_.size()));
-        consumed_ += n;
-        in_ = ZSTD_inBuffer{in_buf_.data(), n, 0};
-        if (n == 0) in_eof_ = true;
+        // Valid until the next ReadView, which comes only once zstd has used it all.
+        BERTH_TRY(std::string_view v, src_.ReadView(in_buf_));
+        consumed_ += v.size();
+        in_ = ZSTD_inBuffer{v.data(), v.size(), 0};
+        if (v.empty()) in_eof_ = true;
       }
       if (in_.pos == in_.size && in_eof_) {
         if (frame_open_)
@@ -161,8 +162,8 @@ class ZstdSource : public ByteSource {
  private:
   ByteSource& src_;  // where compressed bytes come from
   ZSTD_DCtx* ctx_ = nullptr;
-  std::vector<char> in_buf_;
-  ZSTD_inBuffer in_{nullptr, 0, 0};  // the unread part of in_buf_
+  std::string in_buf_;               // for sources that copy
+  ZSTD_inBuffer in_{nullptr, 0, 0};  // the unread part of the last view
   bool in_eof_ = false;
   bool frame_open_ = false;
   uint64_t consumed_ = 0;
@@ -172,6 +173,9 @@ class PassThrough : public ByteSource {
  public:
   explicit PassThrough(ByteSource& in) : in_(in) {}
   Result<size_t> Read(char* buf, size_t size) override { return in_.Read(buf, size); }
+  Result<std::string_view> ReadView(std::string& scratch) override {
+    return in_.ReadView(scratch);
+  }
 
  private:
   ByteSource& in_;

@@ -40,12 +40,26 @@ class LayerReader::Verifier : public ByteSource {
     return ReadInner(buf, size);
   }
 
+  Result<std::string_view> ReadView(std::string& scratch) override {
+    if (!pending_.empty()) {
+      scratch.swap(pending_);
+      pending_.clear();
+      return std::string_view(scratch);
+    }
+    if (error_) return Unexpected(*error_);
+    if (done_) return std::string_view();
+    auto r = in_.ReadView(scratch);
+    if (!r) return Fail(std::move(r).error());
+    BERTH_CHECK(Account(r->data(), r->size()));
+    return *r;
+  }
+
   Result<void> Drain() {
     pending_.clear();
-    std::vector<char> buf(128 << 10);
+    std::string scratch;
     for (;;) {
-      BERTH_TRY(size_t n, ReadInner(buf.data(), buf.size()));
-      if (n == 0) return {};
+      BERTH_TRY(std::string_view v, ReadView(scratch));
+      if (v.empty()) return {};
     }
   }
 
@@ -59,7 +73,13 @@ class LayerReader::Verifier : public ByteSource {
     if (done_) return size_t{0};
     auto r = in_.Read(buf, size);
     if (!r) return Fail(std::move(r).error());
-    size_t n = *r;
+    BERTH_CHECK(Account(buf, *r));
+    return *r;
+  }
+
+  // Counts and hashes `n` bytes that came from the source; n == 0 is its end, where the size
+  // and digest are checked.
+  Result<void> Account(const char* buf, size_t n) {
     if (n == 0) {
       done_ = true;
       actual_ = hash_ ? hasher_.Finish() : *want_;
@@ -71,7 +91,7 @@ class LayerReader::Verifier : public ByteSource {
         return Fail(Error(
             fmt::format("{} mismatch: expected {}, got {}", what_, want_->ToString(), actual_),
             ErrorKind::kDataLoss));
-      return size_t{0};
+      return {};
     }
     count_ += n;
     if (want_size_ >= 0 && count_ > static_cast<uint64_t>(want_size_))
@@ -82,7 +102,7 @@ class LayerReader::Verifier : public ByteSource {
       return Fail(Error(fmt::format("{} exceeds the limit of {} bytes", what_, max_size_),
                         ErrorKind::kDataLoss));
     if (hash_) hasher_.Update(buf, n);
-    return n;
+    return {};
   }
 
   Unexpected Fail(Error e) {

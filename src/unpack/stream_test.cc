@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstring>
 #include <random>
 #include <thread>
 
+#include "base/fs.h"
 #include "unpack/apply.h"
 #include "unpack/test_tar.h"
 
@@ -254,6 +258,68 @@ TEST(LayerReaderTest, ChunkPipeProducerFailureAndReaderGivingUp) {
   std::thread producer([&] { EXPECT_FALSE(pipe2.Push("6")); });
   pipe2.CloseRead();
   producer.join();
+}
+
+TEST(LayerReaderTest, ChunkPipeLendsChunksAndRecyclesThem) {
+  ChunkPipe pipe(1 << 20);
+  Chunk c = pipe.Acquire(64);
+  ASSERT_GE(c.capacity(), 64u);
+  EXPECT_EQ(c.size(), 0u);
+  const char* first = c.data();
+  std::memcpy(c.data(), "hello", 5);
+  c.resize(5);
+  ASSERT_TRUE(pipe.PushChunk(std::move(c)));
+  EXPECT_EQ(c.capacity(), 0u);  // moved from: empty
+  ASSERT_TRUE(pipe.Push("world"));
+
+  // A partial Read, then ReadView lends the rest of that chunk: its own bytes, no copy.
+  char buf[2];
+  ASSERT_EQ(*pipe.Read(buf, 2), 2u);
+  std::string scratch;
+  auto v = pipe.ReadView(scratch);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, "llo");
+  EXPECT_EQ(v->data(), first + 2);
+  EXPECT_TRUE(scratch.empty());
+  v = pipe.ReadView(scratch);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, "world");
+
+  // The first chunk went back when the next view was taken; the producer gets it again.
+  Chunk again = pipe.Acquire(64);
+  EXPECT_EQ(again.data(), first);
+  EXPECT_EQ(again.size(), 0u);
+  pipe.Close();
+  v = pipe.ReadView(scratch);
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->empty());
+
+  // A chunk too small for the request is not handed out.
+  Chunk big = pipe.Acquire(1 << 16);
+  EXPECT_NE(big.data(), first);
+  EXPECT_GE(big.capacity(), 1u << 16);
+}
+
+TEST(LayerReaderTest, ReadViewOfACopyingSourceUsesTheScratchBuffer) {
+  std::string data(300000, 'x');
+  int fds[2];  // a copying source: FdSource on a pipe
+  ASSERT_EQ(::pipe(fds), 0);
+  std::thread writer([&] {
+    EXPECT_TRUE(fs::WriteAll(fds[1], data, "pipe"));
+    ::close(fds[1]);
+  });
+  FdSource src(UniqueFd(fds[0]), "pipe");
+  std::string scratch, got;
+  for (;;) {
+    auto v = src.ReadView(scratch);
+    ASSERT_TRUE(v);
+    if (v->empty()) break;
+    EXPECT_GE(v->data(), scratch.data());
+    EXPECT_LE(v->data() + v->size(), scratch.data() + scratch.size());
+    got.append(*v);
+  }
+  writer.join();
+  EXPECT_EQ(got, data);
 }
 
 TEST(UnpackLayerTest, CorruptBlobReportedAsDataLossNotTarError) {
