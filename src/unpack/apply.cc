@@ -119,6 +119,7 @@ class Applier {
         options_(options) {}
 
   Result<LayerStats> Run(ByteSource& tar) {
+    BERTH_CHECK(LearnFresh());
     ReadCtx ctx{&tar, std::string(1 << 20, '\0'), std::nullopt};
     ArchivePtr a(archive_read_new());
     if (!a) return MakeError("archive_read_new failed");
@@ -148,6 +149,39 @@ class Applier {
     if (ctx.error) return Unexpected(*ctx.error);
     const char* msg = archive_error_string(a);
     return MakeError(ErrorKind::kDataLoss, "{}: {}", what, msg ? msg : "unknown libarchive error");
+  }
+
+  // fresh_: the tree starts empty and its root is not setgid. Every directory in it is then made
+  // by this extraction with mode 0700 until FixDirectories, so whatever is made in it belongs to
+  // our effective uid and gid, and a chown to those is a no-op that can be skipped.
+  Result<void> LearnFresh() {
+    struct stat st;
+    if (::fstat(root_->get(), &st) != 0) return SysError("stat({})", dest_);
+    BERTH_TRY(std::vector<std::string> names, ListAt(root_->get(), dest_));
+    fresh_ = names.empty() && (st.st_mode & S_ISGID) == 0;
+    euid_ = ::geteuid();
+    egid_ = ::getegid();
+    umask_ = ProcessUmask();
+    return {};
+  }
+
+  // The umask, without changing it (umask(2) can only set it, and other threads create files
+  // too); all bits when /proc cannot say, so that every mode is set explicitly.
+  static mode_t ProcessUmask() {
+    auto status = fs::ReadFile("/proc/self/status");
+    if (!status) return 07777;
+    for (std::string_view line : str::Split(*status, '\n')) {
+      if (!line.starts_with("Umask:")) continue;
+      line.remove_prefix(6);
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+      mode_t m = 0;
+      for (char c : line) {
+        if (c < '0' || c > '7') return 07777;
+        m = m * 8 + static_cast<mode_t>(c - '0');
+      }
+      return line.empty() ? 07777 : m;
+    }
+    return 07777;
   }
 
   template <typename... Args>
@@ -269,21 +303,25 @@ class Applier {
     BERTH_TRY(Dir parent_dir, OpenDir(parent, true, raw));
     const UniqueFd& pfd = *parent_dir;
     std::string shown = fs::Join(dest_, path);
-
-    // A later entry replaces an earlier one (or one from a lower layer in kFlat), except that a
-    // directory over a directory merges.
-    struct stat st;
-    bool exists = ::fstatat(pfd.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    if (exists && !(type == AE_IFDIR && S_ISDIR(st.st_mode))) {
-      BERTH_CHECK(Remove(pfd.get(), base, path, shown));
-      exists = false;
-    }
     if (options_.whiteouts == WhiteoutMode::kFlat) created_.insert(path);
 
+    // A later entry replaces an earlier one (or one from a lower layer in kFlat), except that a
+    // directory over a directory merges. Names are made first and looked at only when taken
+    // (EEXIST): most names are new, and a lookup of a missing name costs a syscall and a
+    // negative dentry each.
     switch (type) {
       case AE_IFDIR: {
-        if (!exists && ::mkdirat(pfd.get(), base.c_str(), 0700) != 0)
-          return SysError("mkdirat({})", shown);
+        if (::mkdirat(pfd.get(), base.c_str(), 0700) != 0) {
+          if (errno != EEXIST) return SysError("mkdirat({})", shown);
+          struct stat st;
+          if (::fstatat(pfd.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+            return SysError("fstatat({})", shown);
+          if (!S_ISDIR(st.st_mode)) {
+            BERTH_CHECK(Remove(pfd.get(), base, path, shown));
+            if (::mkdirat(pfd.get(), base.c_str(), 0700) != 0)
+              return SysError("mkdirat({})", shown);
+          }
+        }
         // Through the cache: the directory's entries usually follow.
         BERTH_TRY(Dir dfd, OpenDir(path, false, raw));
         if (!dfd) return SysErrorN(ENOENT, "openat({})", shown);
@@ -292,14 +330,15 @@ class Applier {
       }
       case AE_IFREG: {
         ++stats_.files;
-        return RegularFile(a, ctx, pfd.get(), base, shown, e, raw);
+        return RegularFile(a, ctx, pfd.get(), base, path, shown, e, raw);
       }
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
         if (target == nullptr) target = archive_entry_symlink_utf8(e);
         if (target == nullptr) return Refuse(raw, "symlink without a target");
-        if (::symlinkat(target, pfd.get(), base.c_str()) != 0)
-          return SysError("symlinkat({} -> {})", shown, target);
+        BERTH_CHECK(MakeOver(
+            pfd.get(), base, path, shown, [&] { return ::symlinkat(target, pfd.get(), base.c_str()); },
+            [&] { return fmt::format("symlinkat({} -> {})", shown, target); }));
         ++stats_.symlinks;
         return ApplyPathMeta(pfd.get(), base, shown, e, /*is_symlink=*/true);
       }
@@ -307,21 +346,57 @@ class Applier {
         dev_t dev = (type == AE_IFIFO)
                         ? 0
                         : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
-        if (::mknodat(pfd.get(), base.c_str(), type | 0600, dev) != 0)
-          return SysError("mknodat({}, {:o}, {}:{})", shown, static_cast<unsigned>(type),
-                          major(dev), minor(dev));
+        BERTH_CHECK(MakeOver(
+            pfd.get(), base, path, shown,
+            [&] { return ::mknodat(pfd.get(), base.c_str(), type | 0600, dev); },
+            [&] {
+              return fmt::format("mknodat({}, {:o}, {}:{})", shown, static_cast<unsigned>(type),
+                                 major(dev), minor(dev));
+            }));
         ++stats_.specials;
         return ApplyPathMeta(pfd.get(), base, shown, e, /*is_symlink=*/false);
       }
     }
   }
 
+  // Makes a name with `make` (a *at call: >= 0 on success, -1 with errno); a name an earlier
+  // entry took is removed and made again. `describe` names the call in an error.
+  template <typename Make, typename Describe>
+  Result<int> MakeOver(int pfd, const std::string& base, const std::string& path,
+                       const std::string& shown, Make make, Describe describe) {
+    int rc = make();
+    if (rc < 0 && errno == EEXIST) {
+      BERTH_CHECK(Remove(pfd, base, path, shown));
+      rc = make();
+    }
+    if (rc < 0) return SysError("{}", describe());
+    return rc;
+  }
+
+  // fchown, unless the entry already has that owner: made by us in a fresh tree (see fresh_).
+  bool NeedsChown(struct archive_entry* e) const {
+    if (!options_.preserve_owner) return false;
+    return !fresh_ || static_cast<uid_t>(archive_entry_uid(e)) != euid_ ||
+           static_cast<gid_t>(archive_entry_gid(e)) != egid_;
+  }
+
   Result<void> RegularFile(struct archive* a, ReadCtx& ctx, int pfd, const std::string& base,
-                           const std::string& shown, struct archive_entry* e,
-                           std::string_view raw) {
-    UniqueFd fd(
-        ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) return SysError("openat({})", shown);
+                           const std::string& path, const std::string& shown,
+                           struct archive_entry* e, std::string_view raw) {
+    // Made with its permission bits, so that fchmod is needed only for what the umask takes
+    // away and for setuid, setgid and sticky bits (which come after fchown: chown clears them).
+    mode_t mode = archive_entry_perm(e) & 07777;
+    mode_t made_mode = mode & 0777;
+    BERTH_TRY(int raw_fd,
+              MakeOver(
+                  pfd, base, path, shown,
+                  [&] {
+                    return ::openat(pfd, base.c_str(),
+                                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                    made_mode);
+                  },
+                  [&] { return fmt::format("openat({})", shown); }));
+    UniqueFd fd(raw_fd);
     // Data arrives as (offset, bytes) blocks; the gaps of a sparse entry are never written, so
     // they stay holes.
     int64_t end = 0;
@@ -350,11 +425,12 @@ class Applier {
     int64_t size = archive_entry_size(e);
     if (size > end && ::ftruncate(fd.get(), size) != 0)
       return SysError("ftruncate({}, {})", shown, size);
-    if (options_.preserve_owner &&
-        ::fchown(fd.get(), archive_entry_uid(e), archive_entry_gid(e)) != 0)
+    bool chowned = NeedsChown(e);
+    if (chowned && ::fchown(fd.get(), archive_entry_uid(e), archive_entry_gid(e)) != 0)
       return SysError("fchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
-    mode_t mode = archive_entry_perm(e) & 07777;
-    if (::fchmod(fd.get(), mode) != 0) return SysError("fchmod({}, {:o})", shown, mode);
+    if ((mode != made_mode || (made_mode & umask_) != 0) &&
+        ::fchmod(fd.get(), mode) != 0)
+      return SysError("fchmod({}, {:o})", shown, mode);
     BERTH_CHECK(SetXattrs(e, shown, [&](const char* name, const void* value, size_t n) {
       return ::fsetxattr(fd.get(), name, value, n, 0);
     }));
@@ -367,8 +443,8 @@ class Applier {
   // Owner, mode, xattrs and mtime of a symlink, fifo or device, by name in its parent.
   Result<void> ApplyPathMeta(int pfd, const std::string& base, const std::string& shown,
                              struct archive_entry* e, bool is_symlink) {
-    if (options_.preserve_owner && ::fchownat(pfd, base.c_str(), archive_entry_uid(e),
-                                              archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) != 0)
+    if (NeedsChown(e) && ::fchownat(pfd, base.c_str(), archive_entry_uid(e), archive_entry_gid(e),
+                                    AT_SYMLINK_NOFOLLOW) != 0)
       return SysError("lchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
     if (!is_symlink) {
       mode_t mode = archive_entry_perm(e) & 07777;
@@ -391,7 +467,7 @@ class Applier {
   // Owner and xattrs now; mode and mtime once the directory's contents are written.
   Result<void> ApplyDirMeta(int dfd, const std::string& path, struct archive_entry* e) {
     std::string shown = fs::Join(dest_, path);
-    if (options_.preserve_owner && ::fchown(dfd, archive_entry_uid(e), archive_entry_gid(e)) != 0)
+    if (NeedsChown(e) && ::fchown(dfd, archive_entry_uid(e), archive_entry_gid(e)) != 0)
       return SysError("fchown({}, {}:{})", shown, archive_entry_uid(e), archive_entry_gid(e));
     BERTH_CHECK(SetXattrs(e, shown, [&](const char* name, const void* value, size_t n) {
       return ::fsetxattr(dfd, name, value, n, 0);
@@ -531,6 +607,10 @@ class Applier {
   }
 
   Dir root_;
+  bool fresh_ = false;
+  uid_t euid_ = 0;
+  gid_t egid_ = 0;
+  mode_t umask_ = 07777;
   std::unordered_map<std::string, Dir> open_dirs_;  // relative path -> open directory
   std::string dest_;
   const ApplyOptions& options_;

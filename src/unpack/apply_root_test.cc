@@ -85,6 +85,31 @@ TEST_F(RootTest, OwnershipModesCapabilitiesXattrs) {
   EXPECT_EQ(st.st_gid, 1003u);
 }
 
+// Owners are set even when they are root's: in a tree that does not start empty, or under a
+// setgid directory, a new file would otherwise keep the group it inherited.
+TEST_F(RootTest, RootOwnedEntriesUnderASetgidDirectory) {
+  for (bool setgid_root : {false, true}) {
+    TempDir t;
+    ASSERT_EQ(::mkdir((t / "shared").c_str(), 0775), 0);
+    ASSERT_EQ(::chown((t / "shared").c_str(), 0, 50), 0);
+    ASSERT_EQ(::chmod((t / "shared").c_str(), 02775), 0);
+    if (setgid_root) {  // an empty tree whose root is setgid: nothing there, and still inherited
+      ASSERT_EQ(::rmdir((t / "shared").c_str()), 0);
+      ASSERT_EQ(::chown(t.path().c_str(), 0, 50), 0);
+      ASSERT_EQ(::chmod(t.path().c_str(), 02775), 0);
+    }
+    std::string dir = setgid_root ? "" : "shared/";
+    TarEntry link = Symlink(dir + "l", "f");
+    auto stats = Apply({File(dir + "f", "x"), Dir(dir + "sub"), link}, t.path());
+    ASSERT_TRUE(stats) << stats.error().message();
+    SCOPED_TRACE(setgid_root ? "setgid root" : "setgid directory in the tree");
+    EXPECT_EQ(Lstat(t / (dir + "f")).st_gid, 0u);
+    EXPECT_EQ(Lstat(t / (dir + "sub")).st_gid, 0u);
+    EXPECT_EQ(Lstat(t / (dir + "l")).st_gid, 0u);
+    EXPECT_EQ(Lstat(t / (dir + "f")).st_mode & 07777, 0644u);
+  }
+}
+
 TEST_F(RootTest, DevicesWhenAllowed) {
   TempDir t;
   ApplyOptions o;

@@ -118,6 +118,48 @@ TEST(ApplyLayerTest, LaterEntriesReplaceEarlierOnes) {
   EXPECT_EQ(*fs::ReadFile(t / "s/in"), "i");
 }
 
+TEST(ApplyLayerTest, EveryKindOfEntryReplacesEveryOther) {
+  TempDir t;
+  TarEntry dir_again = Dir("d", 0750);
+  dir_again.mtime = 777;
+  auto stats = Apply({Dir("d"), File("d/keep", "k"), dir_again,           // dir over dir: merged
+                      Dir("x"), File("x/in", "i"), Symlink("x", "/etc"),  // symlink over a tree
+                      File("p", "f"), Special("p", AE_IFIFO),             // fifo over a file
+                      Symlink("l", "a"), Symlink("l", "b"),               // symlink over symlink
+                      Special("q", AE_IFIFO), Dir("q"), File("q/f", "z"),  // dir over a fifo
+                      File("h", "target"), File("h2", "old"), Hardlink("h2", "h")},
+                     t.path());
+  ASSERT_TRUE(stats) << stats.error().message();
+  EXPECT_EQ(*fs::ReadFile(t / "d/keep"), "k");
+  EXPECT_EQ(Lstat(t / "d").st_mode & 07777, 0750u);
+  EXPECT_EQ(Lstat(t / "d").st_mtim.tv_sec, 777);
+  EXPECT_EQ(ReadLink(t / "x"), "/etc");
+  EXPECT_TRUE(S_ISFIFO(Lstat(t / "p").st_mode));
+  EXPECT_EQ(ReadLink(t / "l"), "b");
+  EXPECT_EQ(*fs::ReadFile(t / "q/f"), "z");
+  EXPECT_EQ(Lstat(t / "h").st_ino, Lstat(t / "h2").st_ino);
+}
+
+// Files are made with their permission bits and fixed only when the umask took some away.
+TEST(ApplyLayerTest, ModesAreExactUnderAnyUmask) {
+  for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{077}, mode_t{0777}}) {
+    TempDir t;
+    mode_t old = ::umask(mask);
+    auto stats = Apply({File("a", "", 0644), File("b", "", 0755), File("c", "", 0600),
+                        File("d", "", 0), File("e", "", 0777), File("f", "", 0640)},
+                       t.path());
+    ::umask(old);
+    ASSERT_TRUE(stats) << stats.error().message();
+    SCOPED_TRACE(fmt::format("umask {:o}", mask));
+    EXPECT_EQ(Lstat(t / "a").st_mode & 07777, 0644u);
+    EXPECT_EQ(Lstat(t / "b").st_mode & 07777, 0755u);
+    EXPECT_EQ(Lstat(t / "c").st_mode & 07777, 0600u);
+    EXPECT_EQ(Lstat(t / "d").st_mode & 07777, 0u);
+    EXPECT_EQ(Lstat(t / "e").st_mode & 07777, 0777u);
+    EXPECT_EQ(Lstat(t / "f").st_mode & 07777, 0640u);
+  }
+}
+
 TEST(ApplyLayerTest, SparseEntryKeepsItsHoles) {
   TempDir t;
   const int64_t size = 16 << 20;
