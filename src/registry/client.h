@@ -106,14 +106,19 @@ class Client {
   // HEAD /v2/<repo>/blobs/<digest>: the blob's size when present, nullopt when not.
   Result<std::optional<int64_t>> HeadBlob(const Reference& repo, const oci::Digest& digest);
 
+  // What GetBlob checks besides the size. kSizeOnly is for a sink that hashes the bytes itself
+  // (the store's blob writer does): hashing them here too would double the pull's hashing of
+  // compressed bytes.
+  enum class BlobCheck { kDigest, kSizeOnly };
+
   // Streams a blob into `sink`, starting at `offset` (HTTP Range). A connection cut mid-body is
   // resumed with Range from the last byte delivered, so the sink sees every byte once and in
-  // order. The size is always checked; the digest is checked when offset is 0 (a caller that
-  // resumes from its own offset holds the hash state of the first part). When the registry
-  // does not have the blob and the descriptor lists foreign `urls`, those are tried in order.
-  // On error the sink may have received part of the blob.
+  // order. The size is always checked; with kDigest the digest is checked when offset is 0 (a
+  // caller that resumes from its own offset holds the hash state of the first part). When the
+  // registry does not have the blob and the descriptor lists foreign `urls`, those are tried in
+  // order. On error the sink may have received part of the blob.
   Result<void> GetBlob(const Reference& repo, const oci::Descriptor& blob, const BlobSink& sink,
-                       uint64_t offset = 0);
+                       BlobCheck check = BlobCheck::kDigest, uint64_t offset = 0);
 
   // Uploads a blob unless the registry has it (HEAD): with `mount_from` (a repository path on the
   // same registry) a cross-repository mount is tried first; otherwise or when the registry

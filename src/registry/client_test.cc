@@ -292,10 +292,21 @@ TEST(ClientTest, BlobChecksDigestSizeAndSinkErrors) {
   auto r = c.GetBlob(Ref(s, "test/img"), wrong, sink);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), ErrorKind::kDataLoss);
+  // A sink that hashes the bytes itself asks for the size check only.
+  std::string whole;
+  r = c.GetBlob(Ref(s, "test/img"), wrong, [&](std::string_view ch) -> Result<void> {
+    whole.append(ch);
+    return {};
+  }, Client::BlobCheck::kSizeOnly);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(whole, data);
 
   oci::Descriptor small = BlobDescriptor(data);
   small.size = 100;
   r = c.GetBlob(Ref(s, "test/img"), small, sink);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kDataLoss);
+  r = c.GetBlob(Ref(s, "test/img"), small, sink, Client::BlobCheck::kSizeOnly);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), ErrorKind::kDataLoss);
 
@@ -310,7 +321,7 @@ TEST(ClientTest, BlobChecksDigestSizeAndSinkErrors) {
   r = c.GetBlob(Ref(s, "test/img"), BlobDescriptor(data), [&](std::string_view ch) -> Result<void> {
     tail.append(ch);
     return {};
-  }, 4000);
+  }, Client::BlobCheck::kDigest, 4000);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(tail, data.substr(4000));
 

@@ -95,6 +95,7 @@ Result<unpack::LayerDigests> FetchOnce(const Job& job, const oci::Descriptor& de
       rep.Bytes(blob.written());
       return pipe.PushChunk(std::move(batch));
     };
+    // The blob writer hashes the bytes and Commit() checks them: the client checks the size.
     downloaded = job.client.GetBlob(job.ref, desc, [&](std::string_view data) -> Result<void> {
       if (job.cancel) return Unexpected(Cancelled());
       while (!data.empty()) {
@@ -106,7 +107,7 @@ Result<unpack::LayerDigests> FetchOnce(const Job& job, const oci::Descriptor& de
         if (batch.size() == batch.capacity()) BERTH_CHECK(flush());  // leaves `batch` empty
       }
       return {};
-    });
+    }, registry::Client::BlobCheck::kSizeOnly);
     if (downloaded) downloaded = flush();
     if (downloaded) {
       pipe.Close();
