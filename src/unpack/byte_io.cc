@@ -71,8 +71,15 @@ Chunk ChunkPipe::Acquire(size_t capacity) {
   return Chunk(std::max<size_t>(capacity, 1));
 }
 
-void ChunkPipe::RecycleLocked(Chunk&& c) {
+void ChunkPipe::RecycleLocked(Chunk& c) {
   if (c.capacity() > 0 && free_.size() < kMaxFreeChunks) free_.push_back(std::move(c));
+  c = Chunk();
+}
+
+bool ChunkPipe::NextLocked(std::unique_lock<std::mutex>& lock) {
+  RecycleLocked(lent_);
+  cv_.wait(lock, [&] { return !chunks_.empty() || closed_; });
+  return !chunks_.empty();
 }
 
 Result<void> ChunkPipe::PushChunk(Chunk&& chunk) {
@@ -80,7 +87,7 @@ Result<void> ChunkPipe::PushChunk(Chunk&& chunk) {
   cv_.wait(lock, [&] { return read_closed_ || buffered_ < capacity_; });
   if (read_closed_) return MakeError("the reader stopped reading");
   if (chunk.size() == 0) {
-    RecycleLocked(std::move(chunk));
+    RecycleLocked(chunk);
     return {};
   }
   buffered_ += chunk.size();
@@ -115,10 +122,7 @@ void ChunkPipe::CloseRead() {
 
 Result<size_t> ChunkPipe::Read(char* buf, size_t size) {
   std::unique_lock lock(mu_);
-  RecycleLocked(std::move(lent_));
-  lent_ = Chunk();
-  cv_.wait(lock, [&] { return !chunks_.empty() || closed_; });
-  if (chunks_.empty()) {
+  if (!NextLocked(lock)) {
     if (error_) return Unexpected(*error_);
     return size_t{0};
   }
@@ -130,7 +134,7 @@ Result<size_t> ChunkPipe::Read(char* buf, size_t size) {
     done += n;
     front_offset_ += n;
     if (front_offset_ == front.size()) {
-      RecycleLocked(std::move(front));
+      RecycleLocked(front);
       chunks_.pop_front();
       front_offset_ = 0;
     }
@@ -142,10 +146,7 @@ Result<size_t> ChunkPipe::Read(char* buf, size_t size) {
 
 Result<std::string_view> ChunkPipe::ReadView(std::string& /*scratch*/) {
   std::unique_lock lock(mu_);
-  RecycleLocked(std::move(lent_));
-  lent_ = Chunk();
-  cv_.wait(lock, [&] { return !chunks_.empty() || closed_; });
-  if (chunks_.empty()) {
+  if (!NextLocked(lock)) {
     if (error_) return Unexpected(*error_);
     return std::string_view();
   }

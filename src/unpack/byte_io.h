@@ -147,7 +147,11 @@ class ChunkPipe : public ByteSource {
   Result<std::string_view> ReadView(std::string& scratch) override;
 
  private:
-  void RecycleLocked(Chunk&& c);
+  // Keeps `c` (emptied) for Acquire, up to a bound; leaves `c` empty either way.
+  void RecycleLocked(Chunk& c);
+  // Takes back the lent chunk and waits for the next one; false when the stream is over
+  // (error_ says whether it ended badly).
+  bool NextLocked(std::unique_lock<std::mutex>& lock);
 
   std::mutex mu_;
   std::condition_variable cv_;
