@@ -3,13 +3,21 @@
 // layers in parallel as berth does, no files written. bench/pull.py runs it on the registry's
 // own blob files (page-cached, as the registry serves them).
 //
-//   limit [--jobs N] BLOB...     prints {"seconds": S, "compressed": B, "uncompressed": B}
+//   limit [--jobs N] [--extract DIR] BLOB...
+//       prints {"seconds": S, "compressed": B, "uncompressed": B}
+//
+// With --extract, each layer's tar also goes through a pipe into GNU tar (`tar -x` as root
+// does it: owners, modes, xattrs) in DIR/<n>: the floor of a pull that writes the files with
+// the standard tool, still without the network or keeping the blob.
 //
 // Per layer, the compressed hash runs on its own thread beside inflate + tar hash (reading the
 // file twice from the page cache costs nothing measurable), which is the most parallelism one
 // gzip stream allows.
 #include <fcntl.h>
 #include <isa-l/igzip_lib.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -59,8 +67,19 @@ uint64_t HashFile(const std::string& path) {
   return total;
 }
 
-// Inflates every gzip member of the file, hashing the output; returns the uncompressed size.
-uint64_t InflateAndHash(const std::string& path) {
+void WriteAllOrDie(int fd, const uint8_t* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) Die("write(tar's stdin)");
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+// Inflates every gzip member of the file, hashing the output (and writing it to `out` unless
+// it is -1); returns the uncompressed size.
+uint64_t InflateAndHash(const std::string& path, int sink = -1) {
   int fd = OpenOrDie(path);
   std::vector<uint8_t> in(kBuf), out(kBuf);
   auto st = std::make_unique<inflate_state>();
@@ -95,6 +114,7 @@ uint64_t InflateAndHash(const std::string& path) {
     }
     size_t produced = out.size() - st->avail_out;
     h.Update(out.data(), produced);
+    if (sink >= 0) WriteAllOrDie(sink, out.data(), produced);
     total += produced;
     if (produced == 0 && st->avail_in == 0 && eof && st->block_state != ISAL_BLOCK_FINISH) {
       std::fprintf(stderr, "limit: %s: truncated gzip stream\n", path.c_str());
@@ -106,21 +126,54 @@ uint64_t InflateAndHash(const std::string& path) {
   return total;
 }
 
+// GNU tar extracting its stdin into `dir`; returns its pid and the pipe's write end.
+std::pair<pid_t, int> SpawnTar(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) Die("mkdir(" + dir + ")");
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) Die("pipe2");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+  const char* argv[] = {"tar", "-x", "-f", "-", "-C", dir.c_str(), "--same-owner",
+                        "--numeric-owner", "-p", "--xattrs", "--xattrs-include=*", nullptr};
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, "tar", &fa, nullptr, const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    errno = rc;
+    Die("spawning tar");
+  }
+  ::close(fds[0]);
+  return {pid, fds[1]};
+}
+
+void WaitTar(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) < 0) Die("waitpid(tar)");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "limit: tar -x failed (status %d)\n", status);
+    std::exit(1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   size_t jobs = 4;
+  std::string extract;
   std::vector<std::string> blobs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--jobs" && i + 1 < argc) {
       jobs = std::strtoul(argv[++i], nullptr, 10);
+    } else if (a == "--extract" && i + 1 < argc) {
+      extract = argv[++i];
     } else {
       blobs.push_back(a);
     }
   }
   if (blobs.empty() || jobs == 0) {
-    std::fprintf(stderr, "usage: limit [--jobs N] BLOB...\n");
+    std::fprintf(stderr, "usage: limit [--jobs N] [--extract DIR] BLOB...\n");
     return 2;
   }
   std::atomic<size_t> next{0};
@@ -129,7 +182,14 @@ int main(int argc, char** argv) {
   auto worker = [&] {
     for (size_t i; (i = next++) < blobs.size();) {
       std::thread hasher([&, i] { compressed += HashFile(blobs[i]); });
-      uncompressed += InflateAndHash(blobs[i]);
+      if (extract.empty()) {
+        uncompressed += InflateAndHash(blobs[i]);
+      } else {
+        auto [pid, sink] = SpawnTar(extract + "/" + std::to_string(i));
+        uncompressed += InflateAndHash(blobs[i], sink);
+        ::close(sink);
+        WaitTar(pid);
+      }
       hasher.join();
     }
   };

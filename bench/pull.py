@@ -12,9 +12,12 @@ Measures, per variant:
      drift on a shared machine affects them alike;
   2. the machine's limit: bench/limit (built next to berth: build/bench/limit) on the registry's own blob
      files: sha256 of each blob + inflate (ISA-L) + sha256 of the tar, layers in parallel, no
-     files written: what no correct pull can skip;
+     files written: what no correct pull can skip; and the same with each tar piped into GNU
+     `tar -x` (limit --extract): that floor plus writing the files with the standard tool, still
+     without the network, the registry's own CPU or keeping the blob;
   3. warm re-pull: pulling again into the store that has the image (only the manifest moves).
-Prints the table and the ratios berth/podman (target <= 0.33) and berth/limit (target <= 1.5).
+Prints the table and the ratios berth/podman (target <= 0.33), berth/limit (target <= 1.5) and
+berth/(limit + tar -x).
 
 Everything (the registry's storage, every store) lives on a tmpfs mounted for the run, so the
 numbers are the engines' work, not the disk's: berth syncs each layer before it becomes visible
@@ -292,7 +295,7 @@ def main():
             finally:
                 cleanup(d)
 
-        results = {v: {t: [] for t in tools + ["limit"]} for v in variants}
+        results = {v: {t: [] for t in tools + ["limit", "limit+tar"]} for v in variants}
         for v, ref in variants.items():
             for t in tools:  # warm-up: the registry's files into the page cache, binaries loaded
                 cold(t, ref, -1)
@@ -305,6 +308,11 @@ def main():
                 lim = json.loads(out)
                 results[v]["limit"].append(lim["seconds"])
                 info[v]["uncompressed"] = lim["uncompressed"]
+                dest = tempfile.mkdtemp(prefix="limit-x-", dir=work)
+                out = run([LIMIT, "--jobs", str(args.jobs), "--extract", dest] + info[v]["blobs"],
+                          stdout=subprocess.PIPE, text=True).stdout
+                results[v]["limit+tar"].append(json.loads(out)["seconds"])
+                subprocess.run(["rm", "-rf", dest])
 
         # Warm re-pull: the image is in the store; only manifests travel.
         warm = {v: {} for v in variants}
@@ -332,9 +340,10 @@ def main():
         cols = list(variants)
         print(f"{'':28}" + "".join(f"{c:>12}" for c in cols))
         labels = {"berth": "berth pull", "berth-base": "berth pull (BERTH_BASE)", "podman": "podman pull",
-                  "skopeo+umoci": "skopeo copy + umoci unpack", "limit": "limit (sha256+inflate)"}
+                  "skopeo+umoci": "skopeo copy + umoci unpack", "limit": "limit (sha256+inflate)",
+                  "limit+tar": "limit + GNU tar -x"}
         med = {v: {t: statistics.median(r) for t, r in results[v].items() if r} for v in variants}
-        for t in tools + ["limit"]:
+        for t in tools + ["limit", "limit+tar"]:
             print(f"{labels.get(t, t):28}" + "".join(f"{med[v][t]:12.2f}" for v in cols))
         print(f"{'warm re-pull (s)':28}")
         for t in warm_tools:
@@ -353,6 +362,8 @@ def main():
                   "".join(f"{med[v]['berth'] / med[v]['berth-base']:12.2f}" for v in cols))
         print(f"{'  berth/limit (<= 1.5)':28}" +
               "".join(f"{med[v]['berth'] / med[v]['limit']:12.2f}" for v in cols))
+        print(f"{'  berth/(limit + tar -x)':28}" +
+              "".join(f"{med[v]['berth'] / med[v]['limit+tar']:12.2f}" for v in cols))
         if "podman" in tools:
             print(f"{'  warm berth/podman':28}" +
                   "".join(f"{warm[v]['berth'] / warm[v]['podman']:12.2f}" for v in cols))
