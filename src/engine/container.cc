@@ -416,7 +416,8 @@ Json RecordToJson(const ContainerRecord& r) {
             {"failing_streak", r.health.failing_streak},
             {"log", J(r.health.log)}}},
           {"network", J(r.network)},
-          {"mounts", J(r.mounts)}};
+          {"mounts", J(r.mounts)},
+          {"mounts_resolved", r.mounts_resolved}};
 }
 
 Result<ContainerRecord> RecordFromJson(const Json& j) {
@@ -457,6 +458,7 @@ Result<ContainerRecord> RecordFromJson(const Json& j) {
     }
     F(j, "network", &r.network);
     F(j, "mounts", &r.mounts);
+    F(j, "mounts_resolved", &r.mounts_resolved);
   } catch (const std::exception& e) {
     return MakeError(ErrorKind::kDataLoss, "container record: {}", e.what());
   }

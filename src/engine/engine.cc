@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "base/defer.h"
 #include "base/fs.h"
@@ -50,6 +51,9 @@ std::vector<std::string> EffectiveArgs(const oci::ContainerConfig& image, const 
   args.insert(args.end(), cmd.begin(), cmd.end());
   return args;
 }
+
+Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store,
+                                   const oci::ImageConfig& image, ContainerRecord& r);
 
 }  // namespace
 
@@ -101,6 +105,7 @@ Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& 
   }
   r.options.name = r.name;
   BERTH_CHECK(containers.Save(r), "saving container {}", r.id);
+  BERTH_CHECK(ResolveMountsAtCreate(paths, store, config, r));
   return r;
 }
 
@@ -142,17 +147,18 @@ std::string KernelRelease() {
   return u.release;
 }
 
-// Resolves -v/--mount/--tmpfs and the image's VOLUMEs into host paths, creating volumes and
-// bind sources, and copying the image's content into new volumes.
-Result<std::vector<MountPoint>> ResolveMounts(const Paths& paths, const ContainerRecord& r,
-                                              const oci::ImageConfig& image,
-                                              const std::string& rootfs) {
+// Resolves -v/--mount/--tmpfs and the image's VOLUMEs into host paths in `out`, creating
+// volumes and bind sources, and copying the image's content into new volumes from the rootfs
+// that `rootfs` mounts (called only when a copy is due). On error `out` holds what was made
+// so far, for the caller to undo.
+Result<void> ResolveMounts(const Paths& paths, const ContainerRecord& r,
+                           const oci::ImageConfig& image,
+                           const std::function<Result<std::string>()>& rootfs,
+                           std::vector<MountPoint>& out) {
   Volumes volumes(paths);
-  std::vector<MountPoint> out;
   auto add_volume = [&](const std::string& name, const std::string& target, bool ro,
                         bool nocopy) -> Result<void> {
     BERTH_TRY(Volume v, volumes.Create(name, {}, name.empty()));
-    if (!nocopy) BERTH_CHECK(volumes.CopyUp(v, fs::Join(rootfs, target)));
     MountPoint m;
     m.type = "volume";
     m.name = v.name;
@@ -162,7 +168,9 @@ Result<std::vector<MountPoint>> ResolveMounts(const Paths& paths, const Containe
     m.mode = ro ? "ro" : "z";
     m.anonymous = v.anonymous;
     out.push_back(std::move(m));
-    return {};
+    if (nocopy) return {};
+    BERTH_TRY(std::string root, rootfs());
+    return volumes.CopyUp(v, fs::Join(root, target));
   };
   for (const auto& req : r.options.mounts) {
     switch (req.type) {
@@ -206,7 +214,53 @@ Result<std::vector<MountPoint>> ResolveMounts(const Paths& paths, const Containe
                                [&](const MountPoint& m) { return fs::Clean(m.destination) == t; });
     if (!covered) BERTH_CHECK(add_volume("", t, false, false));
   }
-  return out;
+  return {};
+}
+
+// Volumes are made (and filled from the image) at create, as docker does: `volume ls` shows
+// them at once, and a bad mount fails the create. The rootfs is mounted only while a copy is
+// due. On failure the container is removed with the anonymous volumes it made.
+Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store,
+                                   const oci::ImageConfig& image, ContainerRecord& r) {
+  std::string dir = paths.ContainerDir(r.id);
+  bool mounted = false;
+  auto rootfs = [&]() -> Result<std::string> {
+    if (!mounted) {
+      std::vector<std::string> lowers;
+      for (auto it = r.layers.rbegin(); it != r.layers.rend(); ++it) {
+        BERTH_TRY(oci::Digest d, oci::Digest::Parse(*it));
+        lowers.push_back(store.LayerDiffPath(d));
+      }
+      BERTH_CHECK(MountRootfs(dir, lowers), "mounting the rootfs of {}", r.id);
+      mounted = true;
+    }
+    return paths.RootfsPath(r.id);
+  };
+  std::vector<MountPoint> mounts;
+  Result<void> done = ResolveMounts(paths, r, image, rootfs, mounts);
+  if (mounted) {
+    auto u = UnmountRootfs(dir);
+    if (done && !u) done = Unexpected(std::move(u).error().Wrap("unmounting the rootfs of {}", r.id));
+  }
+  if (done) {
+    // Durable, as the record's creation: a crash must not forget the volumes made for it.
+    Containers containers(paths);
+    ContainerRecord with = r;
+    with.mounts = mounts;
+    with.mounts_resolved = true;
+    auto lock = containers.LockRecord(r.id);
+    done = lock ? containers.Save(with) : Result<void>(Unexpected(std::move(lock).error()));
+    if (done) {
+      r = std::move(with);
+      return {};
+    }
+  }
+  ContainerRecord made = r;
+  made.mounts = std::move(mounts);
+  if (auto u = UnmountRootfs(dir); !u) log::Warn("{}", u.error().message());
+  if (auto d = DeleteContainerFiles(paths, made, /*volumes=*/true); !d)
+    log::Warn("removing the container that failed to be created: {}", d.error().message());
+  return done;
 }
 
 std::vector<ResolvedMount> ToSpecMounts(const ContainerRecord& r,
@@ -250,8 +304,10 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
   BERTH_CHECK(MountRootfs(dir, lowers), "mounting the rootfs of {}", r.id);
   std::string rootfs = paths.RootfsPath(r.id);
 
-  if (r.started_at.empty() && r.mounts.empty()) {
-    BERTH_TRY(p.mounts, ResolveMounts(paths, r, image, rootfs));
+  if (r.started_at.empty() && r.mounts.empty() && !r.mounts_resolved) {
+    // A record from before mounts were resolved at create.
+    BERTH_CHECK(ResolveMounts(paths, r, image, [&]() -> Result<std::string> { return rootfs; },
+                              p.mounts));
   } else {
     p.mounts = r.mounts;
     for (const auto& m : p.mounts)  // a -v source removed since: docker makes it again

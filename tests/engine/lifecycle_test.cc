@@ -315,6 +315,50 @@ TEST_F(LifecycleTest, ImageVolumeIsCopiedUpAndRemovedWithRm) {
   EXPECT_EQ(after, before);
 }
 
+// As docker: volumes are made and filled at create, and a create that fails on a later mount
+// removes the anonymous volumes it made, its record and its rootfs mount.
+TEST_F(LifecycleTest, VolumesAreMadeAtCreateAndAFailedCreateLeavesNone) {
+  auto volumes = [] {
+    auto v = fs::ListDir(root_ + "/volumes").value_or(std::vector<std::string>{});
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  auto mounted_under_root = [] {
+    return Capture("grep -c ' " + root_ + "/' /proc/self/mounts || true");
+  };
+  std::vector<std::string> before = volumes();
+  Res created = B("create --network none -v made:/v " + Ref("bb:vol"));
+  ASSERT_EQ(created.code, 0) << created.out;
+  std::string id = Trim(created.out);
+  std::vector<std::string> after = volumes();
+  ASSERT_EQ(after.size(), before.size() + 2);  // "made" and the image's /data
+  std::string anon;
+  for (const auto& v : after)
+    if (v != "made" && !std::binary_search(before.begin(), before.end(), v)) anon = v;
+  ASSERT_EQ(anon.size(), 64u);
+  EXPECT_NE(B("volume ls -q").out.find("made"), std::string::npos);
+  EXPECT_EQ(fs::ReadFile(root_ + "/volumes/" + anon + "/_data/seed").value_or(""),
+            "seeded by the image\n");
+  EXPECT_EQ(Trim(mounted_under_root()), "0");  // the rootfs was mounted for the copy only
+  Res inspect = B("inspect " + id);  // Mounts listed before any start
+  EXPECT_NE(inspect.out.find(anon), std::string::npos) << inspect.out;
+  EXPECT_EQ(B("rm -v " + id).code, 0);
+  EXPECT_FALSE(fs::Exists(root_ + "/volumes/" + anon));
+  EXPECT_TRUE(fs::Exists(root_ + "/volumes/made"));  // named volumes outlive rm -v
+  EXPECT_EQ(B("volume rm made").code, 0);
+
+  size_t containers = ContainerCount();
+  before = volumes();
+  Res bad = B("create --network none -v /scratch --mount type=bind,source=" + dir_ +
+              "/no/such/dir,target=/x " + Ref("bb:vol"));
+  EXPECT_EQ(bad.code, 125) << bad.out;
+  EXPECT_EQ(std::count(bad.out.begin(), bad.out.end(), '\n'), 1) << bad.out;
+  EXPECT_NE(bad.out.find(dir_ + "/no/such/dir"), std::string::npos) << bad.out;
+  EXPECT_EQ(ContainerCount(), containers);
+  EXPECT_EQ(volumes(), before);
+  EXPECT_EQ(Trim(mounted_under_root()), "0");
+}
+
 TEST_F(LifecycleTest, ReadOnlyRootfs) {
   EXPECT_NE(B("run --rm --network none --read-only " + Ref("bb:1") + " touch /x").code, 0);
   EXPECT_EQ(B("run --rm --network none " + Ref("bb:1") + " touch /x").code, 0);
