@@ -126,6 +126,12 @@ def main():
             print(f"{mode:20} {b * 1000:11.1f} {p * 1000:12.1f} {b / p:13.2f}")
         monitor_memory(berth, podman, image)
     finally:
+        # An interrupted run can leave containers (and their rootfs mounts) behind: remove them
+        # through berth before the directory goes.
+        broot = [BERTH, "--root", os.path.join(work, "berth")]
+        left = subprocess.run(broot + ["ps", "-aq"], capture_output=True, text=True).stdout.split()
+        if left:
+            subprocess.run(broot + ["rm", "-f", "-v"] + left, capture_output=True)
         subprocess.run(["podman", "--root", os.path.join(work, "podman"), "--runroot", "/run/bench-podman-%d" % os.getpid(),
                         "--storage-driver", "vfs", "system", "reset", "--force"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
