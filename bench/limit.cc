@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/fs.h"
 #include "oci/digest.h"
 
 namespace {
@@ -65,16 +66,6 @@ uint64_t HashFile(const std::string& path) {
   ::close(fd);
   h.Finish();
   return total;
-}
-
-void WriteAllOrDie(int fd, const uint8_t* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) Die("write(tar's stdin)");
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
 }
 
 // Inflates every gzip member of the file, hashing the output (and writing it to `out` unless
@@ -114,7 +105,14 @@ uint64_t InflateAndHash(const std::string& path, int sink = -1) {
     }
     size_t produced = out.size() - st->avail_out;
     h.Update(out.data(), produced);
-    if (sink >= 0) WriteAllOrDie(sink, out.data(), produced);
+    if (sink >= 0) {
+      auto w = berth::fs::WriteAll(
+          sink, std::string_view(reinterpret_cast<const char*>(out.data()), produced), "tar's stdin");
+      if (!w) {
+        std::fprintf(stderr, "limit: %s\n", w.error().message().c_str());
+        std::exit(1);
+      }
+    }
     total += produced;
     if (produced == 0 && st->avail_in == 0 && eof && st->block_state != ISAL_BLOCK_FINISH) {
       std::fprintf(stderr, "limit: %s: truncated gzip stream\n", path.c_str());

@@ -416,8 +416,7 @@ Json RecordToJson(const ContainerRecord& r) {
             {"failing_streak", r.health.failing_streak},
             {"log", J(r.health.log)}}},
           {"network", J(r.network)},
-          {"mounts", J(r.mounts)},
-          {"mounts_resolved", r.mounts_resolved}};
+          {"mounts", J(r.mounts)}};
 }
 
 Result<ContainerRecord> RecordFromJson(const Json& j) {
@@ -458,7 +457,6 @@ Result<ContainerRecord> RecordFromJson(const Json& j) {
     }
     F(j, "network", &r.network);
     F(j, "mounts", &r.mounts);
-    F(j, "mounts_resolved", &r.mounts_resolved);
   } catch (const std::exception& e) {
     return MakeError(ErrorKind::kDataLoss, "container record: {}", e.what());
   }

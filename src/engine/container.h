@@ -127,7 +127,6 @@ struct ContainerRecord {
 
   std::optional<net::Attachment> network;  // while attached (bridge/none/host)
   std::vector<MountPoint> mounts;          // resolved volumes and binds, in order
-  bool mounts_resolved = false;            // at create; records from before resolve at start
   bool operator==(const ContainerRecord&) const = default;
 };
 

@@ -41,7 +41,6 @@ ContainerRecord Sample() {
   r.health.status = "healthy";
   r.health.log.push_back({"a", "b", 0, "ok"});
   r.mounts.push_back({"volume", "data", "/v/data/_data", "/data", "z", true, "", false});
-  r.mounts_resolved = true;
   return r;
 }
 
@@ -57,7 +56,6 @@ TEST(ContainerRecord, MissingFieldsKeepDefaults) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->state, State::kCreated);
   EXPECT_EQ(r->stop_timeout, 10);
-  EXPECT_FALSE(r->mounts_resolved);  // a record from before: its mounts resolve at first start
   EXPECT_FALSE(RecordFromJson(Json{{"name", "x"}}));
   EXPECT_FALSE(RecordFromJson(Json{{"id", "x"}, {"state", "sleeping"}}));
 }

@@ -55,6 +55,16 @@ std::vector<std::string> EffectiveArgs(const oci::ContainerConfig& image, const 
 Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store,
                                    const oci::ImageConfig& image, ContainerRecord& r);
 
+// The overlay's lower directories: the record's layers, top first.
+Result<std::vector<std::string>> LowerDirs(const store::Store& store, const ContainerRecord& r) {
+  std::vector<std::string> lowers;
+  for (auto it = r.layers.rbegin(); it != r.layers.rend(); ++it) {
+    BERTH_TRY(oci::Digest d, oci::Digest::Parse(*it));
+    lowers.push_back(store.LayerDiffPath(d));
+  }
+  return lowers;
+}
+
 }  // namespace
 
 Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& store,
@@ -226,11 +236,7 @@ Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store
   bool mounted = false;
   auto rootfs = [&]() -> Result<std::string> {
     if (!mounted) {
-      std::vector<std::string> lowers;
-      for (auto it = r.layers.rbegin(); it != r.layers.rend(); ++it) {
-        BERTH_TRY(oci::Digest d, oci::Digest::Parse(*it));
-        lowers.push_back(store.LayerDiffPath(d));
-      }
+      BERTH_TRY(std::vector<std::string> lowers, LowerDirs(store, r));
       BERTH_CHECK(MountRootfs(dir, lowers), "mounting the rootfs of {}", r.id);
       mounted = true;
     }
@@ -247,7 +253,6 @@ Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store
     Containers containers(paths);
     ContainerRecord with = r;
     with.mounts = mounts;
-    with.mounts_resolved = true;
     auto lock = containers.LockRecord(r.id);
     done = lock ? containers.Save(with) : Result<void>(Unexpected(std::move(lock).error()));
     if (done) {
@@ -257,7 +262,6 @@ Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store
   }
   ContainerRecord made = r;
   made.mounts = std::move(mounts);
-  if (auto u = UnmountRootfs(dir); !u) log::Warn("{}", u.error().message());
   if (auto d = DeleteContainerFiles(paths, made, /*volumes=*/true); !d)
     log::Warn("removing the container that failed to be created: {}", d.error().message());
   return done;
@@ -296,16 +300,13 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
   Prepared p;
   BERTH_TRY(oci::ImageConfig image, ImageConfigOf(store, r.image_id));
   std::string dir = paths.ContainerDir(r.id);
-  std::vector<std::string> lowers;
-  for (auto it = r.layers.rbegin(); it != r.layers.rend(); ++it) {
-    BERTH_TRY(oci::Digest d, oci::Digest::Parse(*it));
-    lowers.push_back(store.LayerDiffPath(d));
-  }
+  BERTH_TRY(std::vector<std::string> lowers, LowerDirs(store, r));
   BERTH_CHECK(MountRootfs(dir, lowers), "mounting the rootfs of {}", r.id);
   std::string rootfs = paths.RootfsPath(r.id);
 
-  if (r.started_at.empty() && r.mounts.empty() && !r.mounts_resolved) {
-    // A record from before mounts were resolved at create.
+  if (r.started_at.empty() && r.mounts.empty()) {
+    // A record from before mounts were resolved at create (for a newer one that has none,
+    // resolving again finds nothing to make).
     BERTH_CHECK(ResolveMounts(paths, r, image, [&]() -> Result<std::string> { return rootfs; },
                               p.mounts));
   } else {

@@ -1,8 +1,6 @@
 #include "store/pull.h"
 
-#include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -100,11 +98,8 @@ Result<unpack::LayerDigests> FetchOnce(const Job& job, const oci::Descriptor& de
       if (job.cancel) return Unexpected(Cancelled());
       while (!data.empty()) {
         if (batch.capacity() == 0) batch = pipe.Acquire(kChunk);
-        size_t n = std::min(data.size(), batch.capacity() - batch.size());
-        std::memcpy(batch.data() + batch.size(), data.data(), n);
-        batch.resize(batch.size() + n);
-        data.remove_prefix(n);
-        if (batch.size() == batch.capacity()) BERTH_CHECK(flush());  // leaves `batch` empty
+        data.remove_prefix(batch.Append(data));
+        if (batch.full()) BERTH_CHECK(flush());  // leaves `batch` empty
       }
       return {};
     }, registry::Client::BlobCheck::kSizeOnly);

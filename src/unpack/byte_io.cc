@@ -52,8 +52,7 @@ constexpr size_t kMaxFreeChunks = 24;
 
 Result<void> ChunkPipe::Push(std::string_view data) {
   Chunk c = Acquire(data.size());
-  if (!data.empty()) std::memcpy(c.data(), data.data(), data.size());
-  c.resize(data.size());
+  c.Append(data);
   return PushChunk(std::move(c));
 }
 

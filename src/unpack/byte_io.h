@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -111,6 +112,14 @@ class Chunk {
   size_t size() const { return size_; }
   size_t capacity() const { return capacity_; }
   void resize(size_t n) { size_ = n < capacity_ ? n : capacity_; }
+  // Copies as much of `data` as fits after the bytes already there; returns how much.
+  size_t Append(std::string_view data) {
+    size_t n = data.size() < capacity_ - size_ ? data.size() : capacity_ - size_;
+    if (n > 0) std::memcpy(data_.get() + size_, data.data(), n);
+    size_ += n;
+    return n;
+  }
+  bool full() const { return size_ == capacity_; }
   std::string_view view() const { return {data_.get(), size_}; }
 
  private:
