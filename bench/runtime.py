@@ -6,6 +6,8 @@ Measures, on the same busybox bundle:
   2. 100 such containers in sequence (crun's benchmark);
   3. peak RSS of the runtime process (max over the runs, from getrusage of the children).
 Prints the numbers and berth/runc ratios. Run as root: sudo bench/runtime.py [--runs N]
+With BERTH_BASE=/path/to/other/berth (an earlier commit's build), that binary runs side by side
+as "base", and the berth/base ratios are printed too.
 """
 import argparse
 import json
@@ -72,6 +74,8 @@ def main():
         os.makedirs(bundle)
         make_bundle(bundle)
         tools = {"berth": [BERTH, "runtime"], "runc": [runc]}
+        if os.environ.get("BERTH_BASE"):
+            tools["base"] = [os.environ["BERTH_BASE"], "runtime"]
         results = {}
         for name, cmd in tools.items():
             state = os.path.join(work, "state-" + name)
@@ -96,6 +100,9 @@ def main():
             print(f"{n:8} {med * 1000:16.1f} {s:20.2f} {r / 1024:15.1f}")
         b, r = results["berth"], results["runc"]
         print(f"ratio berth/runc: median {b[0] / r[0]:.2f}, sequence {b[1] / r[1]:.2f}, peak RSS {b[2] / r[2]:.2f}")
+        if "base" in results:
+            a = results["base"]
+            print(f"ratio berth/base: median {b[0] / a[0]:.2f}, sequence {b[1] / a[1]:.2f}, peak RSS {b[2] / a[2]:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -10,6 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "base/root_dir.h"
+#include "base/self_exe.h"
 #include "base/strings.h"
 
 namespace berth::fs {
@@ -59,8 +62,21 @@ Result<void> WriteFile(const std::string& path, std::string_view data) {
 }
 
 Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode, bool durable) {
-  std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
-  BERTH_TRY(UniqueFd fd, Open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
+  // A fresh name, made with O_EXCL|O_NOFOLLOW: in a directory others can write (a --pid-file in
+  // /tmp), a name they guessed and planted as a symlink is never followed, only skipped.
+  std::string tmp;
+  UniqueFd fd;
+  for (int attempt = 0;; ++attempt) {
+    uint64_t r = 0;
+    if (::getrandom(&r, sizeof r, 0) != sizeof r) r = static_cast<uint64_t>(::getpid()) * 1000003u + attempt;
+    tmp = fmt::format("{}.tmp-{:016x}", path, r);
+    int f = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (f >= 0) {
+      fd.reset(f);
+      break;
+    }
+    if (errno != EEXIST || attempt == 16) return SysError("open({}, O_CREAT|O_EXCL)", tmp);
+  }
   auto fail = [&](Error e) {
     ::unlink(tmp.c_str());
     return Unexpected(std::move(e));
@@ -78,6 +94,20 @@ Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mod
     ::fsync(dfd);
     ::close(dfd);
   }
+  return {};
+}
+
+Result<void> MkdirWithMode(const std::string& path, mode_t mode) {
+  std::string clean = Clean(path);
+  size_t slash = clean.rfind('/');
+  if (slash != std::string::npos && slash > 0) BERTH_CHECK(MkdirAll(clean.substr(0, slash), 0755));
+  if (::mkdir(clean.c_str(), mode) != 0 && errno != EEXIST) return SysError("mkdir({})", clean);
+  struct stat st;
+  if (::lstat(clean.c_str(), &st) != 0) return SysError("stat({})", clean);
+  if (!S_ISDIR(st.st_mode))
+    return MakeError(ErrorKind::kAlreadyExists, "mkdir({}): exists and is not a directory", clean);
+  if ((st.st_mode & 07777) != mode && st.st_uid == ::geteuid() && ::chmod(clean.c_str(), mode) != 0)
+    return SysError("chmod({}, {:o})", clean, mode);
   return {};
 }
 
@@ -215,11 +245,23 @@ std::string Clean(std::string_view path) {
   return out;
 }
 
+namespace {
+std::string& SelfExePathOverride() {
+  static std::string path;
+  return path;
+}
+}  // namespace
+
+void SetSelfExePath(std::string path) { SelfExePathOverride() = std::move(path); }
+
 Result<std::string> FindBesideSelf(const std::vector<std::string>& candidates) {
-  char self[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return SysError("readlink(/proc/self/exe)");
-  std::string exe(self, static_cast<size_t>(n));
+  std::string exe = SelfExePathOverride();
+  if (exe.empty()) {
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) return SysError("readlink(/proc/self/exe)");
+    exe.assign(self, static_cast<size_t>(n));
+  }
   std::string dir = exe.substr(0, exe.rfind('/'));
   for (const std::string& c : candidates)
     if (std::string path = Join(dir, c); ::access(path.c_str(), X_OK) == 0) return path;

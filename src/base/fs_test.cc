@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -41,6 +42,39 @@ TEST(FsTest, ReadMissingNamesPath) {
   auto r = ReadFile("/nonexistent/berth");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message(), "open(/nonexistent/berth): No such file or directory");
+}
+
+}  // namespace
+}  // namespace berth::fs
+
+namespace berth::fs {
+namespace {
+
+// A --pid-file in a directory others can write: a symlink planted at the destination or at the
+// temporary name berth used to derive from its pid is replaced or skipped, never followed.
+TEST(FsTest, AtomicWriteFollowsNoPlantedSymlink) {
+  std::string d = TempDir();
+  std::string victim = Join(d, "victim");
+  ASSERT_TRUE(WriteFileAtomic(victim, "precious\n"));
+  std::string pidfile = Join(d, "pid");
+  ASSERT_EQ(::symlink(victim.c_str(), fmt::format("{}.tmp-{}", pidfile, ::getpid()).c_str()), 0);
+  ASSERT_TRUE(WriteFileAtomic(pidfile, "123", 0644, false));
+  EXPECT_EQ(*ReadFile(victim), "precious\n");
+  EXPECT_EQ(*ReadFile(pidfile), "123");
+
+  std::string link = Join(d, "link");
+  ASSERT_EQ(::symlink(victim.c_str(), link.c_str()), 0);
+  ASSERT_TRUE(WriteFileAtomic(link, "456"));
+  EXPECT_EQ(*ReadFile(victim), "precious\n");
+  struct stat st;
+  ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the symlink itself was replaced";
+  // No temporary file is left behind.
+  auto names = ListDir(d);
+  ASSERT_TRUE(names);
+  std::string planted = "pid.tmp-" + std::to_string(::getpid());
+  EXPECT_EQ(*names, (std::vector<std::string>{"link", "pid", planted, "victim"}));
+  ASSERT_TRUE(RemoveAll(d));
 }
 
 }  // namespace

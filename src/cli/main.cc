@@ -28,6 +28,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/sibling.h"
+#include "runtime/sealed_exe.h"
 
 namespace berth::cli {
 
@@ -101,6 +102,15 @@ int Main(int argc, char** argv) {
   // Started directly (or a command it lacks): the full set has it.
   if (NeedsFull(Subcommand(args))) return ExecSibling("berth-full", argv);
 #endif
+  // Commands that make processes inside containers run from a read-only view of this
+  // executable, never from the writable host file (runtime/sealed_exe.h: CVE-2019-5736).
+  runtime::RequireSealedSelf();
+  if (runtime::NeedsSealedSelf(args)) {
+    if (auto sealed = runtime::ReexecSealed(argv); !sealed) {
+      std::fprintf(stderr, "berth: %s\n", sealed.error().message().c_str());
+      return name == "berth-runc" || Subcommand(args) == "runtime" ? 1 : 125;
+    }
+  }
 
   CLI::App app{"berth: a daemonless container engine for reproducible deep-learning environments", "berth"};
   app.set_version_flag("-v,--version", "berth version " BERTH_VERSION "\nspec: 1.1.0");
@@ -149,6 +159,7 @@ int Main(int argc, char** argv) {
 }  // namespace berth::cli
 
 int main(int argc, char** argv) {
+  berth::runtime::AdoptReexecMarker();
 #if !defined(BERTH_DISPATCH) && !defined(BERTH_ENGINE)
   // libarchive converts tar path names through the locale: UTF-8 names in images must not turn
   // into warnings (or mangled names) under the C locale that root shells and CI often have.

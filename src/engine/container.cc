@@ -12,6 +12,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/root_dir.h"
 #include "runtime/state.h"
 
 namespace berth::engine {
@@ -293,6 +294,8 @@ void ReadRunOptions(const Json& j, RunOptions* o) {
   F(j, "seccomp_profile_json", &o->seccomp_profile_json);
   F(j, "seccomp_unconfined", &o->seccomp_unconfined);
   F(j, "no_new_privileges", &o->no_new_privileges);
+  F(j, "systempaths_unconfined", &o->systempaths_unconfined);
+  F(j, "apparmor_profile", &o->apparmor_profile);
   F(j, "labels", &o->labels);
   F(j, "sysctls", &o->sysctls);
   F(j, "stop_signal", &o->stop_signal);
@@ -362,6 +365,8 @@ Json RunOptionsToJson(const RunOptions& o) {
           {"seccomp_profile_json", o.seccomp_profile_json},
           {"seccomp_unconfined", o.seccomp_unconfined},
           {"no_new_privileges", o.no_new_privileges},
+          {"systempaths_unconfined", o.systempaths_unconfined},
+          {"apparmor_profile", o.apparmor_profile},
           {"labels", o.labels},
           {"sysctls", o.sysctls},
           {"stop_signal", o.stop_signal},
@@ -615,7 +620,7 @@ Result<std::string> ValidateName(std::string_view name) {
 Containers::Containers(Paths paths) : paths_(std::move(paths)) {}
 
 Result<Lock> Containers::LockNames() const {
-  BERTH_CHECK(fs::MkdirAll(paths_.root, 0711));
+  BERTH_CHECK(fs::MkdirWithMode(paths_.root, fs::kRootDirMode));
   return AcquireLock(fs::Join(paths_.root, "containers.lock"));
 }
 

@@ -26,6 +26,7 @@
 #include "oci/image_spec.h"
 #include "runtime/plan/caps.h"
 #include "runtime/process_plan.h"
+#include "runtime/sealed_exe.h"
 
 namespace berth::engine {
 
@@ -438,6 +439,17 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
     (void)ReleaseResources(paths, id);
     return fail(berth.error());
   }
+  // The monitor makes the container's processes: it runs from a read-only view of berth
+  // (runtime/sealed_exe.h), opened here so that it need not re-execute itself to get one.
+  auto view = runtime::OpenSealedView(*berth);
+  if (!view) {
+    (void)ReleaseResources(paths, id);
+    return fail(view.error());
+  }
+  std::vector<std::string> env = runtime::SealedViewEnv(environ, *berth);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -468,6 +480,7 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
     ::setsid();
     pid_t grandchild = ::fork();
     if (grandchild != 0) ::_exit(grandchild < 0 ? 1 : 0);
+    int exe = Lift(view->get());
     int fds[5] = {Lift(theirs.get()), ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644),
                   Lift(attach.stdin_fd), Lift(attach.stdout_fd), Lift(attach.stderr_fd)};
     fds[1] = Lift(fds[1]);
@@ -476,14 +489,14 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
     for (int i = 0; i < 5; ++i) {
       if (fds[i] >= 0) ::dup2(fds[i], 3 + i);
     }
-    ::close_range(8, ~0u, 0);  // every other fd, however high
+    runtime::CloexecFrom(8);  // every other fd, however high (closed by execv)
     // The caller blocks the signals it forwards; the monitor and its container start clean.
     for (int sig = 1; sig < NSIG; ++sig)
       if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv[0], argv.data());
+    runtime::ExecSealedView(exe, argv.data(), envp.data());
     ::_exit(127);
   }
   int status;

@@ -12,6 +12,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/root_dir.h"
 
 namespace berth::engine {
 
@@ -43,7 +44,10 @@ Result<Volume> Volumes::Create(const std::string& given,
   std::string name = given.empty() ? NewContainerId() : given;
   BERTH_CHECK(ValidateVolumeName(name));
   if (fs::Exists(fs::Join(Dir(name), "volume.json"))) return Get(name);
-  BERTH_CHECK(fs::MkdirAll(paths_.VolumesDir(), 0701));
+  // Volume data is reachable by root alone (and by containers, through their mounts).
+  BERTH_CHECK(fs::MkdirWithMode(paths_.root, fs::kRootDirMode));
+  BERTH_CHECK(fs::MkdirWithMode(paths_.VolumesDir(), fs::kPrivateDirMode));
+  BERTH_CHECK(fs::MkdirWithMode(Dir(name), fs::kPrivateDirMode));
   BERTH_CHECK(fs::MkdirAll(fs::Join(Dir(name), "_data"), 0755));
   Json j = {{"name", name},
             {"created", Rfc3339Nano(NowUnixNs())},

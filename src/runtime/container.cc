@@ -31,6 +31,7 @@
 #include "runtime/mount_plan.h"
 #include "runtime/namespaces.h"
 #include "runtime/process_plan.h"
+#include "runtime/sealed_exe.h"
 
 namespace berth::runtime {
 namespace {
@@ -150,7 +151,8 @@ Result<void> ChildSetup(ChildContext& ctx) {
   if (int e = cgroup::WriteSelfToTasks(ctx.join->v1_tasks, &bad))
     return SysErrorN(e, "joining the cgroup: writing 0 to {}", ctx.join->v1_paths[bad]);
   BERTH_CHECK(EnterNamespaces(ctx.ns));
-  if (ctx.ns.unshare_flags & CLONE_NEWUTS) {
+  // Whether the uts namespace is new or joined by path (as runc: the hostname is set in either).
+  if (ctx.spec->FindNamespace("uts")) {
     const auto& s = *ctx.spec;
     if (!s.hostname.empty() && ::sethostname(s.hostname.data(), s.hostname.size()) != 0)
       return SysError("sethostname({})", s.hostname);
@@ -254,6 +256,7 @@ Result<std::unique_ptr<cgroup::Manager>> OpenCgroup(const RuntimeOptions& o, con
 
 Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool keep_as_child) {
   BERTH_CHECK(ValidateId(o.id));
+  BERTH_CHECK(CheckSealedSelf());
   BERTH_TRY(std::string bundle, RealPath(o.bundle.empty() ? "." : o.bundle), "bundle");
   BERTH_TRY(std::string text, fs::ReadFile(fs::Join(bundle, "config.json")), "reading the bundle's config");
   BERTH_TRY(oci::Spec spec, oci::ParseSpec(text, fs::Join(bundle, "config.json")));
@@ -274,11 +277,18 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   BERTH_TRY(std::vector<UniqueFd> ns_fds, OpenNamespaceFds(ns));
   BERTH_TRY(ProcessPlan proc, PlanProcess(*spec.process));
   proc.preserve_fds = o.preserve_fds;
-  for (const auto& u : proc.unknown_caps) log::Warn("ignoring unknown or unsupported capability {}", u);
+  WarnIgnoredCapabilities(proc);
+  BERTH_CHECK(PlanLsm(*spec.process, spec.linux ? spec.linux->mount_label : "", DetectLsm(), &proc));
   if (spec.linux && spec.linux->seccomp) {
     BERTH_TRY(proc.seccomp, CompileSeccompCached(*spec.linux->seccomp, SeccompCacheDir()), "linux.seccomp");
+    // The filter's listener descriptor would have no agent to go to: notified calls would
+    // block forever. Refused until the listenerPath hand-over exists (features does not list it).
+    if (proc.seccomp->has_notify)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "linux.seccomp: SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath), which berth does not support");
   }
   BERTH_TRY(auto sysctls, PlanSysctls(spec));
+  BERTH_CHECK(RefuseHostNetworkSysctls(spec, ns));
   for (auto& m : spec.mounts)
     if (!m.source.empty() && m.source[0] != '/' && (m.type == "bind" || std::count(m.options.begin(), m.options.end(), "bind") ||
                                                     std::count(m.options.begin(), m.options.end(), "rbind")))

@@ -24,6 +24,7 @@
 #include "runtime/container.h"
 #include "runtime/namespaces.h"
 #include "runtime/process_plan.h"
+#include "runtime/sealed_exe.h"
 #include "runtime/terminal.h"
 #include "runtime/plan/seccomp.h"
 
@@ -135,11 +136,14 @@ Result<int> Runtime::Run(const CreateOptions& o, bool detach) {
 }
 
 Result<int> Runtime::Exec(const ExecOptions& o) {
+  BERTH_CHECK(CheckSealedSelf());
   BERTH_TRY(ContainerState s, dir_.Load(o.id));
   BERTH_TRY(Status status, CurrentStatus(s));
   if (status != Status::kRunning && status != Status::kCreated)
     return MakeError(ErrorKind::kFailedPrecondition, "cannot exec in container {}: it is {}", o.id, StatusName(status));
   BERTH_TRY(ProcessPlan plan, PlanProcess(o.process));
+  WarnIgnoredCapabilities(plan);
+  BERTH_CHECK(PlanLsm(o.process, "", DetectLsm(), &plan));
   plan.preserve_fds = o.preserve_fds;
   if (s.config.linux && s.config.linux->seccomp) {
     BERTH_TRY(plan.seccomp, CompileSeccompCached(*s.config.linux->seccomp, SeccompCacheDir()), "linux.seccomp");
@@ -245,6 +249,7 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
 }
 
 Json Features() {
+  LsmHost lsm = DetectLsm();
   Json caps = Json::array();
   for (const auto& c : AllCapabilities()) caps.push_back(std::string(c.name));
   return Json{
@@ -265,13 +270,13 @@ Json Features() {
          {{"enabled", true},
           {"actions",
            {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
-            "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
+            "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
           {"operators",
            {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
             "SCMP_CMP_NE"}},
           {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}}}},
-        {"apparmor", {{"enabled", false}}},
-        {"selinux", {{"enabled", false}}}}},
+        {"apparmor", {{"enabled", lsm.apparmor}}},
+        {"selinux", {{"enabled", lsm.selinux}}}}},
       {"annotations", {{"org.opencontainers.runc.checkpoint.enabled", "false"}}}};
 }
 

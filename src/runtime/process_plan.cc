@@ -4,6 +4,8 @@
 #include <grp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -14,11 +16,21 @@
 #include <cstring>
 
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/strings.h"
 
 namespace berth::runtime {
 
 namespace {
+
+// One record of getdents64(2): glibc does not declare the kernel's struct.
+struct linux_dirent64_view {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
 
 int ReadLastCap() {
   auto s = fs::ReadFile("/proc/sys/kernel/cap_last_cap");
@@ -30,6 +42,18 @@ int ReadLastCap() {
 void Fail(ChildError* out, int err, const char* fmt, const char* arg) {
   out->err = err;
   std::snprintf(out->message, sizeof out->message, fmt, arg, err ? std::strerror(err) : "");
+}
+
+// Writes an LSM attribute of this process (/proc/self/attr/...), trying `fallback` when `path`
+// is missing (older kernels have only the shared attr/exec). Returns 0 or an errno.
+int WriteAttr(const char* path, const char* fallback, const std::string& value) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && fallback) fd = ::open(fallback, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = ::write(fd, value.data(), value.size());
+  int e = n == static_cast<ssize_t>(value.size()) ? 0 : (n < 0 ? errno : EIO);
+  ::close(fd);
+  return e;
 }
 
 std::string EnvLookup(const std::vector<std::string>& env, std::string_view key) {
@@ -57,6 +81,7 @@ Result<ProcessPlan> PlanProcess(const oci::Process& p) {
     BERTH_TRY(auto caps, PlanCapabilities(*p.capabilities, plan.last_cap), "process.capabilities");
     plan.caps = caps.plan;
     plan.unknown_caps = caps.unknown;
+    plan.unraisable_ambient = caps.unraisable_ambient;
   }
   plan.no_new_privileges = p.no_new_privileges;
   plan.terminal = p.terminal;
@@ -116,6 +141,77 @@ Result<int> RecvFd(int sock) {
   return fd;
 }
 
+LsmHost DetectLsm() {
+  LsmHost h;
+  auto aa = fs::ReadFile("/sys/module/apparmor/parameters/enabled");
+  h.apparmor = aa && str::Trim(*aa) == "Y";
+  h.selinux = fs::Exists("/sys/fs/selinux/enforce");
+  return h;
+}
+
+Result<void> PlanLsm(const oci::Process& p, const std::string& mount_label, const LsmHost& host,
+                     ProcessPlan* plan) {
+  if (!p.apparmor_profile.empty()) {
+    if (!host.apparmor)
+      return MakeError(ErrorKind::kFailedPrecondition,
+                       "process.apparmorProfile \"{}\" is set but AppArmor is not enabled on this host",
+                       p.apparmor_profile);
+    plan->apparmor_exec = "exec " + p.apparmor_profile;
+  }
+  if (!p.selinux_label.empty()) {
+    if (!host.selinux)
+      return MakeError(ErrorKind::kFailedPrecondition,
+                       "process.selinuxLabel \"{}\" is set but SELinux is not enabled on this host",
+                       p.selinux_label);
+    plan->selinux_exec = p.selinux_label;
+  }
+  if (!mount_label.empty() && host.selinux)
+    return MakeError(ErrorKind::kInvalidArgument, "linux.mountLabel \"{}\": labelling mounts is not supported",
+                     mount_label);
+  return {};
+}
+
+void WarnIgnoredCapabilities(const ProcessPlan& plan) {
+  for (const auto& u : plan.unknown_caps) log::Warn("ignoring unknown or unsupported capability {}", u);
+  for (const auto& a : plan.unraisable_ambient)
+    log::Warn("not raising ambient capability {}: it is not in both the permitted and the inheritable set", a);
+}
+
+int CloexecFrom(unsigned first, CloseRangeFn close_range_fn) {
+  if (!close_range_fn) close_range_fn = [](unsigned f, unsigned l, int fl) { return ::close_range(f, l, fl); };
+  if (close_range_fn(first, ~0u, CLOSE_RANGE_CLOEXEC) == 0) return 0;
+  auto mark = [](int fd) { ::fcntl(fd, F_SETFD, ::fcntl(fd, F_GETFD) | FD_CLOEXEC); };
+  int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    alignas(8) char buf[4096];
+    for (;;) {
+      long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+      if (n < 0) {
+        int e = errno;
+        ::close(dir);
+        return e;
+      }
+      if (n == 0) break;
+      for (long off = 0; off < n;) {
+        auto* d = reinterpret_cast<struct linux_dirent64_view*>(buf + off);
+        off += d->d_reclen;
+        int fd = 0;
+        const char* p = d->d_name;
+        if (*p < '0' || *p > '9') continue;
+        for (; *p >= '0' && *p <= '9'; ++p) fd = fd * 10 + (*p - '0');
+        if (fd != dir && static_cast<unsigned>(fd) >= first) mark(fd);
+      }
+    }
+    ::close(dir);
+    return 0;
+  }
+  // No /proc: every number the process may hold.
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return errno;
+  for (rlim_t fd = first; fd < rl.rlim_cur; ++fd) mark(static_cast<int>(fd));
+  return 0;
+}
+
 void ExecProcess(const ProcessPlan& plan, int console_socket, int (*before_exec)(void*), void* arg,
                  ChildError* out) {
   if (plan.terminal) {
@@ -145,13 +241,14 @@ void ExecProcess(const ProcessPlan& plan, int console_socket, int (*before_exec)
     if (slave > 2) ::close(slave);
   }
 
+  if (::chdir(plan.cwd.c_str()) != 0) return Fail(out, errno, "chdir to cwd (\"%s\") set in config.json: %s", plan.cwd.c_str());
+  // After chdir, as runc: a relative command (./run.sh) is found from the process's cwd.
   auto exe = LookPath(plan.args[0], plan.env);
   if (!exe) {
     out->err = ENOENT;
     std::snprintf(out->message, sizeof out->message, "%s", exe.error().message().c_str());
     return;
   }
-  if (::chdir(plan.cwd.c_str()) != 0) return Fail(out, errno, "chdir to cwd (\"%s\") set in config.json: %s", plan.cwd.c_str());
   // CVE-2024-21626: a leaked descriptor could make the cwd a directory outside the container.
   // After pivot_root the kernel marks such a cwd "(unreachable)"; refuse to run there.
   char cwd[4096];
@@ -189,11 +286,21 @@ void ExecProcess(const ProcessPlan& plan, int console_socket, int (*before_exec)
     ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
   }
   if (plan.umask) ::umask(*plan.umask);
+  // Before no_new_privs, which limits profile transitions, and before a late seccomp filter.
+  if (!plan.apparmor_exec.empty()) {
+    if (int e = WriteAttr("/proc/self/attr/apparmor/exec", "/proc/self/attr/exec", plan.apparmor_exec); e != 0)
+      return Fail(out, e, "setting the AppArmor profile (%s): %s", plan.apparmor_exec.c_str());
+  }
+  if (!plan.selinux_exec.empty()) {
+    if (int e = WriteAttr("/proc/self/attr/exec", nullptr, plan.selinux_exec); e != 0)
+      return Fail(out, e, "setting the SELinux label (%s): %s", plan.selinux_exec.c_str());
+  }
   if (plan.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     return Fail(out, errno, "prctl(PR_SET_NO_NEW_PRIVS)%s: %s", "");
 
   // Close everything but stdio (and what before_exec needs, which is CLOEXEC anyway).
-  ::close_range(3 + static_cast<unsigned>(plan.preserve_fds), ~0u, CLOSE_RANGE_CLOEXEC);
+  if (int e = CloexecFrom(3 + static_cast<unsigned>(plan.preserve_fds)); e != 0)
+    return Fail(out, e, "marking descriptors close-on-exec%s: %s", "");
 
   if (before_exec) {
     if (int e = before_exec(arg); e != 0) return Fail(out, e, "waiting for start%s: %s", "");

@@ -35,9 +35,30 @@ struct ProcessPlan {
   std::optional<oci::ConsoleSize> console_size;
   int preserve_fds = 0;  // fds 3..3+N-1 stay open across exec
   std::vector<std::string> unknown_caps;  // logged by the parent, as runc warns
+  std::vector<std::string> unraisable_ambient;  // likewise: not raised (see caps.h)
+  // Linux security module labels for the process's execve, written to /proc/self/attr right
+  // before it: AppArmor's "exec PROFILE" and SELinux's process label. Empty: none.
+  std::string apparmor_exec;
+  std::string selinux_exec;
 };
 
+// Which Linux security modules the host enforces (DetectLsm reads /sys).
+struct LsmHost {
+  bool apparmor = false;
+  bool selinux = false;
+};
+LsmHost DetectLsm();
+// process.apparmorProfile, process.selinuxLabel and linux.mountLabel into the plan. A profile
+// or label for a module the host does not enforce is an error, as runc's; so is a mount label
+// with SELinux enforced (berth does not label mounts yet). Without SELinux a mount label is
+// ignored, as runc ignores it. Pure.
+Result<void> PlanLsm(const oci::Process& process, const std::string& mount_label, const LsmHost& host,
+                     ProcessPlan* plan);
+
 Result<ProcessPlan> PlanProcess(const oci::Process& process);
+// Logs, as runc does, the capabilities of the plan that are ignored (unknown to this kernel) or
+// not raised (ambient without being permitted and inheritable).
+void WarnIgnoredCapabilities(const ProcessPlan& plan);
 
 // The failure of one child step, sent back to the parent over the sync socket.
 struct ChildError {
@@ -51,6 +72,13 @@ struct ChildError {
 // execve (the exec fifo wait for init). Returns only on failure, with `out` filled.
 void ExecProcess(const ProcessPlan& plan, int console_socket, int (*before_exec)(void*),
                  void* before_exec_arg, ChildError* out);
+
+// Marks every descriptor from `first` up close-on-exec, without allocating (it runs after
+// clone): close_range(CLOSE_RANGE_CLOEXEC) where the kernel has it (5.11), else a walk of
+// /proc/self/fd, else fcntl on every number below RLIMIT_NOFILE. `close_range_fn` is the syscall,
+// replaced by tests to take the fallbacks. Returns 0 or an errno.
+using CloseRangeFn = int (*)(unsigned first, unsigned last, int flags);
+int CloexecFrom(unsigned first, CloseRangeFn close_range_fn = nullptr);
 
 // Looks up a program as execvp would, with PATH from env (or a default), checking X_OK.
 Result<std::string> LookPath(const std::string& file, const std::vector<std::string>& env);

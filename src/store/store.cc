@@ -9,6 +9,7 @@
 
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/root_dir.h"
 #include "store/internal.h"
 #include "store/tmp.h"
 
@@ -50,6 +51,7 @@ Result<void> CheckSha256(const oci::Digest& d) {
 Result<Store> Store::Open(const std::string& root) {
   if (root.empty()) return MakeError(ErrorKind::kInvalidArgument, "store root is empty");
   Store s(fs::Clean(root));
+  BERTH_CHECK(fs::MkdirWithMode(s.root_, fs::kRootDirMode), "opening store {}", s.root_);
   for (const char* sub : {"blobs/sha256", "layers", "tmp", "locks"})
     BERTH_CHECK(fs::MkdirAll(fs::Join(s.root_, sub), 0700), "opening store {}", s.root_);
   BERTH_CHECK(s.CleanTmp(), "opening store {}", s.root_);
