@@ -894,8 +894,13 @@ Result<RunOptions> ParseRunFlags(const RawRunFlags& raw, const std::string& cwd,
       o.seccomp_profile_json = content.str();
     } else if (key == "systempaths" && value == "unconfined") {
       o.systempaths_unconfined = true;
-    } else if ((key == "apparmor" || key == "label") && !value.empty()) {
-      // Accepted for compatibility; berth applies no LSM profile.
+    } else if (key == "apparmor" && !value.empty()) {
+      o.apparmor_profile = value == "unconfined" ? "" : value;
+    } else if (key == "label" && value == "disable") {
+      // docker's way of saying "no SELinux label": what berth does anyway.
+    } else if (key == "label" && !value.empty()) {
+      return Invalid("--security-opt", opt,
+                     "SELinux labels are not supported (label=disable is)");
     } else {
       return Invalid("--security-opt", opt, "unknown option");
     }

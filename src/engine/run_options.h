@@ -119,7 +119,10 @@ struct RunOptions {
   bool seccomp_unconfined = false;
   bool no_new_privileges = false;
   bool systempaths_unconfined = false;  // --security-opt systempaths=unconfined: no masked paths
-  // --security-opt apparmor=... and label=... are accepted and ignored (no LSM support).
+  // --security-opt apparmor=PROFILE: applied by the runtime where AppArmor runs, refused where
+  // it does not; "unconfined" is docker's no-op. label=disable is accepted as a no-op; other
+  // label= options need SELinux and are refused (berth does not compose SELinux labels).
+  std::string apparmor_profile;
   std::map<std::string, std::string> labels, sysctls;
   std::string stop_signal;          // empty: the image's, else SIGTERM
   std::optional<int> stop_timeout;  // seconds; default 10

@@ -576,6 +576,24 @@ TEST(ParseRunFlags, MountsInFlagOrder) {
   EXPECT_EQ(o->mounts[3].target, "/run");
 }
 
+// apparmor=PROFILE reaches the spec (the runtime refuses it where AppArmor does not run);
+// unconfined and label=disable are docker's no-ops; other SELinux labels are refused.
+TEST(ParseRunFlags, LsmSecurityOptions) {
+  auto raw = Raw();
+  raw.security_opt = {"apparmor=berth-profile"};
+  auto o = Parse(raw);
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_EQ(o->apparmor_profile, "berth-profile");
+  raw.security_opt = {"apparmor=unconfined", "label=disable"};
+  o = Parse(raw);
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_EQ(o->apparmor_profile, "");
+  raw.security_opt = {"label=type:container_t"};
+  o = Parse(raw);
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.error().message().find("SELinux labels are not supported"), std::string::npos) << o.error().message();
+}
+
 TEST(ParseRunFlags, SecurityAndMetadata) {
   char path[] = "/tmp/berth_seccomp_XXXXXX";
   int fd = mkstemp(path);

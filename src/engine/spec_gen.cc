@@ -291,6 +291,7 @@ Result<oci::Spec> GenerateSpec(const SpecInput& in) {
     p.rlimits.push_back({type, u.hard, u.soft});
   }
   p.no_new_privileges = o.no_new_privileges;
+  p.apparmor_profile = o.apparmor_profile;
   p.oom_score_adj = 0;
   s.process = std::move(p);
 

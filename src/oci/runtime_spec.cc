@@ -525,10 +525,10 @@ Result<Spec> SpecFromJson(const Json& j, std::string_view what) {
   if (has_userns && s.FindNamespace("user")->path.empty() &&
       (s.linux->uid_mappings.empty() || s.linux->gid_mappings.empty()))
     return f.Child("linux").Fail("a new user namespace needs uidMappings and gidMappings");
-  if (!s.hostname.empty()) {
-    const Namespace* uts = s.FindNamespace("uts");
-    if (!uts || !uts->path.empty()) return f.Child("hostname").Fail("setting the hostname needs a new uts namespace");
-  }
+  // As runc: the names are set in the container's uts namespace, new or joined by path; without
+  // one they would be the host's.
+  if ((!s.hostname.empty() || !s.domainname.empty()) && !s.FindNamespace("uts"))
+    return f.Child(s.hostname.empty() ? "domainname" : "hostname").Fail("setting it needs a uts namespace (new or joined)");
   if (s.linux && !s.linux->sysctl.empty()) {
     for (const auto& [k, v] : s.linux->sysctl)
       if (k.find("..") != std::string::npos || k.find('/') == 0)

@@ -75,7 +75,7 @@ TEST(RuntimeSpecTest, ErrorsNameTheField) {
   EXPECT_EQ(ErrorOf(Minimal(R"(,"linux":{"namespaces":[{"type":"user"}]})")),
             "config.json: linux: a new user namespace needs uidMappings and gidMappings");
   EXPECT_EQ(ErrorOf(Minimal(R"(,"hostname":"x")")),
-            "config.json: hostname: setting the hostname needs a new uts namespace");
+            "config.json: hostname: setting it needs a uts namespace (new or joined)");
   EXPECT_EQ(ErrorOf(Minimal(R"(,"linux":{"resources":{"memory":{"limit":"1g"}}})")),
             "config.json: linux.resources.memory.limit: expected an integer");
   EXPECT_EQ(ErrorOf(Minimal(R"(,"linux":{"seccomp":{"defaultAction":"SCMP_ACT_NOPE"}})")),

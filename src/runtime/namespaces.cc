@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -162,6 +163,27 @@ Result<std::vector<std::pair<std::string, std::string>>> PlanSysctls(const oci::
     out.emplace_back(path, value);
   }
   return out;
+}
+
+Result<void> RefuseHostNetworkSysctls(const oci::Spec& spec, const NamespacePlan& plan) {
+  if (!spec.linux) return {};
+  std::string first_net;
+  for (const auto& [key, value] : spec.linux->sysctl)
+    if (str::StartsWith(key, "net.")) {
+      first_net = key;
+      break;
+    }
+  if (first_net.empty()) return {};
+  for (const auto& j : plan.joins) {
+    if (j.nstype != CLONE_NEWNET) continue;
+    struct stat theirs, ours;
+    if (::fstat(j.fd, &theirs) != 0) return SysError("fstat({})", j.path);
+    if (::stat("/proc/self/ns/net", &ours) != 0) return SysError("stat(/proc/self/ns/net)");
+    if (theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino)
+      return MakeError(ErrorKind::kInvalidArgument, "sysctl \"{}\" is not allowed in the host network namespace ({})",
+                       first_net, j.path);
+  }
+  return {};
 }
 
 oci::Resources MergeResources(oci::Resources base, const oci::Resources& u) {

@@ -57,6 +57,9 @@ Result<void> WriteIdMaps(pid_t pid, const oci::Spec& spec);
 // linux.sysctl as (/proc/sys path, value) pairs, refusing keys that would change the host
 // because their namespace is not a new one (runc's validation).
 Result<std::vector<std::pair<std::string, std::string>>> PlanSysctls(const oci::Spec& spec);
+// A net.* sysctl with a network namespace joined by path that is this process's own (the
+// host's) would change the host: refused, as runc does. Needs the plan's descriptors open.
+Result<void> RefuseHostNetworkSysctls(const oci::Spec& spec, const NamespacePlan& plan);
 
 // Overlays `update` on `base` field by field (for `runtime update`).
 oci::Resources MergeResources(oci::Resources base, const oci::Resources& update);

@@ -57,5 +57,30 @@ TEST(NamespacesTest, MergeResources) {
   EXPECT_EQ(m.pids->limit, 10);
 }
 
+
+// runc refuses a net.* sysctl when the joined network namespace is the runtime's own: it would
+// change the host.
+TEST(NamespacesTest, NetSysctlsRefusedInTheHostNetworkNamespace) {
+  oci::Spec spec = oci::DefaultSpec();
+  spec.linux->sysctl = {{"net.ipv4.ip_forward", "1"}};
+  spec.linux->namespaces = {{"mount", ""}, {"network", "/proc/self/ns/net"}};
+  auto plan = PlanNamespaces(spec);
+  ASSERT_TRUE(plan) << plan.error().message();
+  auto fds = OpenNamespaceFds(*plan);
+  ASSERT_TRUE(fds) << fds.error().message();
+  auto r = RefuseHostNetworkSysctls(spec, *plan);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "sysctl \"net.ipv4.ip_forward\" is not allowed in the host network namespace (/proc/self/ns/net)");
+  // Not a net.* sysctl, or a new network namespace: fine.
+  spec.linux->sysctl = {{"kernel.shmmax", "100"}};
+  EXPECT_TRUE(RefuseHostNetworkSysctls(spec, *plan));
+  spec.linux->sysctl = {{"net.ipv4.ip_forward", "1"}};
+  spec.linux->namespaces = {{"mount", ""}, {"network", ""}};
+  auto fresh = PlanNamespaces(spec);
+  ASSERT_TRUE(fresh);
+  EXPECT_TRUE(RefuseHostNetworkSysctls(spec, *fresh));
+}
+
 }  // namespace
 }  // namespace berth::runtime

@@ -48,6 +48,103 @@ TEST(SpecTest, HostnameAndDomainname) {
   EXPECT_EQ(o.out, "probe-host\nprobe.example\n");
 }
 
+// runc sets the hostname in a uts namespace joined by path too; without any uts namespace the
+// config is refused (the hostname would be the host's).
+TEST(SpecTest, HostnameInAJoinedUtsNamespace) {
+  Sandbox sb;
+  std::string holder = sb.StartDetached("sleep 60");
+  ASSERT_FALSE(holder.empty());
+  pid_t pid = sb.InitPid(holder);
+  for (auto& n : sb.spec.linux->namespaces)
+    if (n.type == "uts") n.path = fmt::format("/proc/{}/ns/uts", pid);
+  sb.spec.hostname = "joined-host";
+  Output o = sb.Probe("hostname");
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "joined-host\n");
+  Output e = sb.Runtime({"exec", holder, "hostname"});
+  EXPECT_EQ(e.out, "joined-host\n") << "the joined namespace is the one that changed";
+
+  std::erase_if(sb.spec.linux->namespaces, [](const oci::Namespace& n) { return n.type == "uts"; });
+  Output refused = sb.Probe("hostname");
+  EXPECT_NE(refused.code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("hostname: setting it needs a uts namespace (new or joined)"));
+  EXPECT_EQ(Lines(refused.err).size(), 1u) << refused.err;
+}
+
+// `runc spec`'s own config: ambient capabilities that are not inheritable. runc warns and runs.
+TEST(SpecTest, RuncSpecDefaultConfigRuns) {
+  Sandbox sb;
+  Output spec = Exec({"runc", "spec", "--bundle", sb.bundle});
+  ASSERT_EQ(spec.code, 0) << spec.err;
+  std::string cfg = ReadText(fs::Join(sb.bundle, "config.json"));
+  // Not a terminal, and a command that shows what it got.
+  auto pos = cfg.find("\"terminal\": true");
+  ASSERT_NE(pos, std::string::npos);
+  cfg.replace(pos, 16, "\"terminal\": false");
+  pos = cfg.find("\"sh\"");
+  ASSERT_NE(pos, std::string::npos);
+  cfg.replace(pos, 4, "\"sh\", \"-c\", \"grep CapAmb /proc/self/status\"");
+  sb.WriteConfig(cfg);
+  Output o = sb.Runtime({"run", "--bundle", sb.bundle, sb.NewId("runcspec")});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "CapAmb:\t0000000000000000\n");
+  EXPECT_THAT(o.err, HasSubstr("not raising ambient capability CAP_AUDIT_WRITE"));
+}
+
+// A relative command is found from process.cwd, after the chdir (runc's order).
+TEST(SpecTest, RelativeCommandFromCwd) {
+  Sandbox sb;
+  WriteText(fs::Join(sb.rootfs, "bin/run.sh"), "#!/bin/sh\necho ran from $(pwd)\n", 0755);
+  sb.spec.process->cwd = "/bin";
+  sb.spec.process->args = {"./run.sh"};
+  sb.WriteConfig();
+  Output o = sb.Runtime({"run", "--bundle", sb.bundle, sb.NewId("rel")});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(o.out, "ran from /bin\n");
+}
+
+// Labels for a security module the host does not run are a clear error, not silently dropped.
+TEST(SpecTest, LsmProfilesNeedTheirModule) {
+  Sandbox sb;
+  bool apparmor = Trim(ReadText("/sys/module/apparmor/parameters/enabled")) == "Y";
+  bool selinux = PathExists("/sys/fs/selinux/enforce");
+  if (!apparmor) {
+    sb.spec.process->apparmor_profile = "berth-test-profile";
+    Output o = sb.Probe("true");
+    EXPECT_NE(o.code, 0);
+    EXPECT_THAT(o.err, HasSubstr("AppArmor is not enabled on this host"));
+    sb.spec.process->apparmor_profile.clear();
+  }
+  if (!selinux) {
+    sb.spec.process->selinux_label = "system_u:system_r:container_t:s0";
+    Output o = sb.Probe("true");
+    EXPECT_NE(o.code, 0);
+    EXPECT_THAT(o.err, HasSubstr("SELinux is not enabled on this host"));
+    sb.spec.process->selinux_label.clear();
+    // A mount label alone is ignored without SELinux, as runc ignores it.
+    sb.spec.linux->mount_label = "system_u:object_r:container_file_t:s0";
+    EXPECT_EQ(sb.Probe("true").code, 0);
+  }
+  Output f = sb.Runtime({"features"});
+  ASSERT_EQ(f.code, 0);
+  EXPECT_THAT(f.out, Not(HasSubstr("SCMP_ACT_NOTIFY")));
+}
+
+// SCMP_ACT_NOTIFY has no agent to hand the listener to: refused before anything starts.
+TEST(SpecTest, SeccompNotifyIsRefused) {
+  Sandbox sb;
+  oci::Seccomp sc;
+  sc.default_action = "SCMP_ACT_ALLOW";
+  oci::SeccompSyscall rule;
+  rule.names = {"getppid"};
+  rule.action = "SCMP_ACT_NOTIFY";
+  sc.syscalls.push_back(rule);
+  sb.spec.linux->seccomp = sc;
+  Output o = sb.Probe("true");
+  EXPECT_NE(o.code, 0);
+  EXPECT_THAT(o.err, HasSubstr("SCMP_ACT_NOTIFY needs a seccomp agent"));
+}
+
 TEST(SpecTest, MountsAndTheirFlags) {
   Sandbox sb;
   std::string host_dir = fs::Join(sb.dir, "data");

@@ -163,6 +163,10 @@ Result<CapabilityPlanResult> PlanCapabilities(const oci::Capabilities& caps, int
   result.plan.permitted = to_bits(caps.permitted);
   result.plan.inheritable = to_bits(caps.inheritable);
   result.plan.ambient = to_bits(caps.ambient);
+  uint64_t raisable = result.plan.ambient & result.plan.permitted & result.plan.inheritable;
+  for (int cap = 0; cap <= last_cap && cap < 64; ++cap)
+    if (Has(result.plan.ambient & ~raisable, cap)) result.unraisable_ambient.emplace_back(CapabilityName(cap));
+  result.plan.ambient = raisable;
   std::sort(result.unknown.begin(), result.unknown.end());
   result.unknown.erase(std::unique(result.unknown.begin(), result.unknown.end()),
                        result.unknown.end());

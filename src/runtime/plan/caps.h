@@ -45,6 +45,10 @@ struct CapabilityPlanResult {
   CapabilityPlan plan;
   // Names skipped because they are unknown or above last_cap: sorted, without duplicates.
   std::vector<std::string> unknown;
+  // Ambient capabilities left out of plan.ambient because they are not both permitted and
+  // inheritable (the kernel refuses to raise those: EPERM). runc warns and goes on; so does the
+  // caller. In capability order.
+  std::vector<std::string> unraisable_ambient;
 };
 
 // Turns the OCI capability lists into bit sets for a kernel whose highest capability is

@@ -79,6 +79,21 @@ TEST(PlanCapabilities, UnknownAndUnavailableAreSkippedAndReported) {
             (std::vector<std::string>{"CAP_BOGUS", "CAP_BPF", "CAP_CHECKPOINT_RESTORE", "chown"}));
 }
 
+// `runc spec`'s default config lists ambient capabilities without inheritable ones: the kernel
+// would refuse to raise them (EPERM). They are left out of the plan and reported, as runc warns.
+TEST(PlanCapabilities, AmbientWithoutInheritableIsReportedNotRaised) {
+  oci::Capabilities c;
+  c.bounding = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
+  c.permitted = c.bounding;
+  c.effective = c.bounding;
+  c.inheritable = {"CAP_KILL"};
+  c.ambient = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
+  auto r = PlanCapabilities(c, 40);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->plan.ambient, Bit(CAP_KILL));
+  EXPECT_EQ(r->unraisable_ambient, (std::vector<std::string>{"CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"}));
+}
+
 TEST(PlanCapabilities, BadLastCap) {
   EXPECT_FALSE(PlanCapabilities(oci::Capabilities{}, -1));
   EXPECT_FALSE(PlanCapabilities(oci::Capabilities{}, 64));
