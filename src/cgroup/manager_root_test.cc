@@ -160,7 +160,7 @@ TEST_F(RootTest, LimitsProcessesFreezeKillDestroy) {
 }
 
 TEST_F(RootTest, SignalThroughFreezerAndOtherSignals) {
-  if (h_.v1.empty()) GTEST_SKIP() << "no v1 controllers";
+  if (h_.v1.empty()) GTEST_SKIP() << "host: no v1 controllers";
   // Without the cgroup2 mount there is no cgroup.kill: SIGKILL goes freeze, kill, thaw.
   Hierarchy v1 = h_;
   v1.layout = Layout::kV1;
@@ -194,7 +194,7 @@ TEST_F(RootTest, SignalThroughFreezerAndOtherSignals) {
 
 // The raw device filter on a fresh child of the cgroup2 mount.
 TEST_F(RootTest, DeviceFilterDeniesDevNull) {
-  if (h_.unified.empty()) GTEST_SKIP() << "no cgroup2 mount";
+  if (h_.unified.empty()) GTEST_SKIP() << "host: no cgroup2 mount";
   std::string dir = h_.unified + path_;
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0) << dir;
   struct Cleanup {
@@ -231,7 +231,7 @@ TEST_F(RootTest, DeviceFilterDeniesDevNull) {
 // The Manager's v2 paths (device filter, cgroup.freeze, cgroup.kill, recursive rmdir) over the
 // cgroup2 mount, treated as a v2 hierarchy without controllers.
 TEST_F(RootTest, V2ManagerOverTheCgroup2Mount) {
-  if (h_.unified.empty()) GTEST_SKIP() << "no cgroup2 mount";
+  if (h_.unified.empty()) GTEST_SKIP() << "host: no cgroup2 mount";
   Hierarchy v2{Layout::kV2, h_.unified, {}, h_.unified};
   m_ = Make(v2);
   ASSERT_TRUE(m_);

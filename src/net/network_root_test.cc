@@ -181,7 +181,7 @@ class NetworkRootTest : public ::testing::Test {
     // Probed in the host's namespace: module autoloading happens there.
     probe_table_ = "berth_probe_" + RandomHex(8);
     if (!NftRun("add table ip " + probe_table_ + "\ndelete table ip " + probe_table_))
-      GTEST_SKIP() << "the kernel has no nf_tables support (nft add table fails)";
+      GTEST_SKIP() << "host: the kernel has no nf_tables support (nft add table fails)";
     // This thread (gtest runs tests on the main thread) and everything it starts from here on
     // live in the new namespace.
     ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << strerror(errno);

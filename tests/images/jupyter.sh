@@ -67,7 +67,9 @@ fi
 # them and is left out of the image. Recommends are not installed (they would bring a compiler
 # and boost, doubling the image). Documentation and translations are not unpacked, as in
 # Debian's slim images. dpkg skips its fsync per file (force-unsafe-io): a crash only loses
-# this throwaway build.
+# this throwaway build. mmdebstrap's own clean-up of the package lists (an `apt-get update` with
+# no sources) empties the *host's* /var/lib/apt/lists in this mode (seen with bookworm's 1.3.5):
+# it is skipped, and the customize hook below empties the image's lists instead.
 echo "tests/images/jupyter.sh: building the Jupyter image (mmdebstrap, then podman import)" >&2
 mmdebstrap --quiet --mode=root --variant=essential --format=tar \
   --include="$packages" \
@@ -78,7 +80,7 @@ mmdebstrap --quiet --mode=root --variant=essential --format=tar \
   --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/info/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
-  --skip=essential/unlink,download/empty \
+  --skip=essential/unlink,download/empty,cleanup/apt/lists \
   --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
   --setup-hook="mount --bind '$cache/apt' \"\$1/var/cache/apt/archives\"" \
   --customize-hook='umount "$1/var/cache/apt/archives"' \

@@ -14,7 +14,8 @@ berth=$1
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 for t in docker-registry skopeo curl python3; do
-  command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 77; }
+  # Under CI=true a missing tool is a failure: CI installs them (scripts/deps.sh).
+  command -v "$t" >/dev/null || { echo "SKIP: $t missing"; [ "${CI:-}" = true ] && exit 1; exit 77; }
 done
 
 if ! archive=$("$here/../images/jupyter.sh"); then

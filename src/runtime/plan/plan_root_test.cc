@@ -224,7 +224,7 @@ TEST_F(PlanRootTest, CapsetFailureNamesTheStep) {
   int missing = -1;
   for (int cap = 0; cap <= LastCap(); ++cap)
     if (!(plan.bounding & (uint64_t{1} << cap))) missing = cap;
-  if (missing < 0) GTEST_SKIP() << "the bounding set is full; nothing to ask for";
+  if (missing < 0) GTEST_SKIP() << "host: the bounding set is full; nothing to ask for";
   plan.permitted |= uint64_t{1} << missing;
   const int last_cap = LastCap();
   auto outcome = RunChild([&] {
