@@ -101,8 +101,9 @@ def main():
             f.write('[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n')
         os.environ["CONTAINERS_CONF"] = conf
         berth = [BERTH, "--root", os.path.join(work, "berth")]
+        # podman's default storage driver (overlay), as users run it; both stores on the same disk.
         podman = ["podman", "--root", os.path.join(work, "podman"), "--runroot", "/run/bench-podman-%d" % os.getpid(),
-                  "--storage-driver", "vfs"]
+                  "--storage-driver", "overlay"]
         image = "localhost/bench/busybox:latest"
         subprocess.run(berth + ["import", tar, image], check=True, stdout=subprocess.DEVNULL)
         subprocess.run(podman + ["import", "--quiet", tar, image], check=True, stdout=subprocess.DEVNULL)
@@ -133,7 +134,7 @@ def main():
         if left:
             subprocess.run(broot + ["rm", "-f", "-v"] + left, capture_output=True)
         subprocess.run(["podman", "--root", os.path.join(work, "podman"), "--runroot", "/run/bench-podman-%d" % os.getpid(),
-                        "--storage-driver", "vfs", "system", "reset", "--force"], stdout=subprocess.DEVNULL,
+                        "--storage-driver", "overlay", "system", "reset", "--force"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         shutil.rmtree("/run/bench-podman-%d" % os.getpid(), ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
