@@ -205,14 +205,15 @@ TEST_F(HostileTest, VolumeNamesAreNeverPaths) {
   ASSERT_TRUE(Shell("mkdir -p " + Dir() + "/victim && echo victim > " + Dir() + "/victim/file"));
   for (const char* v : {"keep-a", "keep-b"}) ASSERT_EQ(B(std::string("volume create ") + v).code, 0);
   // <root>/volumes/../../victim is <Dir()>/victim.
-  for (const std::string& cmd : {"volume rm ../../victim", "volume inspect ../../victim",
+  for (const std::string cmd : {"volume rm ../../victim", "volume inspect ../../victim",
                                  "volume rm ''", "volume rm /", "volume rm .", "volume rm ..",
                                  "volume inspect /"}) {
     Res r = B(cmd);
     EXPECT_EQ(r.code, 1) << cmd << ": " << r.out;
     EXPECT_NE(r.out.find("no such volume: "), std::string::npos) << cmd << ": " << r.out;
-    if (cmd.find("inspect") == std::string::npos)  // inspect also prints "[]", as docker
+    if (cmd.find("inspect") == std::string::npos) {  // inspect also prints "[]", as docker
       EXPECT_EQ(str::Trim(r.out).find('\n'), std::string::npos) << "one line: " << r.out;
+    }
   }
   EXPECT_EQ(B("volume rm -f ../../victim").code, 0);  // docker's -f: an unknown volume is fine
   EXPECT_EQ(fs::ReadFile(Dir() + "/victim/file").value_or(""), "victim\n");
