@@ -44,6 +44,57 @@ Result<std::string> ReadFile(const std::string& path) {
   return data;
 }
 
+std::string_view FileTypeName(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "a regular file";
+    case S_IFDIR: return "a directory";
+    case S_IFLNK: return "a symbolic link";
+    case S_IFIFO: return "a FIFO";
+    case S_IFSOCK: return "a socket";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    default: return "of an unknown type";
+  }
+}
+
+Result<std::string> ReadRegularFd(int fd, size_t max_bytes, std::string_view what) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return SysError("{}: fstat", what);
+  if (!S_ISREG(st.st_mode))
+    return MakeError(ErrorKind::kInvalidArgument, "{}: not a regular file ({})", what,
+                     FileTypeName(st.st_mode));
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
+    return MakeError(ErrorKind::kInvalidArgument, "{}: larger than the limit of {} bytes", what,
+                     max_bytes);
+  // A fresh description for reading: fd may be O_PATH, and reopening through /proc reaches
+  // exactly the inode checked above.
+  UniqueFd in(::open(fmt::format("/proc/self/fd/{}", fd).c_str(),
+                     O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!in) return SysError("{}: open", what);
+  std::string out;
+  char buf[65536];
+  // One byte past the limit tells a file that grew since fstat (or lies about its size, as
+  // /proc and /sys files do) from one that fits.
+  while (out.size() <= max_bytes) {
+    size_t want = std::min(sizeof buf, max_bytes + 1 - out.size());
+    ssize_t n = ::read(in.get(), buf, want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return SysError("{}: read", what);
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return MakeError(ErrorKind::kInvalidArgument, "{}: larger than the limit of {} bytes", what,
+                   max_bytes);
+}
+
+Result<std::string> ReadRegularFile(const std::string& path, size_t max_bytes,
+                                    std::string_view what) {
+  std::string label = fmt::format("{} {}", what, path);
+  UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (!fd) return SysError("{}: open", label);
+  return ReadRegularFd(fd.get(), max_bytes, label);
+}
+
 Result<void> WriteAll(int fd, std::string_view data, std::string_view what) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -149,26 +200,11 @@ Result<void> RemoveAt(int dirfd, const char* name, const std::string& shown, dev
   }
   if (st.st_dev != dev)
     return MakeError("refusing to remove {}: it is a mount point", shown);
-  int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return SysError("open({})", shown);
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return SysError("fdopendir({})", shown);
-  }
-  std::vector<std::string> names;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n == "." || n == "..") continue;
-    names.emplace_back(n);
-  }
-  Result<void> r;
-  for (const auto& n : names) {
-    r = RemoveAt(::dirfd(d), n.c_str(), shown + "/" + n, dev);
-    if (!r) break;
-  }
-  ::closedir(d);
-  if (!r) return r;
+  UniqueFd dir(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) return SysError("open({})", shown);
+  BERTH_TRY(auto names, ListDirAt(dir.get(), shown));
+  for (const auto& n : names) BERTH_CHECK(RemoveAt(dir.get(), n.c_str(), shown + "/" + n, dev));
+  dir.reset();
   if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) return SysError("rmdir({})", shown);
   return {};
 }
@@ -195,13 +231,23 @@ bool IsDir(const std::string& path) {
 }
 
 Result<std::vector<std::string>> ListDir(const std::string& path) {
-  DIR* d = ::opendir(path.c_str());
-  if (!d) return SysError("opendir({})", path);
+  UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return SysError("opendir({})", path);
+  return ListDirAt(dir.get(), path);
+}
+
+Result<std::vector<std::string>> ListDirAt(int dirfd, const std::string& shown) {
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return SysError("open({})", shown);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return SysError("fdopendir({})", shown);
+  }
   std::vector<std::string> out;
   while (struct dirent* e = ::readdir(d)) {
     std::string_view n = e->d_name;
-    if (n == "." || n == "..") continue;
-    out.emplace_back(n);
+    if (n != "." && n != "..") out.emplace_back(n);
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());

@@ -15,6 +15,17 @@ namespace berth::fs {
 Result<UniqueFd> Open(const std::string& path, int flags, mode_t mode = 0);
 Result<std::string> ReadFile(const std::string& path);
 Result<std::string> ReadFd(int fd);
+// Reads a file that a user or an image named, which may be anything: it must be a regular file
+// of at most max_bytes, else a one-line error naming `what` and the path ("--env-file
+// /dev/zero: not a regular file (a character device)"). The path is first opened O_PATH, so a device, FIFO or
+// socket is never opened for reading (no hang, no open side effects); symlinks are followed.
+Result<std::string> ReadRegularFile(const std::string& path, size_t max_bytes,
+                                    std::string_view what);
+// The same for a descriptor already open (O_PATH is fine): the check and the bounded read;
+// errors start with `what`.
+Result<std::string> ReadRegularFd(int fd, size_t max_bytes, std::string_view what);
+// "a directory", "a FIFO", "a character device"...: the file type of a st_mode, for errors.
+std::string_view FileTypeName(mode_t mode);
 // Writes the whole buffer (retrying short writes and EINTR).
 Result<void> WriteAll(int fd, std::string_view data, std::string_view what);
 // Opens an existing file O_WRONLY|O_TRUNC and writes data: for /proc and cgroup files.
@@ -32,6 +43,9 @@ bool Exists(const std::string& path);
 bool IsDir(const std::string& path);
 // Names in a directory, without "." and "..", sorted.
 Result<std::vector<std::string>> ListDir(const std::string& path);
+// The same for an open directory (read through a description of its own, so dirfd's offset is
+// untouched); `shown` names it in errors.
+Result<std::vector<std::string>> ListDirAt(int dirfd, const std::string& shown);
 // Joins paths with exactly one '/' between them ("a/" + "/b" -> "a/b").
 std::string Join(std::string_view a, std::string_view b);
 // Lexically cleans a path: removes "." and empty components, resolves ".." without going above

@@ -44,6 +44,37 @@ TEST(FsTest, ReadMissingNamesPath) {
   EXPECT_EQ(r.error().message(), "open(/nonexistent/berth): No such file or directory");
 }
 
+TEST(FsTest, ReadRegularFileRefusesWhatIsNotARegularFileOrTooBig) {
+  std::string d = TempDir();
+  ASSERT_TRUE(WriteFileAtomic(d + "/f", "0123456789"));
+  EXPECT_EQ(ReadRegularFile(d + "/f", 10, "--env-file").value_or("?"), "0123456789");
+  auto big = ReadRegularFile(d + "/f", 9, "--env-file");
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().message(),
+            "--env-file " + d + "/f: larger than the limit of 9 bytes");
+  // A character device that never ends, a FIFO nobody writes to (no hang), a directory.
+  auto zero = ReadRegularFile("/dev/zero", 1 << 20, "--env-file");
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().message(),
+            "--env-file /dev/zero: not a regular file (a character device)");
+  ASSERT_EQ(::mkfifo((d + "/fifo").c_str(), 0600), 0);
+  auto fifo = ReadRegularFile(d + "/fifo", 1 << 20, "--env-file");
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error().message(), "--env-file " + d + "/fifo: not a regular file (a FIFO)");
+  auto dir = ReadRegularFile(d, 1 << 20, "--label-file");
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(dir.error().message(), "--label-file " + d + ": not a regular file (a directory)");
+  // A symlink to a regular file is followed; /proc files that claim size 0 are still bounded.
+  ASSERT_EQ(::symlink((d + "/f").c_str(), (d + "/link").c_str()), 0);
+  EXPECT_EQ(ReadRegularFile(d + "/link", 10, "x").value_or("?"), "0123456789");
+  EXPECT_FALSE(ReadRegularFile("/proc/self/maps", 8, "x"));
+  auto missing = ReadRegularFile(d + "/none", 10, "--env-file");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message(),
+            "--env-file " + d + "/none: open: No such file or directory");
+  ASSERT_TRUE(RemoveAll(d));
+}
+
 }  // namespace
 }  // namespace berth::fs
 

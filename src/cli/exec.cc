@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/container_common.h"
 #include "engine/container.h"
+#include "engine/rootfs.h"
 #include "engine/run_options.h"
 #include "engine/user_db.h"
 #include "runtime/plan/caps.h"
@@ -60,8 +61,7 @@ Result<std::vector<std::string>> ExtraEnv(const ExecFlags& f) {
   auto host = HostEnv();
   std::vector<std::string> out;
   for (const auto& path : f.env_file) {
-    BERTH_TRY(std::string text, fs::ReadFile(path), "--env-file");
-    BERTH_TRY(auto lines, engine::ParseEnvFile(text, path, host));
+    BERTH_TRY(auto lines, engine::ReadEnvFile(path, host));
     out.insert(out.end(), lines.begin(), lines.end());
   }
   for (const auto& e : f.env) {
@@ -100,10 +100,9 @@ Result<runtime::ExecOptions> BuildExec(const engine::Containers& containers, run
   }
   if (!f.user.empty()) {
     // Names resolve in the container's own /etc/passwd and /etc/group.
-    std::string rootfs = containers.paths().RootfsPath(rec.id);
-    std::string passwd = fs::ReadFile(rootfs + "/etc/passwd").value_or("");
-    std::string group = fs::ReadFile(rootfs + "/etc/group").value_or("");
-    BERTH_TRY(engine::ExecUser u, engine::ResolveUser(f.user, passwd, group));
+    BERTH_TRY(engine::UserFiles files, engine::ReadUserFiles(containers.paths().RootfsPath(rec.id)),
+              "exec -u {}", f.user);
+    BERTH_TRY(engine::ExecUser u, engine::ResolveUser(f.user, files.passwd, files.group));
     o.process.user.uid = u.uid;
     o.process.user.gid = u.gid;
     o.process.user.additional_gids = u.sgids;

@@ -56,6 +56,7 @@ void AddRunFlags(CLI::App& cmd, engine::RawRunFlags& raw) {
   cmd.add_flag("--init", raw.init,
                "Run an init inside the container that forwards signals and reaps processes");
   Repeatable(cmd, "-l,--label", raw.label, "Set meta data on a container");
+  Repeatable(cmd, "--label-file", raw.label_file, "Read in a line delimited file of labels");
   Repeatable(cmd, "--sysctl", raw.sysctl, "Sysctl options");
   Repeatable(cmd, "--group-add", raw.group_add, "Add additional groups to join");
   cmd.add_option("--stop-signal", raw.stop_signal, "Signal to stop the container");

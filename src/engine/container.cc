@@ -13,6 +13,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/root_dir.h"
+#include "engine/names.h"
 #include "runtime/state.h"
 
 namespace berth::engine {
@@ -603,15 +604,9 @@ std::string GenerateName() {
 
 Result<std::string> ValidateName(std::string_view name) {
   if (!name.empty() && name[0] == '/') name.remove_prefix(1);
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  bool ok = name.size() >= 2 && alnum(name[0]);
-  for (char c : name) ok = ok && (alnum(c) || c == '_' || c == '.' || c == '-');
-  if (!ok)
+  if (!ValidName(name))
     return MakeError(ErrorKind::kInvalidArgument,
-                     "Invalid container name ({}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-                     name);
+                     "Invalid container name ({}), only {} are allowed", name, kNamePattern);
   return std::string(name);
 }
 
@@ -625,12 +620,14 @@ Result<Lock> Containers::LockNames() const {
 }
 
 Result<Lock> Containers::LockRecord(const std::string& id) const {
-  if (!fs::IsDir(paths_.ContainerDir(id)))
+  if (!ValidName(id) || !fs::IsDir(paths_.ContainerDir(id)))
     return MakeError(ErrorKind::kNotFound, "No such container: {}", id);
   return AcquireLock(fs::Join(paths_.ContainerDir(id), "lock"));
 }
 
 Result<ContainerRecord> Containers::Load(const std::string& id) const {
+  // An id is a name too (64 hex digits): never a path out of the containers directory.
+  if (!ValidName(id)) return MakeError(ErrorKind::kNotFound, "No such container: {}", id);
   auto text = fs::ReadFile(paths_.RecordPath(id));
   if (!text) {
     if (text.error().errnum() == ENOENT)

@@ -181,7 +181,7 @@ Result<void> ResolveMounts(const Paths& paths, const ContainerRecord& r,
     out.push_back(std::move(m));
     if (nocopy) return {};
     BERTH_TRY(std::string root, rootfs());
-    return volumes.CopyUp(v, fs::Join(root, target));
+    return volumes.CopyUp(v, root, target);
   };
   for (const auto& req : r.options.mounts) {
     switch (req.type) {
@@ -220,6 +220,11 @@ Result<void> ResolveMounts(const Paths& paths, const ContainerRecord& r,
   }
   // The image's VOLUMEs that no mount covers get an anonymous volume each.
   for (const auto& target : image.config.volumes) {
+    // Docker refuses a relative VOLUME when an image is made; one that got in anyway is
+    // refused here rather than guessed at. ".." above "/" stays at "/".
+    if (target.empty() || target[0] != '/')
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "the image's VOLUME \"{}\" is not an absolute path", target);
     std::string t = fs::Clean(target);
     bool covered = std::any_of(out.begin(), out.end(),
                                [&](const MountPoint& m) { return fs::Clean(m.destination) == t; });
@@ -359,10 +364,9 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
   in.resolv_conf_path = resolv;
   in.mounts = ToSpecMounts(r, p.mounts);
   in.cgroups_path = "/berth/" + r.id;
-  auto passwd = fs::ReadFile(fs::Join(rootfs, "etc/passwd"));
-  auto group = fs::ReadFile(fs::Join(rootfs, "etc/group"));
-  in.passwd = passwd ? *passwd : "";
-  in.group = group ? *group : "";
+  BERTH_TRY(UserFiles users, ReadUserFiles(rootfs), "resolving the user of {}", r.id);
+  in.passwd = std::move(users.passwd);
+  in.group = std::move(users.group);
   in.kernel_release = KernelRelease();
   if (r.options.init) {
     for (const char* c : {"/usr/libexec/docker/docker-init", "/usr/bin/docker-init",
@@ -382,6 +386,9 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
     in.last_cap = std::atoi(last->c_str());
   BERTH_TRY(p.spec, GenerateSpec(in));
   DropCapabilitiesWeLack(p.spec);
+  if (p.spec.process && !p.spec.process->cwd.empty())
+    BERTH_CHECK(MakeWorkdir(rootfs, p.spec.process->cwd, p.spec.process->user.uid,
+                            p.spec.process->user.gid));
   BERTH_CHECK(fs::MkdirAll(paths.RunDir(r.id), 0700));
   BERTH_CHECK(fs::WriteFileAtomic(paths.BundleSpecPath(r.id), oci::SpecToJson(p.spec).dump(2), 0600,
                                   false));

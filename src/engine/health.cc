@@ -23,6 +23,8 @@ HealthCheck WithHealthDefaults(HealthCheck check) {
   if (check.timeout_ns <= 0) check.timeout_ns = kDefaultHealthTimeoutNs;
   if (check.start_period_ns < 0) check.start_period_ns = 0;
   if (check.retries <= 0) check.retries = kDefaultHealthRetries;
+  for (int64_t* d : {&check.interval_ns, &check.timeout_ns, &check.start_period_ns})
+    *d = std::min(*d, kMaxHealthDurationNs);
   return check;
 }
 

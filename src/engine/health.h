@@ -39,6 +39,11 @@ inline constexpr size_t kHealthOutputMax = 4096;  // bytes of a probe's output k
 inline constexpr int64_t kDefaultHealthIntervalNs = 30'000'000'000;
 inline constexpr int64_t kDefaultHealthTimeoutNs = 30'000'000'000;
 inline constexpr int kDefaultHealthRetries = 3;
+// The longest interval, timeout or start period scheduled: about 100 years, "never" for a
+// container, and far enough below INT64_MAX that adding it to a monotonic time cannot overflow
+// (an image's Interval of INT64_MAX would otherwise wrap to "due now"). Docker's Go timers
+// saturate the same way.
+inline constexpr int64_t kMaxHealthDurationNs = 100LL * 365 * 24 * 3600 * 1'000'000'000;
 
 // The check with docker's defaults for zero values (interval 30s, timeout 30s, retries 3).
 HealthCheck WithHealthDefaults(HealthCheck check);

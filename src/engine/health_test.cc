@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 namespace berth::engine {
 namespace {
 
@@ -35,6 +37,21 @@ TEST(HealthMachine, StartsStartingAndProbesAfterOneInterval) {
   m.Record(Result(105 * kSec, 0));
   // The next one an interval after this one ended.
   EXPECT_EQ(m.next_probe_ns(), 105 * kSec + kSec / 10 + 5 * kSec);
+}
+
+// An image's Interval of INT64_MAX (or a timeout as long) is clamped, not wrapped to "due now".
+TEST(HealthMachine, HugeDurationsAreClampedNotOverflowed) {
+  auto c = Check(INT64_MAX, 3, INT64_MAX);
+  c.timeout_ns = INT64_MAX;
+  HealthMachine m(c, 100 * kSec);
+  EXPECT_EQ(m.check().interval_ns, kMaxHealthDurationNs);
+  EXPECT_EQ(m.check().timeout_ns, kMaxHealthDurationNs);
+  EXPECT_EQ(m.check().start_period_ns, kMaxHealthDurationNs);
+  EXPECT_EQ(m.next_probe_ns(), 100 * kSec + kMaxHealthDurationNs);
+  m.Record(Result(200 * kSec, 0));
+  EXPECT_GT(m.next_probe_ns(), 200 * kSec + kMaxHealthDurationNs / 2);
+  m.Restarted(300 * kSec);
+  EXPECT_EQ(m.next_probe_ns(), 300 * kSec + kMaxHealthDurationNs);
 }
 
 TEST(HealthMachine, SuccessIsHealthyAndRetriesFailuresAreUnhealthy) {

@@ -10,6 +10,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "runtime/in_root.h"
 
 namespace berth::engine {
 
@@ -119,6 +120,41 @@ Result<void> UnmountRootfs(const std::string& dir) {
     if (errno == EINVAL || errno == ENOENT) break;
     return SysError("umount2({})", merged);
   }
+  return {};
+}
+
+namespace {
+
+Result<std::string> ReadUserFile(int rootfd, const std::string& path) {
+  auto fd = runtime::OpenInRoot(rootfd, path, O_PATH);
+  if (!fd) {
+    if (fd.error().errnum() == ENOENT) return std::string();
+    return Unexpected(std::move(fd).error());
+  }
+  return fs::ReadRegularFd(fd->get(), kMaxUserFileBytes,
+                           fmt::format("the container's {}", path));
+}
+
+}  // namespace
+
+Result<UserFiles> ReadUserFiles(const std::string& rootfs) {
+  BERTH_TRY(UniqueFd root, fs::Open(rootfs, O_PATH | O_DIRECTORY));
+  UserFiles out;
+  BERTH_TRY(out.passwd, ReadUserFile(root.get(), "/etc/passwd"));
+  BERTH_TRY(out.group, ReadUserFile(root.get(), "/etc/group"));
+  return out;
+}
+
+Result<void> MakeWorkdir(const std::string& rootfs, const std::string& dir, uint32_t uid,
+                         uint32_t gid) {
+  BERTH_TRY(UniqueFd root, fs::Open(rootfs, O_PATH | O_DIRECTORY));
+  auto existing = runtime::OpenInRoot(root.get(), dir, O_PATH);
+  if (existing) return {};  // as it is: not a directory fails at chdir, as in docker
+  if (existing.error().errnum() != ENOENT) return Unexpected(std::move(existing).error());
+  BERTH_TRY(UniqueFd made, runtime::MkdirAllInRoot(root.get(), dir, 0755),
+            "creating the working directory {}", dir);
+  if (::fchownat(made.get(), "", uid, gid, AT_EMPTY_PATH) != 0)
+    return SysError("chown({}:{} the working directory {})", uid, gid, dir);
   return {};
 }
 

@@ -12,6 +12,8 @@
 // working directory is that directory, so the option string stays short for any root.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,5 +33,22 @@ Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>&
 Result<void> UnmountRootfs(const std::string& dir);
 // Whether `path` is a mount point (per /proc/self/mountinfo).
 bool IsMountPoint(const std::string& path);
+
+// Files of the container berth reads or makes before it starts. Every path is resolved inside
+// the mounted rootfs (openat2 RESOLVE_IN_ROOT): the image's symlinks and ".." never reach the
+// host.
+
+// The largest /etc/passwd or /etc/group berth reads.
+inline constexpr size_t kMaxUserFileBytes = 4 << 20;
+// The container's /etc/passwd and /etc/group, for user_db.h. A missing file reads as ""; one
+// that is not a regular file (a FIFO, a device) or is larger than kMaxUserFileBytes is an error.
+struct UserFiles {
+  std::string passwd, group;
+};
+Result<UserFiles> ReadUserFiles(const std::string& rootfs);
+// Docker's working directory: created (with its parents, mode 0755) when missing, the new
+// directory owned by uid:gid, the container's user.
+Result<void> MakeWorkdir(const std::string& rootfs, const std::string& dir, uint32_t uid,
+                         uint32_t gid);
 
 }  // namespace berth::engine

@@ -10,11 +10,11 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "base/fs.h"
 #include "base/strings.h"
+#include "engine/names.h"
 #include "oci/image_spec.h"
 #include "oci/runtime_spec.h"
 #include "runtime/plan/caps.h"
@@ -87,14 +87,6 @@ bool ValidDomain(std::string_view d) {
   for (auto& l : str::Split(d, '.'))
     if (!ValidLabel(l)) return false;
   return true;
-}
-
-// docker's container and volume name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ (two characters at least).
-bool ValidName(std::string_view n) {
-  if (n.size() < 2 || !std::isalnum(static_cast<unsigned char>(n.front()))) return false;
-  return std::all_of(n.begin() + 1, n.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-  });
 }
 
 // cpuset list "0-3,5": docker's parsers.ParseUintList syntax.
@@ -278,10 +270,8 @@ Result<MountRequest> ParseVolumeFlag(std::string_view s, const std::string& cwd)
     m.type = MountRequest::Type::kVolume;
     if (!m.source.empty() && !ValidName(m.source))
       return Invalid("-v", s,
-                     fmt::format("\"{}\" includes invalid characters for a local volume name, "
-                                 "only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed; if you intended "
-                                 "to pass a host directory, use absolute path",
-                                 m.source));
+                     InvalidVolumeName(m.source) +
+                         "; if you intended to pass a host directory, use absolute path");
     if (!mm.propagation.empty()) return Invalid("-v", s, "propagation is only for bind mounts");
   }
   BERTH_CHECK(CheckTarget("-v", s, m.target));
@@ -429,10 +419,7 @@ Result<MountRequest> ParseMountFlag(std::string_view s, const std::string& cwd) 
       break;
     case MountRequest::Type::kVolume:
       if (!src.empty() && !ValidName(src))
-        return Invalid("--mount", s,
-                       fmt::format("\"{}\" includes invalid characters for a local volume name, "
-                                   "only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed",
-                                   src));
+        return Invalid("--mount", s, InvalidVolumeName(src));
       m.source = src;
       m.create_host_dir = false;
       break;
@@ -567,13 +554,18 @@ Result<RestartPolicy> ParseRestart(std::string_view s) {
   return p;
 }
 
-Result<std::vector<std::string>> ParseEnvFile(std::string_view content, std::string_view path,
-                                              const std::map<std::string, std::string>& host_env) {
-  // docker's opts.parseKeyValueFile.
+Result<std::vector<std::string>> ParseKeyValueFile(
+    std::string_view content, std::string_view flag, std::string_view path,
+    const std::map<std::string, std::string>* host_env) {
+  // docker's opts.parseKeyValueFile, and its bufio.Scanner's limit on a line.
   std::vector<std::string> out;
   size_t line_no = 0;
   for (auto& raw : str::Split(content, '\n')) {
     ++line_no;
+    if (raw.size() > kMaxKeyValueLineBytes)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "invalid {} \"{}\": line {}: longer than {} bytes", flag, path, line_no,
+                       kMaxKeyValueLineBytes);
     std::string_view line = raw;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line_no == 1 && str::StartsWith(line, "\xEF\xBB\xBF")) line.remove_prefix(3);
@@ -584,19 +576,35 @@ Result<std::vector<std::string>> ParseEnvFile(std::string_view content, std::str
     std::string_view key = line.substr(0, eq);
     if (key.find_first_of(" \t\n\v\f\r") != std::string_view::npos)
       return MakeError(ErrorKind::kInvalidArgument,
-                       "invalid --env-file \"{}\": line {}: variable '{}' contains whitespaces",
+                       "invalid {} \"{}\": line {}: variable '{}' contains whitespaces", flag,
                        path, line_no, key);
     if (key.empty())
       return MakeError(ErrorKind::kInvalidArgument,
-                       "invalid --env-file \"{}\": line {}: no variable name on line '{}'", path,
+                       "invalid {} \"{}\": line {}: no variable name on line '{}'", flag, path,
                        line_no, line);
-    if (eq != std::string_view::npos) {
+    if (eq != std::string_view::npos || host_env == nullptr) {
       out.emplace_back(line);  // the value is passed through: no trimming, no quotes
-    } else if (auto it = host_env.find(std::string(key)); it != host_env.end()) {
+    } else if (auto it = host_env->find(std::string(key)); it != host_env->end()) {
       out.push_back(fmt::format("{}={}", key, it->second));
     }
   }
   return out;
+}
+
+Result<std::vector<std::string>> ParseEnvFile(std::string_view content, std::string_view path,
+                                              const std::map<std::string, std::string>& host_env) {
+  return ParseKeyValueFile(content, "--env-file", path, &host_env);
+}
+
+Result<std::vector<std::string>> ReadEnvFile(const std::string& path,
+                                             const std::map<std::string, std::string>& host_env) {
+  BERTH_TRY(std::string text, fs::ReadRegularFile(path, kMaxKeyValueFileBytes, "--env-file"));
+  return ParseEnvFile(text, path, host_env);
+}
+
+Result<std::vector<std::string>> ReadLabelFile(const std::string& path) {
+  BERTH_TRY(std::string text, fs::ReadRegularFile(path, kMaxKeyValueFileBytes, "--label-file"));
+  return ParseKeyValueFile(text, "--label-file", path, nullptr);
 }
 
 Result<DeviceRequest> ParseDeviceFlag(std::string_view s) {
@@ -706,13 +714,7 @@ Result<RunOptions> ParseRunFlags(const RawRunFlags& raw, const std::string& cwd,
 
   // Environment: env files, then -e (docker's ReadKVEnvStrings).
   for (const auto& path : raw.env_file) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-      return MakeError(ErrorKind::kNotFound, "invalid --env-file \"{}\": cannot open: {}", path,
-                       std::strerror(errno));
-    std::stringstream content;
-    content << in.rdbuf();
-    BERTH_TRY(auto vars, ParseEnvFile(content.str(), path, host_env));
+    BERTH_TRY(auto vars, ReadEnvFile(path, host_env));
     o.env.insert(o.env.end(), vars.begin(), vars.end());
   }
   for (const auto& e : raw.env) {
@@ -757,6 +759,7 @@ Result<RunOptions> ParseRunFlags(const RawRunFlags& raw, const std::string& cwd,
     if (!ports) return Invalid("--publish", p, ports.error().message());
     o.ports.insert(o.ports.end(), ports->begin(), ports->end());
   }
+  BERTH_CHECK(net::CheckPortCount(o.ports.size()), "--publish");
   for (const auto& h : raw.add_host) {
     BERTH_TRY(auto host, ParseAddHost(h));
     o.add_hosts.push_back(std::move(host));
@@ -882,16 +885,10 @@ Result<RunOptions> ParseRunFlags(const RawRunFlags& raw, const std::string& cwd,
         o.seccomp_profile_json.clear();
         continue;
       }
-      std::ifstream in(value, std::ios::binary);
-      if (!in)
-        return MakeError(ErrorKind::kNotFound,
-                         "invalid --security-opt \"{}\": opening seccomp profile ({}): {}", opt,
-                         value, std::strerror(errno));
-      std::stringstream content;
-      content << in.rdbuf();
+      BERTH_TRY(o.seccomp_profile_json,
+                fs::ReadRegularFile(value, kMaxSeccompProfileBytes, "--security-opt seccomp"));
       o.seccomp_unconfined = false;
       o.seccomp_profile = value;
-      o.seccomp_profile_json = content.str();
     } else if (key == "systempaths" && value == "unconfined") {
       o.systempaths_unconfined = true;
     } else if (key == "apparmor" && !value.empty()) {
@@ -906,7 +903,14 @@ Result<RunOptions> ParseRunFlags(const RawRunFlags& raw, const std::string& cwd,
     }
   }
 
-  for (const auto& l : raw.label) {
+  // Label files first, then -l (docker's ReadKVStrings).
+  std::vector<std::string> labels;
+  for (const auto& path : raw.label_file) {
+    BERTH_TRY(auto lines, ReadLabelFile(path));
+    labels.insert(labels.end(), lines.begin(), lines.end());
+  }
+  labels.insert(labels.end(), raw.label.begin(), raw.label.end());
+  for (const auto& l : labels) {
     auto eq = l.find('=');
     std::string key(str::Trim(std::string_view(l).substr(0, eq)));
     if (key.empty()) return Invalid("--label", l, "empty name");

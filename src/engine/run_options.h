@@ -27,7 +27,8 @@ struct RawRunFlags {
   std::string health_cmd, health_interval, health_timeout, health_start_period, health_retries;
   bool no_healthcheck = false;
   std::vector<std::string> env, env_file, volume, mount, publish, add_host, dns, dns_search,
-      dns_option, ulimit, tmpfs, cap_add, cap_drop, device, security_opt, label, sysctl, group_add;
+      dns_option, ulimit, tmpfs, cap_add, cap_drop, device, security_opt, label, label_file,
+      sysctl, group_add;
   std::string image;
   std::vector<std::string> command;  // everything after IMAGE
 };
@@ -160,9 +161,25 @@ Result<std::pair<std::string, std::string>> ParseAddHost(std::string_view s);
 // prefixed unless "ALL", known to berth, deduplicated; a cap in both lists is only added.
 Result<std::pair<std::vector<std::string>, std::vector<std::string>>> NormalizeCapabilities(
     const std::vector<std::string>& add, const std::vector<std::string>& drop);
-// The docker file format: comments, blank lines, "KEY=value" kept verbatim (no quote
-// processing), "KEY" alone takes host_env's value or is dropped; `path` names errors.
+// Files named by --env-file and --label-file: regular files of at most this size (what
+// execve(2) can pass in an environment with the default 8 MiB stack), lines of at most docker's
+// 64 KiB.
+inline constexpr size_t kMaxKeyValueFileBytes = 2 << 20;
+inline constexpr size_t kMaxKeyValueLineBytes = 64 << 10;
+// --security-opt seccomp=FILE: docker's default profile is 30 KiB.
+inline constexpr size_t kMaxSeccompProfileBytes = 1 << 20;
+// The docker file format of `flag`'s file: comments, blank lines, "KEY=value" kept verbatim (no
+// quote processing); "KEY" alone takes host_env's value or is dropped, or is kept as is without
+// host_env (labels). `path` names errors.
+Result<std::vector<std::string>> ParseKeyValueFile(
+    std::string_view content, std::string_view flag, std::string_view path,
+    const std::map<std::string, std::string>* host_env);
 Result<std::vector<std::string>> ParseEnvFile(std::string_view content, std::string_view path,
                                               const std::map<std::string, std::string>& host_env);
+// Reads (fs::ReadRegularFile: no device, FIFO or directory, bounded) and parses an env file.
+Result<std::vector<std::string>> ReadEnvFile(const std::string& path,
+                                             const std::map<std::string, std::string>& host_env);
+// The same for --label-file: "KEY=value" or "KEY" (an empty value) lines.
+Result<std::vector<std::string>> ReadLabelFile(const std::string& path);
 
 }  // namespace berth::engine

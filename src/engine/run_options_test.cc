@@ -1,10 +1,13 @@
 #include "engine/run_options.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace berth::engine {
 namespace {
@@ -426,12 +429,50 @@ TEST(ParseRunFlags, EnvOrderAndHostValues) {
   missing.env_file = {"/nonexistent/berth.env"};
   auto err = Parse(missing);
   ASSERT_FALSE(err);
-  EXPECT_EQ(
-      err.error().message().rfind("invalid --env-file \"/nonexistent/berth.env\": cannot open", 0),
-      0u);
+  EXPECT_EQ(err.error().message(),
+            "--env-file /nonexistent/berth.env: open: No such file or directory");
   auto empty_key = Raw();
   empty_key.env = {"=x"};
   EXPECT_EQ(ErrorOf(Parse(empty_key)), "invalid --env \"=x\": empty variable name");
+}
+
+// Files the user names are regular files of bounded size and lines: /dev/zero, a FIFO, a
+// directory and a 64 KiB line are one-line errors, never an endless read or a hang.
+TEST(ParseRunFlags, UserNamedFilesAreBoundedRegularFiles) {
+  char dir[] = "/tmp/berth_files_XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string d = dir, fifo = d + "/fifo", longline = d + "/long", labels = d + "/labels";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  { std::ofstream(longline) << "A=" << std::string(64 << 10, 'x') << "\n"; }
+  { std::ofstream(labels) << "# labels\na=file\nflagless\n"; }
+  auto with = [](auto set) {
+    auto raw = Raw();
+    set(raw);
+    return ErrorOf(Parse(raw));
+  };
+  for (const auto& [path, why] : std::vector<std::pair<std::string, std::string>>{
+           {"/dev/zero", "not a regular file (a character device)"},
+           {fifo, "not a regular file (a FIFO)"},
+           {d, "not a regular file (a directory)"}}) {
+    EXPECT_EQ(with([&](RawRunFlags& r) { r.env_file = {path}; }),
+              "--env-file " + path + ": " + why);
+    EXPECT_EQ(with([&](RawRunFlags& r) { r.label_file = {path}; }),
+              "--label-file " + path + ": " + why);
+    EXPECT_EQ(with([&](RawRunFlags& r) { r.security_opt = {"seccomp=" + path}; }),
+              "--security-opt seccomp " + path + ": " + why);
+  }
+  EXPECT_EQ(with([&](RawRunFlags& r) { r.env_file = {longline}; }),
+            "invalid --env-file \"" + longline + "\": line 1: longer than 65536 bytes");
+  EXPECT_EQ(with([&](RawRunFlags& r) { r.label_file = {longline}; }),
+            "invalid --label-file \"" + longline + "\": line 1: longer than 65536 bytes");
+  // Label files come first, -l after; a name alone is an empty label.
+  auto raw = Raw();
+  raw.label_file = {labels};
+  raw.label = {"a=flag"};
+  auto o = Parse(raw);
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_EQ(o->labels, (std::map<std::string, std::string>{{"a", "flag"}, {"flagless", ""}}));
+  std::filesystem::remove_all(d);
 }
 
 TEST(ParseRunFlags, Resources) {
@@ -504,8 +545,7 @@ TEST(ParseRunFlags, InvalidValuesNameTheFlag) {
       {[](RawRunFlags& r) { r.dns_search = {"-bad-"}; },
        "invalid --dns-search \"-bad-\": invalid domain"},
       {[](RawRunFlags& r) { r.security_opt = {"seccomp=/nonexistent.json"}; },
-       "invalid --security-opt \"seccomp=/nonexistent.json\": opening seccomp profile "
-       "(/nonexistent.json): No such file or directory"},
+       "--security-opt seccomp /nonexistent.json: open: No such file or directory"},
       {[](RawRunFlags& r) { r.security_opt = {"no-new-privileges=maybe"}; },
        "invalid --security-opt \"no-new-privileges=maybe\": invalid no-new-privileges value"},
       {[](RawRunFlags& r) { r.security_opt = {"colour=blue"}; },

@@ -1,10 +1,8 @@
 #include "engine/volume.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/ranges.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,26 +11,10 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/root_dir.h"
+#include "engine/names.h"
+#include "runtime/in_root.h"
 
 namespace berth::engine {
-
-namespace {
-
-Result<void> ValidateVolumeName(const std::string& name) {
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  bool ok = name.size() >= 2 && alnum(name[0]);
-  for (char c : name) ok = ok && (alnum(c) || c == '_' || c == '.' || c == '-');
-  if (!ok)
-    return MakeError(ErrorKind::kInvalidArgument,
-                     "\"{}\" includes invalid characters for a local volume name, only "
-                     "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed",
-                     name);
-  return {};
-}
-
-}  // namespace
 
 std::string Volumes::Dir(const std::string& name) const {
   return fs::Join(paths_.VolumesDir(), name);
@@ -42,7 +24,7 @@ Result<Volume> Volumes::Create(const std::string& given,
                                const std::map<std::string, std::string>& labels,
                                bool anonymous) const {
   std::string name = given.empty() ? NewContainerId() : given;
-  BERTH_CHECK(ValidateVolumeName(name));
+  if (!ValidName(name)) return MakeError(ErrorKind::kInvalidArgument, "{}", InvalidVolumeName(name));
   if (fs::Exists(fs::Join(Dir(name), "volume.json"))) return Get(name);
   // Volume data is reachable by root alone (and by containers, through their mounts).
   BERTH_CHECK(fs::MkdirWithMode(paths_.root, fs::kRootDirMode));
@@ -59,6 +41,7 @@ Result<Volume> Volumes::Create(const std::string& given,
 }
 
 Result<Volume> Volumes::Get(const std::string& name) const {
+  if (!ValidName(name)) return MakeError(ErrorKind::kNotFound, "no such volume: {}", name);
   auto text = fs::ReadFile(fs::Join(Dir(name), "volume.json"));
   if (!text) return MakeError(ErrorKind::kNotFound, "no such volume: {}", name);
   BERTH_TRY(Json j, ParseJson(*text, fs::Join(Dir(name), "volume.json")));
@@ -104,7 +87,8 @@ Result<std::vector<std::string>> Volumes::Users(const std::string& name) const {
 }
 
 Result<void> Volumes::Remove(const std::string& name, bool force) const {
-  if (!fs::IsDir(Dir(name))) return MakeError(ErrorKind::kNotFound, "no such volume: {}", name);
+  if (!ValidName(name) || !fs::IsDir(Dir(name)))  // a name, never a path
+    return MakeError(ErrorKind::kNotFound, "no such volume: {}", name);
   if (!force) {
     BERTH_TRY(auto users, Users(name));
     if (!users.empty())
@@ -127,73 +111,118 @@ Result<std::vector<std::string>> Volumes::Prune(bool all) const {
   return removed;
 }
 
-Result<void> Volumes::CopyUp(const Volume& v, const std::string& src) const {
+Result<void> Volumes::CopyUp(const Volume& v, const std::string& rootfs,
+                             const std::string& target) const {
   std::string marker = fs::Join(Dir(v.name), "populated");
   if (fs::Exists(marker)) return {};
   BERTH_TRY(auto entries, fs::ListDir(v.mountpoint));
-  if (entries.empty() && fs::IsDir(src)) {
-    BERTH_CHECK(CopyTree(src, v.mountpoint), "copying {} into volume {}", src, v.name);
+  if (entries.empty()) {
+    BERTH_TRY(UniqueFd root, fs::Open(rootfs, O_PATH | O_DIRECTORY));
+    // In the rootfs, as the container will see it: "/data -> /etc" is the image's /etc, and
+    // "/../../etc" is "/etc", never the host's.
+    auto from = runtime::OpenInRoot(root.get(), target, O_RDONLY | O_DIRECTORY);
+    if (from) {
+      BERTH_TRY(UniqueFd to, fs::Open(v.mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+      BERTH_CHECK(CopyTree(from->get(), to.get()), "copying {} of the image into volume {}",
+                  target, v.name);
+    } else if (from.error().errnum() != ENOENT && from.error().errnum() != ENOTDIR) {
+      return Unexpected(std::move(from).error().Wrap("copying into volume {}", v.name));
+    }  // nothing there, or not a directory: nothing to copy, as docker
   }
   return fs::WriteFileAtomic(marker, "", 0644, false);
 }
 
 namespace {
 
-Result<void> CopyAttrs(int dirfd, const char* name, const struct stat& st, bool symlink) {
-  if (::fchownat(dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0)
-    return SysError("lchown({})", name);
-  if (!symlink && ::fchmodat(dirfd, name, st.st_mode & 07777, 0) != 0)
-    return SysError("chmod({})", name);
+// Owner, then mode (chown clears set-id bits), then times, on an open descriptor.
+Result<void> CopyAttrsFd(int fd, const struct stat& st, const std::string& shown) {
+  if (::fchown(fd, st.st_uid, st.st_gid) != 0) return SysError("fchown({})", shown);
+  if (::fchmod(fd, st.st_mode & 07777) != 0) return SysError("fchmod({})", shown);
   struct timespec times[2] = {st.st_atim, st.st_mtim};
-  if (::utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW) != 0)
-    return SysError("utimensat({})", name);
+  if (::futimens(fd, times) != 0) return SysError("futimens({})", shown);
   return {};
 }
 
-Result<void> CopyFile(const std::string& from, const std::string& to, const struct stat& st) {
-  BERTH_TRY(UniqueFd in, fs::Open(from, O_RDONLY | O_NOFOLLOW));
-  BERTH_TRY(UniqueFd out, fs::Open(to, O_WRONLY | O_CREAT | O_EXCL, st.st_mode & 0777));
+// The same by name in a directory, for symlinks, devices and FIFOs (never opened).
+Result<void> CopyAttrsAt(int dirfd, const char* name, const struct stat& st,
+                         const std::string& shown) {
+  if (::fchownat(dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+    return SysError("lchown({})", shown);
+  if (!S_ISLNK(st.st_mode) &&
+      ::fchmodat(dirfd, name, st.st_mode & 07777, AT_SYMLINK_NOFOLLOW) != 0)
+    return SysError("chmod({})", shown);
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW) != 0)
+    return SysError("utimensat({})", shown);
+  return {};
+}
+
+Result<void> CopyData(int in, int out, const std::string& shown) {
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(in.get(), buf, sizeof buf);
+    ssize_t n = ::read(in, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return SysError("read({})", from);
-    if (n == 0) break;
-    BERTH_CHECK(fs::WriteAll(out.get(), std::string_view(buf, static_cast<size_t>(n)), to));
+    if (n < 0) return SysError("read({})", shown);
+    if (n == 0) return {};
+    BERTH_CHECK(fs::WriteAll(out, std::string_view(buf, static_cast<size_t>(n)), shown));
   }
+}
+
+Result<void> CopyEntry(int from, int to, const std::string& name, const std::string& shown);
+
+Result<void> CopyDirAt(int from, int to, const std::string& shown) {
+  BERTH_TRY(auto names, fs::ListDirAt(from, shown));
+  for (const auto& n : names) BERTH_CHECK(CopyEntry(from, to, n, shown + "/" + n));
   return {};
+}
+
+// Copies the entry `name` of directory `from` into directory `to`. Every open is relative to
+// a descriptor and O_NOFOLLOW: a symlink is copied as a symlink, never walked through, and an
+// entry swapped for a link while we copy is refused rather than followed.
+Result<void> CopyEntry(int from, int to, const std::string& name, const std::string& shown) {
+  const char* n = name.c_str();
+  struct stat st;
+  if (::fstatat(from, n, &st, AT_SYMLINK_NOFOLLOW) != 0) return SysError("lstat({})", shown);
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdirat(to, n, 0700) != 0 && errno != EEXIST) return SysError("mkdir({})", shown);
+    UniqueFd in(::openat(from, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!in) return SysError("open({})", shown);
+    UniqueFd out(::openat(to, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!out) return SysError("open({} in the volume)", shown);
+    BERTH_CHECK(CopyDirAt(in.get(), out.get(), shown));
+    return CopyAttrsFd(out.get(), st, shown);
+  }
+  if (S_ISREG(st.st_mode)) {
+    UniqueFd in(::openat(from, n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!in) return SysError("open({})", shown);
+    struct stat again;
+    if (::fstat(in.get(), &again) != 0) return SysError("fstat({})", shown);
+    if (!S_ISREG(again.st_mode))
+      return MakeError(ErrorKind::kFailedPrecondition, "{} changed while it was copied", shown);
+    UniqueFd out(::openat(to, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) return SysError("create({} in the volume)", shown);
+    BERTH_CHECK(CopyData(in.get(), out.get(), shown));
+    return CopyAttrsFd(out.get(), again, shown);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+    ssize_t len = ::readlinkat(from, n, target.data(), target.size());
+    if (len < 0) return SysError("readlink({})", shown);
+    target.resize(static_cast<size_t>(len));
+    if (::symlinkat(target.c_str(), to, n) != 0) return SysError("symlink({})", shown);
+  } else if (::mknodat(to, n, st.st_mode, st.st_rdev) != 0) {
+    return SysError("mknod({})", shown);
+  }
+  return CopyAttrsAt(to, n, st, shown);
 }
 
 }  // namespace
 
-Result<void> CopyTree(const std::string& from, const std::string& to) {
-  BERTH_TRY(auto names, fs::ListDir(from));
-  for (const auto& n : names) {
-    std::string src = fs::Join(from, n), dst = fs::Join(to, n);
-    struct stat st;
-    if (::lstat(src.c_str(), &st) != 0) return SysError("lstat({})", src);
-    bool link = false;
-    if (S_ISDIR(st.st_mode)) {
-      if (::mkdir(dst.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST)
-        return SysError("mkdir({})", dst);
-      BERTH_CHECK(CopyTree(src, dst));
-    } else if (S_ISREG(st.st_mode)) {
-      BERTH_CHECK(CopyFile(src, dst, st));
-    } else if (S_ISLNK(st.st_mode)) {
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t len = ::readlink(src.c_str(), target.data(), target.size());
-      if (len < 0) return SysError("readlink({})", src);
-      target.resize(static_cast<size_t>(len));
-      if (::symlink(target.c_str(), dst.c_str()) != 0) return SysError("symlink({})", dst);
-      link = true;
-    } else {
-      if (::mknod(dst.c_str(), st.st_mode, st.st_rdev) != 0) return SysError("mknod({})", dst);
-    }
-    BERTH_CHECK(CopyAttrs(AT_FDCWD, dst.c_str(), st, link));
-  }
+Result<void> CopyTree(int from, int to) {
+  BERTH_CHECK(CopyDirAt(from, to, "."));
   struct stat top;
-  if (::stat(from.c_str(), &top) == 0) (void)CopyAttrs(AT_FDCWD, to.c_str(), top, false);
-  return {};
+  if (::fstat(from, &top) != 0) return SysError("fstat(.)");
+  return CopyAttrsFd(to, top, ".");
 }
 
 }  // namespace berth::engine

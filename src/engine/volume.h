@@ -31,6 +31,7 @@ class Volumes {
   // empty name makes an anonymous volume named by 64 random hex digits.
   Result<Volume> Create(const std::string& name, const std::map<std::string, std::string>& labels,
                         bool anonymous = false) const;
+  // Names are names (names.h), never paths: an invalid one is kNotFound "no such volume".
   Result<Volume> Get(const std::string& name) const;
   Result<std::vector<Volume>> List() const;
   // kFailedPrecondition "volume is in use - [id]" unless force; kNotFound when absent.
@@ -42,16 +43,20 @@ class Volumes {
   Result<std::vector<std::string>> Users(const std::string& name) const;
 
   // Docker's copy-up: when the volume has never been populated and is empty, copies the
-  // image's content at `path_in_rootfs` (owners, modes, links kept) into it. Marks it populated.
-  Result<void> CopyUp(const Volume& v, const std::string& path_in_rootfs) const;
+  // image's directory at `target` (owners, modes, links kept) into it. `target` is resolved
+  // inside `rootfs` (openat2 RESOLVE_IN_ROOT): symlinks and ".." in the image never reach the
+  // host. Nothing there, or not a directory: nothing to copy. Marks the volume populated.
+  Result<void> CopyUp(const Volume& v, const std::string& rootfs, const std::string& target) const;
 
  private:
   std::string Dir(const std::string& name) const;
   Paths paths_;
 };
 
-// Copies a directory tree: regular files, directories, symlinks, devices and fifos, with owner,
-// mode and times; hard links become copies.
-Result<void> CopyTree(const std::string& from, const std::string& to);
+// Copies the tree under the open directory `from` into the open directory `to`: regular files,
+// directories, symlinks, devices and fifos, with owner, mode and times; hard links become
+// copies. Walks by descriptors with O_NOFOLLOW: symlinks are copied, never followed, on either
+// side.
+Result<void> CopyTree(int from, int to);
 
 }  // namespace berth::engine

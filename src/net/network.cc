@@ -111,8 +111,10 @@ Result<int> EnsureBridge(Rtnl& rtnl, const Options& o, const Ipv4Net& subnet) {
 // written back into `m`. No SO_REUSEADDR for UDP: it would let us share a port a host service
 // already bound with SO_REUSEADDR.
 Result<UniqueFd> BindPort(PortMapping& m) {
-  bool tcp = m.protocol == "tcp";
-  int fd = ::socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+  // TCP and SCTP are connection-oriented (bound and listening), UDP is not.
+  bool tcp = m.protocol != "udp";
+  int fd = ::socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC,
+                    m.protocol == "sctp" ? IPPROTO_SCTP : 0);
   if (fd < 0) return SysError("socket(AF_INET, {})", m.protocol);
   UniqueFd sock(fd);
   if (tcp) {
@@ -291,6 +293,7 @@ Result<Attachment> Network::Attach(const std::string& container_id, Mode mode,
   if (mode == Mode::kHost) return att;
   if (mode == Mode::kBridge) {
     BERTH_CHECK(ValidatePorts(ports));
+    BERTH_CHECK(CheckPortCount(ports.size()));
     att.ports = ports;
   }
 

@@ -53,12 +53,12 @@
 
 namespace berth::net {
 
-// One published port, docker's -p [ip:][hostPort:]containerPort[/tcp|/udp].
+// One published port, docker's -p [ip:][hostPort:]containerPort[/tcp|/udp|/sctp].
 struct PortMapping {
   std::string host_ip;     // "" = every host address (0.0.0.0); "127.0.0.1" binds loopback only
   uint16_t host_port = 0;  // 0: chosen at Attach time (docker's "-p 8888" and -P)
   uint16_t container_port = 0;
-  std::string protocol = "tcp";  // "tcp" or "udp"
+  std::string protocol = "tcp";  // "tcp", "udp" or "sctp"
   bool operator==(const PortMapping&) const = default;
 };
 
@@ -71,6 +71,14 @@ struct PortMapping {
 Result<std::vector<PortMapping>> ParsePublish(std::string_view spec);
 // The "8888/tcp" keys of an image's ExposedPorts -> mappings with host_port 0 (for -P).
 Result<std::vector<PortMapping>> ExposedToMappings(const std::vector<std::string>& exposed);
+// Docker's protocols for -p and EXPOSE: tcp, udp, sctp.
+bool ValidProtocol(std::string_view protocol);
+// The monitor holds a bound socket for every published port for the container's life: more
+// ports than the open-file limit allows (less a margin for the monitor's own descriptors) are
+// refused before any is bound, instead of failing with EMFILE a thousand binds later (-p
+// 1-65535). The second form takes this process's RLIMIT_NOFILE soft limit.
+Result<void> CheckPortCount(size_t ports, uint64_t open_files_limit);
+Result<void> CheckPortCount(size_t ports);
 
 enum class Mode { kBridge, kHost, kNone };
 Result<Mode> ParseMode(std::string_view network);  // "bridge" | "host" | "none"

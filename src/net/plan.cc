@@ -226,7 +226,7 @@ std::string DescribePort(const PortMapping& m) {
 Result<void> ValidatePorts(const std::vector<PortMapping>& ports) {
   for (size_t i = 0; i < ports.size(); ++i) {
     const PortMapping& m = ports[i];
-    if (m.protocol != "tcp" && m.protocol != "udp")
+    if (!ValidProtocol(m.protocol))
       return MakeError(ErrorKind::kInvalidArgument, "invalid protocol \"{}\" for port {}",
                        m.protocol, m.container_port);
     if (m.container_port == 0)

@@ -1,6 +1,8 @@
 // -p / -P / --network parsing (docker's nat.ParsePortSpec semantics, IPv4 host addresses only).
 #include <arpa/inet.h>
+#include <sys/resource.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,10 +47,9 @@ Result<std::vector<PortMapping>> ParsePublish(std::string_view spec) {
   if (auto slash = rest.rfind('/'); slash != std::string_view::npos) {
     protocol = std::string(rest.substr(slash + 1));
     rest = rest.substr(0, slash);
-    if (protocol != "tcp" && protocol != "udp")
+    if (!ValidProtocol(protocol))
       return MakeError(ErrorKind::kInvalidArgument,
-                       "invalid protocol \"{}\" in -p {} (berth supports tcp and udp)", protocol,
-                       spec);
+                       "invalid protocol \"{}\" in -p {} (tcp, udp or sctp)", protocol, spec);
   }
   std::string host_ip;
   if (!rest.empty() && rest.front() == '[') {
@@ -120,9 +121,9 @@ Result<std::vector<PortMapping>> ExposedToMappings(const std::vector<std::string
       protocol = port.substr(slash + 1);
       port = port.substr(0, slash);
     }
-    if (protocol != "tcp" && protocol != "udp")
+    if (!ValidProtocol(protocol))
       return MakeError(ErrorKind::kInvalidArgument,
-                       "invalid exposed port \"{}\": protocol must be tcp or udp", key);
+                       "invalid exposed port \"{}\": protocol must be tcp, udp or sctp", key);
     auto range = ParseRange(port, key);
     if (!range) return MakeError(ErrorKind::kInvalidArgument, "invalid exposed port \"{}\"", key);
     for (uint32_t p = range->first; p <= range->last; ++p) {
@@ -141,6 +142,27 @@ Result<Mode> ParseMode(std::string_view network) {
   if (network == "none") return Mode::kNone;
   return MakeError(ErrorKind::kInvalidArgument,
                    "invalid --network \"{}\": berth supports bridge, host and none", network);
+}
+
+bool ValidProtocol(std::string_view protocol) {
+  return protocol == "tcp" || protocol == "udp" || protocol == "sctp";
+}
+
+Result<void> CheckPortCount(size_t ports, uint64_t open_files_limit) {
+  constexpr uint64_t kMonitorFds = 64;  // stdio, control, lock, log, netlink, nft...
+  uint64_t room = open_files_limit > kMonitorFds ? open_files_limit - kMonitorFds : 0;
+  if (ports > room)
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "{} published ports are more than berth can hold open (at most {} with an "
+                     "open-file limit of {}): publish fewer ports or raise `ulimit -n`",
+                     ports, room, open_files_limit);
+  return {};
+}
+
+Result<void> CheckPortCount(size_t ports) {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return SysError("getrlimit(RLIMIT_NOFILE)");
+  return CheckPortCount(ports, rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur);
 }
 
 }  // namespace berth::net

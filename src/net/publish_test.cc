@@ -50,9 +50,9 @@ TEST(ParsePublish, Errors) {
   EXPECT_EQ(ParseError("80:"), "missing container port in -p 80:");
   EXPECT_EQ(ParseError(""), "missing container port in -p ");
   EXPECT_EQ(ParseError("9001-9000"), "invalid port range \"9001-9000\" in -p 9001-9000");
-  EXPECT_EQ(ParseError("80/sctp"),
-            "invalid protocol \"sctp\" in -p 80/sctp (berth supports tcp and udp)");
-  EXPECT_EQ(ParseError("80/"), "invalid protocol \"\" in -p 80/ (berth supports tcp and udp)");
+  EXPECT_EQ(Parse("80/sctp"), std::vector{M("", 0, 80, "sctp")});
+  EXPECT_EQ(ParseError("80/dccp"), "invalid protocol \"dccp\" in -p 80/dccp (tcp, udp or sctp)");
+  EXPECT_EQ(ParseError("80/"), "invalid protocol \"\" in -p 80/ (tcp, udp or sctp)");
   EXPECT_EQ(ParseError("1.2.3:80:80"), "invalid host address \"1.2.3\" in -p 1.2.3:80:80");
   EXPECT_EQ(ParseError("localhost:80:80"),
             "invalid host address \"localhost\" in -p localhost:80:80");
@@ -71,14 +71,28 @@ TEST(ParsePublish, Errors) {
   EXPECT_EQ(ParseError("[::1:80:80"), "invalid host address in -p [::1:80:80: missing ']'");
 }
 
+TEST(CheckPortCount, MoreThanTheOpenFileLimitIsRefusedUpFront) {
+  EXPECT_TRUE(CheckPortCount(2, 1024));
+  EXPECT_TRUE(CheckPortCount(960, 1024));
+  auto r = CheckPortCount(65535, 1024);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "65535 published ports are more than berth can hold open (at most 960 with an "
+            "open-file limit of 1024): publish fewer ports or raise `ulimit -n`");
+  EXPECT_FALSE(CheckPortCount(1, 10));
+}
+
 TEST(ExposedToMappings, KeysOfExposedPorts) {
   auto r = ExposedToMappings({"80/tcp", "53/udp", "8080", "7000-7001/tcp"});
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(*r, (std::vector{M("", 0, 80), M("", 0, 53, "udp"), M("", 0, 8080), M("", 0, 7000),
                              M("", 0, 7001)}));
-  auto bad = ExposedToMappings({"80/sctp"});
+  // sctp as docker (`import --change 'EXPOSE 80/sctp'` then `run -P`).
+  EXPECT_EQ(*ExposedToMappings({"80/sctp"}), std::vector{M("", 0, 80, "sctp")});
+  auto bad = ExposedToMappings({"80/dccp"});
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message(), "invalid exposed port \"80/sctp\": protocol must be tcp or udp");
+  EXPECT_EQ(bad.error().message(),
+            "invalid exposed port \"80/dccp\": protocol must be tcp, udp or sctp");
   bad = ExposedToMappings({"http"});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message(), "invalid exposed port \"http\"");

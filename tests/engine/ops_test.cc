@@ -16,6 +16,7 @@
 #include "base/json.h"
 #include "base/strings.h"
 #include "store/testing/registry_fixture.h"
+#include "busybox_rootfs.h"
 
 namespace berth {
 namespace {
@@ -69,23 +70,8 @@ class OpsTest : public ::testing::Test {
     if (::geteuid() != 0 || ::access("/bin/busybox", X_OK) != 0) return;
     // A busybox-static rootfs, tarred and imported as an image.
     std::string rootfs = Dir() + "/rootfs";
-    ok_ = Shell("mkdir -p " + rootfs + "/bin " + rootfs + "/etc " + rootfs +
-                "/tmp && cp /bin/busybox " + rootfs +
-                "/bin/busybox && for a in $(/bin/busybox --list); do [ \"$a\" = busybox ] || "
-                "ln -s busybox " +
-                rootfs +
-                "/bin/$a; done && "
-                "echo 'root:x:0:0:root:/root:/bin/sh' > " +
-                rootfs +
-                "/etc/passwd && "
-                "echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> " +
-                rootfs +
-                "/etc/passwd && "
-                "echo 'root:x:0:' > " +
-                rootfs + "/etc/group && chmod 1777 " + rootfs +
-                "/tmp && "
-                "tar -C " +
-                rootfs + " -cf " + Dir() + "/rootfs.tar . && " + Berth() + " import " + Dir() +
+    ok_ = Shell(berth::testing::MakeBusyboxRootfs(rootfs) + " && tar -C " + rootfs + " -cf " +
+                Dir() + "/rootfs.tar . && " + Berth() + " import " + Dir() +
                 "/rootfs.tar " + kImage + " -c 'CMD [\"sh\"]'");
   }
   static void TearDownTestSuite() {
