@@ -22,7 +22,9 @@ struct ImportRequest {
 };
 
 // Bad changes and references fail before anything is read; a tarball that is not a tar (or is
-// corrupt) fails before anything is written to the store.
+// corrupt, or over apply.max_bytes uncompressed) fails before anything is written to the
+// store, and one whose layer is refused while unpacking (a "../" entry) leaves the store as it
+// was: blob, config, manifest and layer are staged and committed together.
 [[nodiscard]] Result<store::ImageRecord> ImportImage(const store::Store& store,
                                                      const ImportRequest& request,
                                                      const unpack::ApplyOptions& apply);
