@@ -6,23 +6,19 @@
 // hashed. Input that is not a regular file (a pipe, stdin) is first copied once into the
 // store's tmp/. Layers are unpacked from the staged blobs; only when every blob matched and
 // every layer unpacked is anything committed (image/install.h, Staging).
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <map>
 #include <set>
 #include <tuple>
 
-#include "base/fs.h"
 #include "base/json.h"
-#include "base/unique_fd.h"
 #include "base/strings.h"
 #include "image/archive.h"
 #include "image/digest_source.h"
 #include "image/install.h"
+#include "image/local_input.h"
 #include "image/tar_file.h"
 #include "oci/image_spec.h"
 #include "oci/limits.h"
@@ -337,34 +333,6 @@ Result<void> TakeLayer(const std::string& path, LayerTask& task, unpack::ByteSou
   return {};
 }
 
-// Copies a pipe (or stdin, "-") into a scratch file in the store's tmp/, so that the passes over
-// the archive read the input once. A regular file is read in place.
-Result<std::optional<store::internal::TempEntry>> SpoolIfNotSeekable(const store::Store& store,
-                                                                    const std::string& input) {
-  struct stat st {};
-  if (input != "-" && ::stat(input.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return std::nullopt;
-  if (input != "-" && !fs::Exists(input))
-    return MakeError(ErrorKind::kNotFound, "{}: no such file", input);
-  UniqueFd opened;
-  int fd = STDIN_FILENO;
-  if (input != "-") {
-    BERTH_TRY(opened, fs::Open(input, O_RDONLY | O_CLOEXEC));
-    fd = opened.get();
-  }
-  BERTH_TRY(store::internal::TempEntry spool, store.NewTempFile("load-"), "reading {}", input);
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return SysError("read({})", input == "-" ? "stdin" : input);
-    if (n == 0) break;
-    BERTH_CHECK(fs::WriteAll(spool.fd(), std::string_view(buf.data(), static_cast<size_t>(n)),
-                             spool.path()),
-                "reading {}", input);
-  }
-  return std::optional<store::internal::TempEntry>(std::move(spool));
-}
-
 // LoadImages on a file.
 Result<std::vector<store::ImageRecord>> LoadArchive(const store::Store& store,
                                                     const std::string& path,
@@ -478,16 +446,10 @@ Result<std::vector<store::ImageRecord>> LoadArchive(const store::Store& store,
 Result<std::vector<store::ImageRecord>> LoadImages(const store::Store& store,
                                                    const std::string& input,
                                                    const unpack::ApplyOptions& apply) {
-  BERTH_TRY(auto spooled, SpoolIfNotSeekable(store, input));
-  if (!spooled) return LoadArchive(store, input, apply);
-  auto r = LoadArchive(store, spooled->path(), apply);
-  if (r) return r;
-  // Errors name the input as the user gave it, not the scratch copy.
-  std::string message = r.error().message();
-  std::string shown = input == "-" ? "stdin" : input;
-  for (size_t at; (at = message.find(spooled->path())) != std::string::npos;)
-    message.replace(at, spooled->path().size(), shown);
-  return Unexpected(Error(std::move(message), r.error().kind(), r.error().errnum()));
+  BERTH_TRY(LocalInput in, LocalInput::Open(store, input));
+  auto r = LoadArchive(store, in.path(), apply);
+  if (!r) return Unexpected(in.Named(std::move(r).error()));
+  return r;
 }
 
 }  // namespace berth::image

@@ -25,8 +25,9 @@ using testing::Owned;
 std::string ConfigJson(const std::vector<oci::Digest>& diff_ids) {
   std::string ids;
   for (const auto& d : diff_ids) ids += (ids.empty() ? "\"" : ",\"") + d.ToString() + "\"";
-  return fmt::format(R"({{"architecture":"{}","os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}}}})",
-                     oci::HostPlatform().architecture, ids);
+  return fmt::format(
+      R"({{"architecture":"{}","os":"linux","rootfs":{{"type":"layers","diff_ids":[{}]}}}})",
+      oci::HostPlatform().architecture, ids);
 }
 
 std::string GoodLayer(const std::string& name) {
@@ -65,10 +66,10 @@ std::string OciArchive(size_t names) {
     return fmt::format(R"({{"mediaType":"{}","digest":"{}","size":{}}})", media_type,
                        oci::Sha256Of(data).ToString(), data.size());
   };
-  std::string manifest = fmt::format(
-      R"({{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}]}})",
-      oci::media_type::kOciManifest, desc(oci::media_type::kOciConfig, config),
-      desc(oci::media_type::kOciLayer, layer));
+  std::string manifest =
+      fmt::format(R"({{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}]}})",
+                  oci::media_type::kOciManifest, desc(oci::media_type::kOciConfig, config),
+                  desc(oci::media_type::kOciLayer, layer));
   std::string index = fmt::format(R"({{"schemaVersion":2,"manifests":[)");
   for (size_t i = 0; i < names; ++i)
     index += fmt::format(
@@ -111,7 +112,8 @@ class ArchiveLoadTest : public testing::LocalInputTest {
 };
 
 TEST_F(ArchiveLoadTest, GoodArchiveLoads) {
-  std::string path = Write("ok.tar", DockerArchive({{"a:1", GoodLayer("a")}, {"b:1", GoodLayer("b")}}));
+  std::string path =
+      Write("ok.tar", DockerArchive({{"a:1", GoodLayer("a")}, {"b:1", GoodLayer("b")}}));
   auto r = LoadImages(*store_, path, apply_);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->size(), 2u);
@@ -129,8 +131,7 @@ TEST_F(ArchiveLoadTest, SecondImageBadLeavesNothingOfTheFirst) {
 }
 
 TEST_F(ArchiveLoadTest, DigestMismatchInSecondImageLeavesNoBlobs) {
-  std::string archive =
-      DockerArchive({{"good:1", GoodLayer("good")}, {"bad:1", GoodLayer("bad")}});
+  std::string archive = DockerArchive({{"good:1", GoodLayer("good")}, {"bad:1", GoodLayer("bad")}});
   // Same length, other bytes: the second layer no longer matches its diff_id.
   size_t at = archive.find("bad\n");
   ASSERT_NE(at, std::string::npos);
@@ -172,11 +173,11 @@ TEST_F(ArchiveLoadTest, GzipBombLayerIsRefusedWhileStreaming) {
       files + "/manifest.json",
       R"([{"Config":"cfg.json","RepoTags":["bomb:1"],"Layers":["layer.tar"]}])"));
   std::string archive = dir_ / "bomb.tar";
-  ASSERT_EQ(std::system(("cd " + files +
-                         " && head -c 256M /dev/zero | gzip -1 > layer.tar && tar -cf " + archive +
-                         " manifest.json cfg.json layer.tar")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(("cd " + files + " && head -c 256M /dev/zero | gzip -1 > layer.tar && tar -cf " +
+                   archive + " manifest.json cfg.json layer.tar")
+                      .c_str()),
+      0);
   ExpectRefusedLeavingNothing(LoadImages(*store_, archive, apply_),
                               "the uncompressed layer exceeds the limit of 1048576 bytes");
 }
@@ -201,11 +202,9 @@ TEST_F(ArchiveLoadTest, OneManifestNamedThousandsOfTimes) {
   ExpectRefusedLeavingNothing(LoadImages(*store_, too_many, apply_),
                               "index.json lists 12000 images; berth loads at most 10000");
   std::string far_too_many = Write("far-too-many.tar", OciArchive(20000));
-  ExpectRefusedLeavingNothing(LoadImages(*store_, far_too_many, apply_),
-                              "index.json is too large");
+  ExpectRefusedLeavingNothing(LoadImages(*store_, far_too_many, apply_), "index.json is too large");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
-
 
 TEST_F(ArchiveLoadTest, LoadsFromAFifoReadingItOnce) {
   std::string fifo = dir_ / "fifo";

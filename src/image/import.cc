@@ -9,6 +9,7 @@
 #include "image/change.h"
 #include "image/digest_source.h"
 #include "image/install.h"
+#include "image/local_input.h"
 #include "oci/image_spec.h"
 #include "registry/reference.h"
 #include "unpack/decompress.h"
@@ -119,19 +120,12 @@ std::string_view LayerMediaType(unpack::Compression c) {
   return oci::media_type::kOciLayer;
 }
 
-}  // namespace
-
-Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRequest& request,
-                                       const unpack::ApplyOptions& apply) {
-  BERTH_TRY(registry::Reference ref, registry::ParseNormalized(request.reference));
-  if (!ref.digest.empty())
-    return MakeError(ErrorKind::kInvalidArgument, "cannot name an image by digest: {}",
-                     request.reference);
-  BERTH_TRY(oci::ContainerConfig container, ApplyChanges(request.changes, {}));
-  if (!fs::Exists(request.tarball))
-    return MakeError(ErrorKind::kNotFound, "importing {}: no such file", request.tarball);
-  BERTH_TRY(Measured m, Measure(request.tarball, apply.max_bytes), "importing {}",
-            request.tarball);
+// ImportImage once `path` (the tarball or its copy) can be read twice.
+Result<store::ImageRecord> Import(const store::Store& store, const ImportRequest& request,
+                                  const registry::Reference& ref,
+                                  oci::ContainerConfig container, const std::string& path,
+                                  const unpack::ApplyOptions& apply) {
+  BERTH_TRY(Measured m, Measure(path, apply.max_bytes), "importing {}", request.tarball);
 
   std::string created = request.created.empty() ? NowRfc3339() : request.created;
   oci::Platform host = oci::HostPlatform();
@@ -171,7 +165,7 @@ Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRe
   Staging staging(store);
   if (!store.HasBlob(m.digest)) {
     BERTH_TRY(store::BlobWriter w, store.NewBlobWriter(m.digest, m.size));
-    BERTH_TRY(unpack::FdSource file, unpack::FdSource::Open(request.tarball));
+    BERTH_TRY(unpack::FdSource file, unpack::FdSource::Open(path));
     std::vector<char> buf(1 << 20);
     for (;;) {
       BERTH_TRY(size_t n, file.Read(buf.data(), buf.size()));
@@ -191,6 +185,21 @@ Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRe
   BERTH_CHECK(staging.AddImage(install, apply), "importing {}", request.tarball);
   BERTH_TRY(auto records, staging.Commit(), "importing {}", request.tarball);
   return records.front();
+}
+
+}  // namespace
+
+Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRequest& request,
+                                       const unpack::ApplyOptions& apply) {
+  BERTH_TRY(registry::Reference ref, registry::ParseNormalized(request.reference));
+  if (!ref.digest.empty())
+    return MakeError(ErrorKind::kInvalidArgument, "cannot name an image by digest: {}",
+                     request.reference);
+  BERTH_TRY(oci::ContainerConfig container, ApplyChanges(request.changes, {}));
+  BERTH_TRY(LocalInput in, LocalInput::Open(store, request.tarball), "importing");
+  auto r = Import(store, request, ref, std::move(container), in.path(), apply);
+  if (!r) return Unexpected(in.Named(std::move(r).error()));
+  return r;
 }
 
 }  // namespace berth::image

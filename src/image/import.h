@@ -14,7 +14,7 @@
 namespace berth::image {
 
 struct ImportRequest {
-  std::string tarball;               // a file
+  std::string tarball;               // a file, or a pipe (copied once into the store's tmp/)
   std::string reference;             // the new image's name
   std::vector<std::string> changes;  // Dockerfile instructions
   std::string message;               // the history entry's comment

@@ -2,10 +2,14 @@
 // sparse 2 GiB file. Each is refused with one line and leaves the store exactly as it was.
 #include "image/import.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "base/fs.h"
 #include "image/local_input_test_util.h"
@@ -56,12 +60,32 @@ TEST_F(ImportTest, SparseTwoGiBFileIsRefused) {
   std::string files = dir_ / "files";
   ASSERT_TRUE(fs::MkdirAll(files));
   std::string path = dir_ / "sparse.tar";
-  ASSERT_EQ(std::system(("cd " + files + " && truncate -s 2G big && tar -S -cf " + path + " big")
-                            .c_str()),
+  ASSERT_EQ(std::system(
+                ("cd " + files + " && truncate -s 2G big && tar -S -cf " + path + " big").c_str()),
             0);
   auto start = std::chrono::steady_clock::now();
   ExpectRefusedLeavingNothing(Import(path), "exceed the limit of 1048576 bytes");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+}
+
+// import measures the tarball, then copies it: a FIFO is read once, into the store's tmp/.
+TEST_F(ImportTest, ImportsFromAFifo) {
+  std::string fifo = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string tar =
+      ut::Gzip(ut::MakeTar({Owned(ut::Dir("etc")), Owned(ut::File("etc/hostname", "piped\n"))}));
+  std::thread writer([&] {
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);  // blocks until the import opens it
+    ASSERT_GE(fd, 0);
+    EXPECT_TRUE(fs::WriteAll(fd, tar, fifo));
+    ::close(fd);
+  });
+  auto r = Import(fifo);
+  writer.join();
+  ASSERT_TRUE(r) << r.error().message();
+  auto tmp = fs::ListDir(store_->root() + "/tmp");
+  ASSERT_TRUE(tmp);
+  EXPECT_TRUE(tmp->empty());
 }
 
 }  // namespace

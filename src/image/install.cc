@@ -32,8 +32,7 @@ Result<void> Staging::AddBlob(const oci::Digest& digest, std::string_view bytes)
                      digest, got);
   small_.emplace(digest, std::string(bytes));
   if (store_.HasBlob(digest)) return {};
-  BERTH_TRY(store::BlobWriter w,
-            store_.NewBlobWriter(digest, static_cast<int64_t>(bytes.size())));
+  BERTH_TRY(store::BlobWriter w, store_.NewBlobWriter(digest, static_cast<int64_t>(bytes.size())));
   BERTH_CHECK(w.Write(bytes));
   AddBlob(digest, std::move(w));
   return {};
@@ -72,6 +71,17 @@ Result<uint64_t> Staging::StageLayer(const oci::Descriptor& blob, const oci::Dig
 
 Result<void> Staging::AddImage(const InstallRequest& request, const unpack::ApplyOptions& apply) {
   const std::string& name = request.name;
+  // Another name for an image already prepared (an archive naming one manifest many times).
+  if (auto it = by_manifest_.find(request.manifest); it != by_manifest_.end()) {
+    store::ImageRecord record = records_[it->second];
+    if (request.manifest_media_type.empty() ||
+        record.manifest_media_type == request.manifest_media_type) {
+      record.name = name;
+      record.digest = request.digest;
+      records_.push_back(std::move(record));
+      return {};
+    }
+  }
   BERTH_TRY(std::string manifest_bytes, SmallBlob(request.manifest), "image {}", name);
   BERTH_TRY(oci::ImageManifest manifest,
             oci::ParseImageManifest(manifest_bytes, request.manifest.ToString(),
@@ -108,6 +118,7 @@ Result<void> Staging::AddImage(const InstallRequest& request, const unpack::Appl
   record.platform = config.GetPlatform().ToString();
   record.created = config.created;
   record.size = size;
+  by_manifest_.emplace(request.manifest, records_.size());
   records_.push_back(std::move(record));
   return {};
 }

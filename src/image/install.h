@@ -72,6 +72,7 @@ class Staging {
   std::map<oci::Digest, std::string> small_;  // staged manifests and configs
   std::vector<StagedLayer> layers_;           // base layers first
   std::vector<store::ImageRecord> records_;
+  std::map<oci::Digest, size_t> by_manifest_;  // the first record of each manifest
 };
 
 }  // namespace berth::image

@@ -63,7 +63,8 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     return std::chrono::milliseconds(static_cast<int64_t>(*number * ms));
   }
   return MakeError(ErrorKind::kInvalidArgument,
-                   "invalid duration \"{}\": want seconds, or a number with ms, s, m or h (\"90m\")",
+                   "invalid duration \"{}\": want seconds, or a number with ms, s, m or h "
+                   "(\"90m\")",
                    text);
 }
 
@@ -157,8 +158,9 @@ void ApplyTransferLimits(const Settings& settings, registry::Options& options) {
     options.low_speed_limit = static_cast<long>(
         std::min<uint64_t>(*settings.low_speed_limit, std::numeric_limits<long>::max()));
   if (settings.low_speed_time)
-    options.low_speed_time = std::max(
-        std::chrono::seconds(1), std::chrono::duration_cast<std::chrono::seconds>(*settings.low_speed_time));
+    options.low_speed_time =
+        std::max(std::chrono::seconds(1),
+                 std::chrono::duration_cast<std::chrono::seconds>(*settings.low_speed_time));
 }
 
 unpack::ApplyOptions ApplyOptionsFor(const Settings& settings) {

@@ -17,8 +17,9 @@
 // streams, in pull, load and import) and the sum of its files' sizes. "pull-timeout" (default
 // 2h) and "low-speed-time" (default 30s) are durations: a number of seconds or a string with
 // ms, s, m or h ("90m"); "low-speed-limit" (default 1KiB) is a size per second. A transfer cut
-// by the low-speed rule is resumed, at most 20 times per request, within the pull-timeout. "allow-device-nodes" defaults to whether berth runs as root (as
-// docker and podman: a rootless process cannot create them anyway).
+// by the low-speed rule is resumed, at most 20 times per request, within the pull-timeout.
+// "allow-device-nodes" defaults to whether berth runs as root (as docker and podman: a rootless
+// process cannot create them anyway).
 // Keys berth does not know are ignored with a warning, so a newer file works with an older berth.
 #pragma once
 
