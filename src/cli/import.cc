@@ -23,7 +23,7 @@ int RunImport(const GlobalOptions& g, const image::ImportRequest& req) {
 void AddImport(CLI::App& app, GlobalOptions& g, Action& action) {
   auto* c = app.add_subcommand("import", "Create an image from a root filesystem tarball");
   auto req = std::make_shared<image::ImportRequest>();
-  c->add_option("tarball", req->tarball, "Tar file (plain, gzip or zstd)")->required();
+  c->add_option("tarball", req->tarball, "Tar file or pipe (plain, gzip or zstd)")->required();
   c->add_option("reference", req->reference, "Name of the new image")->required();
   c->add_option("-c,--change", req->changes,
                 "Dockerfile instruction to apply (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, "

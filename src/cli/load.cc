@@ -1,4 +1,6 @@
-// `berth load -i FILE`: docker-archive or oci-archive, detected.
+// `berth load [-i FILE]`: docker-archive or oci-archive, detected; stdin without -i.
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -10,6 +12,10 @@ namespace berth::cli {
 namespace {
 
 int RunLoad(const GlobalOptions& g, const std::string& input, bool quiet) {
+  if (input == "-" && ::isatty(STDIN_FILENO))
+    return Fail(Error("requested load from stdin, but stdin is a terminal: give -i FILE or pipe "
+                      "an archive in",
+                      ErrorKind::kInvalidArgument));
   auto store = store::Store::Open(g.root);
   if (!store) return Fail(store.error());
   auto settings = image::LoadDefaultSettings();
@@ -27,9 +33,11 @@ int RunLoad(const GlobalOptions& g, const std::string& input, bool quiet) {
 
 void AddLoad(CLI::App& app, GlobalOptions& g, Action& action) {
   auto* c = app.add_subcommand("load", "Load images from a docker-archive or oci-archive tar");
-  auto input = std::make_shared<std::string>();
+  auto input = std::make_shared<std::string>("-");
   auto quiet = std::make_shared<bool>(false);
-  c->add_option("-i,--input", *input, "Archive to read")->required();
+  c->add_option("-i,--input", *input,
+                "Archive to read: a file or a pipe (default: stdin); compressed archives are "
+                "recognized");
   c->add_flag("-q,--quiet", *quiet, "Print nothing");
   c->callback([&g, &action, input, quiet] {
     action = [&g, input, quiet] { return RunLoad(g, *input, *quiet); };

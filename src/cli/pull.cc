@@ -121,6 +121,7 @@ int RunPull(const GlobalOptions& g, const PullOpts& o) {
   po.platform = o.platform;
   po.jobs = o.jobs;
   po.registry.insecure_registries = image::InsecureRegistries(*settings, o.insecure);
+  image::ApplyTransferLimits(*settings, po.registry);
   const char* dc = std::getenv("DOCKER_CONFIG");
   const char* home = std::getenv("HOME");
   if (auto path = image::DockerConfigPath(dc ? dc : "", home ? home : ""))

@@ -39,9 +39,12 @@ Result<ArchiveFormat> ParseArchiveFormat(std::string_view s);
                                       const std::vector<std::string>& images, ArchiveFormat format,
                                       int out_fd, const std::string& out_name);
 
-// Loads every image of the archive at `path`; returns the records written (one per name).
+// Loads every image of the archive at `input` (a file, a pipe, or "-" for stdin; what is not a
+// regular file is copied once into the store's tmp/ first: image/local_input.h); returns the
+// records written (one per name). Refused input leaves the store as it was. Layers are held to
+// apply.max_bytes uncompressed while they stream; an archive may name at most 10,000 images.
 [[nodiscard]] Result<std::vector<store::ImageRecord>> LoadImages(const store::Store& store,
-                                                                 const std::string& path,
+                                                                 const std::string& input,
                                                                  const unpack::ApplyOptions& apply);
 
 }  // namespace berth::image

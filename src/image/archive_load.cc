@@ -1,22 +1,27 @@
 // LoadImages: reading docker-archive and oci-archive files into the store.
 //
 // The archive is read in passes, each one walk of the tar: the top-level JSON files, then the
-// manifests, indexes and configs they name (each checked against its digest in memory), then
-// the layer blobs, streamed into uncommitted blob writers while hashed. Only when every blob
-// matched are the writers committed, the small blobs stored and the images installed.
+// manifests, indexes and configs they name (each checked against its digest in memory, each
+// under its size cap), then the layer blobs, streamed into uncommitted blob writers while
+// hashed. Input that is not a regular file (a pipe, stdin) is first copied once into the
+// store's tmp/. Layers are unpacked from the staged blobs; only when every blob matched and
+// every layer unpacked is anything committed (image/install.h, Staging).
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "base/json.h"
 #include "base/strings.h"
 #include "image/archive.h"
 #include "image/digest_source.h"
 #include "image/install.h"
+#include "image/local_input.h"
 #include "image/tar_file.h"
 #include "oci/image_spec.h"
+#include "oci/limits.h"
 #include "registry/client.h"
 #include "registry/reference.h"
 #include "unpack/decompress.h"
@@ -24,23 +29,29 @@
 namespace berth::image {
 namespace {
 
-constexpr int64_t kMaxMetadata = 32 << 20;  // manifest.json, index.json, manifests, configs
+// Names one archive may give its images (RepoTags, index.json entries). Real archives name a
+// handful; each name is one row of images.json, so this bounds the work a crafted archive
+// (one manifest named 20,000 times) can cause.
+constexpr size_t kMaxArchiveNames = 10'000;
 
 using Files = std::map<std::string, std::string>;
 
 std::string BlobName(const oci::Digest& d) { return "blobs/" + d.algorithm + "/" + d.hex; }
 
-// Reads the named regular files not yet in `files` (one pass, or none when all are there).
-Result<void> ReadFiles(const std::string& path, const std::set<std::string>& names, Files& files) {
+// Reads the named regular files not yet in `files` (one pass, or none when all are there),
+// refusing one larger than `max` bytes before reading it.
+Result<void> ReadFiles(const std::string& path, const std::set<std::string>& names, Files& files,
+                       size_t max) {
   std::set<std::string> missing;
   for (const auto& n : names)
     if (!files.contains(n)) missing.insert(n);
   if (missing.empty()) return {};
   BERTH_CHECK(WalkTar(path, [&](const TarEntry& e, unpack::ByteSource& data) -> Result<bool> {
     if (!e.regular || !missing.contains(e.name)) return true;
-    if (e.size > kMaxMetadata)
-      return MakeError(ErrorKind::kInvalidArgument, "{}: {} is too large ({} bytes) for metadata",
-                       path, e.name, e.size);
+    if (e.size < 0 || static_cast<uint64_t>(e.size) > max)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "{}: {} is too large ({} bytes; the limit for it is {})", path, e.name,
+                       e.size, max);
     BERTH_TRY(std::string body, ReadHead(data, static_cast<size_t>(e.size)));
     if (static_cast<int64_t>(body.size()) != e.size)
       return MakeError(ErrorKind::kInvalidArgument, "{}: malformed archive: {} is cut short", path,
@@ -73,6 +84,7 @@ Result<std::string> VerifiedBlob(const std::string& path, const Files& files,
 // One image to store.
 struct Planned {
   std::vector<std::string> names;  // normalized references
+  std::set<std::string> name_set;  // the same, for finding repeats
   std::string manifest_bytes;      // for Docker archives, built once the layers are read
   std::string manifest_media_type;
   oci::Descriptor config;
@@ -116,6 +128,7 @@ Result<std::vector<Planned>> PlanDocker(const std::string& path, Files& files) {
     return MakeError(ErrorKind::kInvalidArgument, "{}: expected a non-empty array of images", what);
   std::vector<Planned> plan;
   std::set<std::string> configs;
+  size_t names = 0;
   for (const auto& item : doc) {
     if (!item.is_object() || !item.contains("Config") || !item["Config"].is_string() ||
         !item.contains("Layers") || !item["Layers"].is_array())
@@ -130,10 +143,15 @@ Result<std::vector<Planned>> PlanDocker(const std::string& path, Files& files) {
         return MakeError(ErrorKind::kInvalidArgument, "{}: Layers: expected strings", what);
       p.docker_layer_entries.push_back(CleanEntryName(l.get<std::string>()));
     }
+    names += item.contains("RepoTags") && item["RepoTags"].is_array() ? item["RepoTags"].size() : 0;
+    if (names > kMaxArchiveNames || doc.size() > kMaxArchiveNames)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "{}: more than {} images or names; berth loads at most {} from one archive",
+                       what, kMaxArchiveNames, kMaxArchiveNames);
     BERTH_TRY(p.names, DockerNames(path, item.value("RepoTags", Json())));
     plan.push_back(std::move(p));
   }
-  BERTH_CHECK(ReadFiles(path, configs, files));
+  BERTH_CHECK(ReadFiles(path, configs, files, oci::kMaxConfigBytes));
   for (auto& p : plan) {
     std::string entry = p.config_bytes;
     auto it = files.find(entry);
@@ -183,6 +201,10 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
   BERTH_TRY(oci::ImageIndex top, oci::ParseImageIndex(files["index.json"], path + ": index.json"));
   if (top.manifests.empty())
     return MakeError(ErrorKind::kInvalidArgument, "{}: index.json lists no images", path);
+  if (top.manifests.size() > kMaxArchiveNames)
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "{}: index.json lists {} images; berth loads at most {} from one archive",
+                     path, top.manifests.size(), kMaxArchiveNames);
 
   // Resolve each entry to an image manifest: indexes pick the host's platform.
   std::vector<std::pair<oci::Descriptor, std::optional<std::string>>> manifests;
@@ -196,23 +218,34 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
       return MakeError(ErrorKind::kInvalidArgument, "{}: indexes nested too deeply", path);
     std::set<std::string> want;
     for (const auto& [d, name] : pending) want.insert(BlobName(d.digest));
-    BERTH_CHECK(ReadFiles(path, want, files));
+    BERTH_CHECK(ReadFiles(path, want, files, oci::kMaxManifestBytes));
     std::vector<std::pair<oci::Descriptor, std::optional<std::string>>> next;
+    // Each distinct descriptor is verified and parsed once, however many names point at it:
+    // the platform an index resolves to, or nullopt for an image manifest.
+    std::map<std::tuple<oci::Digest, int64_t, std::string>, std::optional<oci::Descriptor>> seen;
     for (const auto& [d, name] : pending) {
-      BERTH_TRY(std::string body, VerifiedBlob(path, files, d));
-      BERTH_TRY(oci::ManifestKind kind,
-                oci::ClassifyManifest(body, d.media_type, d.digest.ToString()), "{}", path);
-      if (kind == oci::ManifestKind::kManifest) {
-        manifests.emplace_back(d, name);
-        continue;
+      auto key = std::make_tuple(d.digest, d.size, d.media_type);
+      auto it = seen.find(key);
+      if (it == seen.end()) {
+        BERTH_TRY(std::string body, VerifiedBlob(path, files, d));
+        BERTH_TRY(oci::ManifestKind kind,
+                  oci::ClassifyManifest(body, d.media_type, d.digest.ToString()), "{}", path);
+        std::optional<oci::Descriptor> chosen;
+        if (kind != oci::ManifestKind::kManifest) {
+          BERTH_TRY(oci::ImageIndex index,
+                    oci::ParseImageIndex(body, d.digest.ToString(), d.media_type), "{}", path);
+          BERTH_TRY(chosen,
+                    registry::SelectPlatform(index, oci::HostPlatform(),
+                                             name.value_or(d.digest.ToString())),
+                    "{}", path);
+        }
+        it = seen.emplace(std::move(key), std::move(chosen)).first;
       }
-      BERTH_TRY(oci::ImageIndex index,
-                oci::ParseImageIndex(body, d.digest.ToString(), d.media_type), "{}", path);
-      BERTH_TRY(
-          oci::Descriptor chosen,
-          registry::SelectPlatform(index, oci::HostPlatform(), name.value_or(d.digest.ToString())),
-          "{}", path);
-      next.emplace_back(chosen, name);
+      if (it->second) {
+        next.emplace_back(*it->second, name);
+      } else {
+        manifests.emplace_back(d, name);
+      }
     }
     pending = std::move(next);
   }
@@ -223,9 +256,8 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
   for (const auto& [d, name] : manifests) {
     auto seen = by_manifest.find(d.digest);
     if (seen != by_manifest.end()) {
-      auto& names = plan[seen->second].names;
-      if (name && std::find(names.begin(), names.end(), *name) == names.end())
-        names.push_back(*name);
+      Planned& p = plan[seen->second];
+      if (name && p.name_set.insert(*name).second) p.names.push_back(*name);
       continue;
     }
     Planned p;
@@ -244,12 +276,15 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
                          d.digest, l.digest);
       p.layers.push_back(l);
     }
-    if (name) p.names.push_back(*name);
+    if (name) {
+      p.names.push_back(*name);
+      p.name_set.insert(*name);
+    }
     configs.insert(BlobName(m.config.digest));
     by_manifest[d.digest] = plan.size();
     plan.push_back(std::move(p));
   }
-  BERTH_CHECK(ReadFiles(path, configs, files));
+  BERTH_CHECK(ReadFiles(path, configs, files, oci::kMaxConfigBytes));
   for (auto& p : plan) {
     BERTH_TRY(p.config_bytes, VerifiedBlob(path, files, p.config));
     BERTH_TRY(oci::ImageConfig config,
@@ -262,9 +297,11 @@ Result<std::vector<Planned>> PlanOci(const std::string& path, Files& files) {
   return plan;
 }
 
-// Streams one entry into a blob writer, checking it. Docker layers are decompressed first.
+// Streams one entry into a blob writer, checking it. Docker layers are decompressed first and
+// held to `max_uncompressed` as they stream (OCI layers are stored compressed: unpacking them
+// checks the limit).
 Result<void> TakeLayer(const std::string& path, LayerTask& task, unpack::ByteSource& data,
-                       store::BlobWriter& writer) {
+                       store::BlobWriter& writer, uint64_t max_uncompressed) {
   std::unique_ptr<unpack::ByteSource> decoder;
   BERTH_TRY(std::string head, ReadHead(data, 4));
   PrefixedSource whole(head, data);
@@ -276,7 +313,8 @@ Result<void> TakeLayer(const std::string& path, LayerTask& task, unpack::ByteSou
       src = decoder.get();
     }
   }
-  DigestSource hashed(*src);
+  LimitSource limited(*src, task.decompress ? max_uncompressed : UINT64_MAX);
+  DigestSource hashed(limited);
   std::vector<char> buf(1 << 20);
   for (;;) {
     BERTH_TRY(size_t n, hashed.Read(buf.data(), buf.size()), "{}: {}", path, task.entry);
@@ -295,13 +333,13 @@ Result<void> TakeLayer(const std::string& path, LayerTask& task, unpack::ByteSou
   return {};
 }
 
-}  // namespace
-
-Result<std::vector<store::ImageRecord>> LoadImages(const store::Store& store,
-                                                   const std::string& path,
-                                                   const unpack::ApplyOptions& apply) {
+// LoadImages on a file.
+Result<std::vector<store::ImageRecord>> LoadArchive(const store::Store& store,
+                                                    const std::string& path,
+                                                    const unpack::ApplyOptions& apply) {
   Files files;
-  BERTH_CHECK(ReadFiles(path, {"manifest.json", "index.json", "oci-layout"}, files));
+  BERTH_CHECK(ReadFiles(path, {"manifest.json", "index.json", "oci-layout"}, files,
+                        oci::kMaxArchiveIndexBytes));
   std::vector<Planned> plan;
   bool oci = files.contains("index.json") && files.contains("oci-layout");
   if (oci) {
@@ -343,32 +381,32 @@ Result<std::vector<store::ImageRecord>> LoadImages(const store::Store& store,
     }
   }
 
-  // The lease covers every blob from its first byte to the image records.
+  // The lease covers every blob from its first byte to the image records; until Commit all of
+  // it is in tmp/, so a refusal anywhere below leaves the store as it was.
   BERTH_TRY(store::FileLock lease, store.Lease());
-  std::map<std::string, store::BlobWriter> writers;
+  Staging staging(store);
+  std::set<std::string> taken;
   if (!tasks.empty()) {
     BERTH_CHECK(WalkTar(path, [&](const TarEntry& e, unpack::ByteSource& data) -> Result<bool> {
       auto it = tasks.find(e.name);
-      if (!e.regular || it == tasks.end() || writers.contains(e.name)) return true;
+      if (!e.regular || it == tasks.end() || taken.contains(e.name)) return true;
       LayerTask& task = it->second;
       if (!task.decompress && task.size != e.size)
         return MakeError(ErrorKind::kDataLoss, "{}: size mismatch for {}: {} bytes, expected {}",
                          path, e.name, e.size, task.size);
       BERTH_TRY(store::BlobWriter w,
                 store.NewBlobWriter(task.digest, task.decompress ? -1 : e.size));
-      BERTH_CHECK(TakeLayer(path, task, data, w));
-      writers.emplace(e.name, std::move(w));
-      return writers.size() < tasks.size();
+      BERTH_CHECK(TakeLayer(path, task, data, w, apply.max_bytes));
+      staging.AddBlob(task.digest, std::move(w));
+      taken.insert(e.name);
+      return taken.size() < tasks.size();
     }));
     for (const auto& [entry, task] : tasks)
-      if (!writers.contains(entry))
+      if (!taken.contains(entry))
         return MakeError(ErrorKind::kInvalidArgument, "{}: {} is missing from the archive", path,
                          entry);
   }
 
-  // Everything checked: write.
-  for (auto& [entry, w] : writers) BERTH_CHECK(w.Commit(), "{}: {}", path, entry);
-  std::vector<store::ImageRecord> records;
   for (auto& p : plan) {
     if (!oci) {
       oci::ImageManifest m;
@@ -392,15 +430,26 @@ Result<std::vector<store::ImageRecord>> LoadImages(const store::Store& store,
       p.manifest_media_type = oci::media_type::kOciManifest;
     }
     oci::Digest manifest = oci::Sha256Of(p.manifest_bytes);
-    BERTH_CHECK(store.PutBlob(p.config.digest, p.config_bytes), "{}", path);
-    BERTH_CHECK(store.PutBlob(manifest, p.manifest_bytes), "{}", path);
+    BERTH_CHECK(staging.AddBlob(p.config.digest, p.config_bytes), "{}", path);
+    BERTH_CHECK(staging.AddBlob(manifest, p.manifest_bytes), "{}", path);
     for (const auto& name : p.names) {
       InstallRequest req{name, manifest, p.manifest_media_type, {}};
-      BERTH_TRY(store::ImageRecord r, InstallImage(store, req, apply), "{}", path);
-      records.push_back(std::move(r));
+      BERTH_CHECK(staging.AddImage(req, apply), "{}", path);
     }
   }
+  BERTH_TRY(auto records, staging.Commit(), "{}", path);
   return records;
+}
+
+}  // namespace
+
+Result<std::vector<store::ImageRecord>> LoadImages(const store::Store& store,
+                                                   const std::string& input,
+                                                   const unpack::ApplyOptions& apply) {
+  BERTH_TRY(LocalInput in, LocalInput::Open(store, input));
+  auto r = LoadArchive(store, in.path(), apply);
+  if (!r) return Unexpected(in.Named(std::move(r).error()));
+  return r;
 }
 
 }  // namespace berth::image

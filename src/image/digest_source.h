@@ -28,6 +28,28 @@ class DigestSource : public unpack::ByteSource {
   uint64_t count_ = 0;
 };
 
+// Passes bytes through and fails once more than `max` have passed: an uncompressed layer over
+// max-layer-size is refused while it streams, so a decompression bomb or a sparse 2 GiB entry
+// never reaches the disk whole.
+class LimitSource : public unpack::ByteSource {
+ public:
+  LimitSource(unpack::ByteSource& in, uint64_t max) : in_(in), max_(max) {}
+  Result<size_t> Read(char* buf, size_t size) override {
+    BERTH_TRY(size_t n, in_.Read(buf, size));
+    count_ += n;
+    if (count_ > max_)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "the uncompressed layer exceeds the limit of {} bytes (max-layer-size)",
+                       max_);
+    return n;
+  }
+
+ private:
+  unpack::ByteSource& in_;
+  uint64_t max_;
+  uint64_t count_ = 0;
+};
+
 // Serves `head` (bytes already read from `rest`) before the rest of `rest`.
 class PrefixedSource : public unpack::ByteSource {
  public:

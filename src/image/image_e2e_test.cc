@@ -362,6 +362,16 @@ TEST_F(ImageE2ETest, SaveAndLoadInteroperateWithSkopeo) {
   ASSERT_TRUE(own);
   EXPECT_EQ(own->manifest.ToString(), digest);  // the OCI load came last and keeps the digest
 
+  // Through a pipe on stdin (no -i, compressed) and through a FIFO: each read once.
+  std::string root5 = dir_ + "/root5";
+  Out piped = Sh(fmt::format("gzip -c {}/docker.tar | {} --root {} load", dir_, BERTH_BIN, root5));
+  EXPECT_TRUE(Ok(piped, "load from stdin"));
+  EXPECT_NE(piped.out.find("Loaded image: " + src), std::string::npos) << piped.out;
+  Out fifo = Sh(fmt::format("mkfifo {0}/fifo && (cat {0}/oci.tar > {0}/fifo &) && "
+                            "timeout 60 {1} --root {2} load -i {0}/fifo",
+                            dir_, BERTH_BIN, root5));
+  EXPECT_TRUE(Ok(fifo, "load from a FIFO"));
+
   if (Have("podman")) {
     std::string conf = dir_ + "/containers.conf";
     ASSERT_TRUE(fs::WriteFileAtomic(

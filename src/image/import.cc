@@ -9,6 +9,7 @@
 #include "image/change.h"
 #include "image/digest_source.h"
 #include "image/install.h"
+#include "image/local_input.h"
 #include "oci/image_spec.h"
 #include "registry/reference.h"
 #include "unpack/decompress.h"
@@ -83,7 +84,9 @@ class TarCheck {
   std::optional<Error> error_;
 };
 
-Result<Measured> Measure(const std::string& path) {
+// Reads the tarball once: its digest and size, and the uncompressed tar's digest (held to
+// `max_uncompressed` while it streams).
+Result<Measured> Measure(const std::string& path, uint64_t max_uncompressed) {
   BERTH_TRY(unpack::FdSource file, unpack::FdSource::Open(path));
   DigestSource blob(file);
   BERTH_TRY(std::string head, ReadHead(blob, 4));
@@ -96,7 +99,8 @@ Result<Measured> Measure(const std::string& path) {
     decoder = unpack::NewDecompressor(m.compression, whole);
     tar = decoder.get();
   }
-  DigestSource uncompressed(*tar);
+  LimitSource limited(*tar, max_uncompressed);
+  DigestSource uncompressed(limited);
   BERTH_CHECK(TarCheck(uncompressed).Run(path));
   m.digest = blob.Finish();
   m.size = static_cast<int64_t>(blob.count());
@@ -116,18 +120,12 @@ std::string_view LayerMediaType(unpack::Compression c) {
   return oci::media_type::kOciLayer;
 }
 
-}  // namespace
-
-Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRequest& request,
-                                       const unpack::ApplyOptions& apply) {
-  BERTH_TRY(registry::Reference ref, registry::ParseNormalized(request.reference));
-  if (!ref.digest.empty())
-    return MakeError(ErrorKind::kInvalidArgument, "cannot name an image by digest: {}",
-                     request.reference);
-  BERTH_TRY(oci::ContainerConfig container, ApplyChanges(request.changes, {}));
-  if (!fs::Exists(request.tarball))
-    return MakeError(ErrorKind::kNotFound, "importing {}: no such file", request.tarball);
-  BERTH_TRY(Measured m, Measure(request.tarball), "importing");
+// ImportImage once `path` (the tarball or its copy) can be read twice.
+Result<store::ImageRecord> Import(const store::Store& store, const ImportRequest& request,
+                                  const registry::Reference& ref,
+                                  oci::ContainerConfig container, const std::string& path,
+                                  const unpack::ApplyOptions& apply) {
+  BERTH_TRY(Measured m, Measure(path, apply.max_bytes), "importing {}", request.tarball);
 
   std::string created = request.created.empty() ? NowRfc3339() : request.created;
   oci::Platform host = oci::HostPlatform();
@@ -161,27 +159,47 @@ Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRe
   std::string manifest_bytes = oci::ImageManifestToJson(manifest).dump();
   oci::Digest manifest_digest = oci::Sha256Of(manifest_bytes);
 
+  // Everything is staged in tmp/ and committed only once the layer has unpacked: a refused
+  // tarball (a "../" entry, a device node, too large) leaves the store as it was.
   BERTH_TRY(store::FileLock lease, store.Lease());
+  Staging staging(store);
   if (!store.HasBlob(m.digest)) {
-    BERTH_TRY(store::FileLock lock, store.LockBlob(m.digest));
-    if (!store.HasBlob(m.digest)) {
-      BERTH_TRY(store::BlobWriter w, store.NewBlobWriter(m.digest, m.size));
-      BERTH_TRY(unpack::FdSource file, unpack::FdSource::Open(request.tarball));
-      std::vector<char> buf(1 << 20);
-      for (;;) {
-        BERTH_TRY(size_t n, file.Read(buf.data(), buf.size()));
-        if (n == 0) break;
-        BERTH_CHECK(w.Write(std::string_view(buf.data(), n)));
-      }
-      // The file changed since it was measured: Commit refuses it (kDataLoss).
-      BERTH_CHECK(w.Commit(), "importing {}", request.tarball);
+    BERTH_TRY(store::BlobWriter w, store.NewBlobWriter(m.digest, m.size));
+    BERTH_TRY(unpack::FdSource file, unpack::FdSource::Open(path));
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      BERTH_TRY(size_t n, file.Read(buf.data(), buf.size()));
+      if (n == 0) break;
+      BERTH_CHECK(w.Write(std::string_view(buf.data(), n)), "importing {}", request.tarball);
     }
+    // The file changed since it was measured: Commit would refuse it; refuse it now.
+    if (w.written() != static_cast<uint64_t>(m.size))
+      return MakeError(ErrorKind::kDataLoss, "importing {}: the file changed while being read",
+                       request.tarball);
+    staging.AddBlob(m.digest, std::move(w));
   }
-  BERTH_CHECK(store.PutBlob(manifest.config.digest, config_bytes));
-  BERTH_CHECK(store.PutBlob(manifest_digest, manifest_bytes));
+  BERTH_CHECK(staging.AddBlob(manifest.config.digest, config_bytes));
+  BERTH_CHECK(staging.AddBlob(manifest_digest, manifest_bytes));
   InstallRequest install{
       ref.String(), manifest_digest, std::string(oci::media_type::kOciManifest), {}};
-  return InstallImage(store, install, apply);
+  BERTH_CHECK(staging.AddImage(install, apply), "importing {}", request.tarball);
+  BERTH_TRY(auto records, staging.Commit(), "importing {}", request.tarball);
+  return records.front();
+}
+
+}  // namespace
+
+Result<store::ImageRecord> ImportImage(const store::Store& store, const ImportRequest& request,
+                                       const unpack::ApplyOptions& apply) {
+  BERTH_TRY(registry::Reference ref, registry::ParseNormalized(request.reference));
+  if (!ref.digest.empty())
+    return MakeError(ErrorKind::kInvalidArgument, "cannot name an image by digest: {}",
+                     request.reference);
+  BERTH_TRY(oci::ContainerConfig container, ApplyChanges(request.changes, {}));
+  BERTH_TRY(LocalInput in, LocalInput::Open(store, request.tarball), "importing");
+  auto r = Import(store, request, ref, std::move(container), in.path(), apply);
+  if (!r) return Unexpected(in.Named(std::move(r).error()));
+  return r;
 }
 
 }  // namespace berth::image

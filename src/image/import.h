@@ -14,7 +14,7 @@
 namespace berth::image {
 
 struct ImportRequest {
-  std::string tarball;               // a file
+  std::string tarball;               // a file, or a pipe (copied once into the store's tmp/)
   std::string reference;             // the new image's name
   std::vector<std::string> changes;  // Dockerfile instructions
   std::string message;               // the history entry's comment
@@ -22,7 +22,9 @@ struct ImportRequest {
 };
 
 // Bad changes and references fail before anything is read; a tarball that is not a tar (or is
-// corrupt) fails before anything is written to the store.
+// corrupt, or over apply.max_bytes uncompressed) fails before anything is written to the
+// store, and one whose layer is refused while unpacking (a "../" entry) leaves the store as it
+// was: blob, config, manifest and layer are staged and committed together.
 [[nodiscard]] Result<store::ImageRecord> ImportImage(const store::Store& store,
                                                      const ImportRequest& request,
                                                      const unpack::ApplyOptions& apply);

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "oci/image_spec.h"
 #include "unpack/byte_io.h"
 #include "unpack/stream.h"
@@ -18,40 +20,74 @@ unpack::ApplyOptions DefaultApplyOptions() {
   return o;
 }
 
-namespace {
+void Staging::AddBlob(const oci::Digest& digest, store::BlobWriter writer) {
+  blobs_.insert_or_assign(digest, std::move(writer));
+}
 
-// Extracts one layer from its blob unless another process (or an earlier image) did.
-Result<uint64_t> EnsureLayer(const store::Store& store, const oci::Descriptor& blob,
-                             const oci::Digest& diff_id, const oci::Digest& chain,
-                             const std::optional<oci::Digest>& parent,
-                             const unpack::ApplyOptions& apply) {
-  BERTH_TRY(store::FileLock lock, store.LockLayer(chain));
-  if (store.HasLayer(chain)) {
-    BERTH_TRY(store::LayerRecord existing, store.GetLayer(chain));
+Result<void> Staging::AddBlob(const oci::Digest& digest, std::string_view bytes) {
+  if (small_.contains(digest)) return {};
+  oci::Digest got = oci::Sha256Of(bytes);
+  if (got != digest)
+    return MakeError(ErrorKind::kDataLoss, "blob {}: digest mismatch: the content hashes to {}",
+                     digest, got);
+  small_.emplace(digest, std::string(bytes));
+  if (store_.HasBlob(digest)) return {};
+  BERTH_TRY(store::BlobWriter w, store_.NewBlobWriter(digest, static_cast<int64_t>(bytes.size())));
+  BERTH_CHECK(w.Write(bytes));
+  AddBlob(digest, std::move(w));
+  return {};
+}
+
+Result<std::string> Staging::SmallBlob(const oci::Digest& digest) const {
+  if (auto it = small_.find(digest); it != small_.end()) return it->second;
+  return store_.ReadBlob(digest);
+}
+
+std::string Staging::BlobPath(const oci::Digest& digest) const {
+  if (auto it = blobs_.find(digest); it != blobs_.end()) return it->second.path();
+  return store_.BlobPath(digest);
+}
+
+Result<uint64_t> Staging::StageLayer(const oci::Descriptor& blob, const oci::Digest& diff_id,
+                                     const oci::Digest& chain,
+                                     const std::optional<oci::Digest>& parent,
+                                     const unpack::ApplyOptions& apply) {
+  if (store_.HasLayer(chain)) {
+    BERTH_TRY(store::LayerRecord existing, store_.GetLayer(chain));
     return existing.size;
   }
-  BERTH_TRY(store::LayerWriter writer, store.NewLayerWriter(chain));
-  BERTH_TRY(unpack::FdSource source, unpack::FdSource::Open(store.BlobPath(blob.digest)));
+  for (const auto& l : layers_)
+    if (l.record.chain_id == chain) return l.record.size;
+  BERTH_TRY(store::LayerWriter writer, store_.NewLayerWriter(chain));
+  BERTH_TRY(unpack::FdSource source, unpack::FdSource::Open(BlobPath(blob.digest)));
   unpack::LayerDescriptor desc{blob.media_type, blob.digest, blob.size, diff_id, 0};
   BERTH_TRY(unpack::UnpackResult unpacked,
             unpack::UnpackLayer(source, desc, writer.diff_dir(), apply));
   store::LayerRecord record{chain,       diff_id,        parent, unpacked.digests.uncompressed_size,
                             blob.digest, blob.media_type};
-  BERTH_CHECK(writer.Commit(record));
+  layers_.push_back(StagedLayer{std::move(writer), record});
   return record.size;
 }
 
-}  // namespace
-
-Result<store::ImageRecord> InstallImage(const store::Store& store, const InstallRequest& request,
-                                        const unpack::ApplyOptions& apply) {
+Result<void> Staging::AddImage(const InstallRequest& request, const unpack::ApplyOptions& apply) {
   const std::string& name = request.name;
-  BERTH_TRY(std::string manifest_bytes, store.ReadBlob(request.manifest), "image {}", name);
+  // Another name for an image already prepared (an archive naming one manifest many times).
+  if (auto it = by_manifest_.find(request.manifest); it != by_manifest_.end()) {
+    store::ImageRecord record = records_[it->second];
+    if (request.manifest_media_type.empty() ||
+        record.manifest_media_type == request.manifest_media_type) {
+      record.name = name;
+      record.digest = request.digest;
+      records_.push_back(std::move(record));
+      return {};
+    }
+  }
+  BERTH_TRY(std::string manifest_bytes, SmallBlob(request.manifest), "image {}", name);
   BERTH_TRY(oci::ImageManifest manifest,
             oci::ParseImageManifest(manifest_bytes, request.manifest.ToString(),
                                     request.manifest_media_type),
             "image {}", name);
-  BERTH_TRY(std::string config_bytes, store.ReadBlob(manifest.config.digest), "image {}", name);
+  BERTH_TRY(std::string config_bytes, SmallBlob(manifest.config.digest), "image {}", name);
   BERTH_TRY(oci::ImageConfig config,
             oci::ParseImageConfig(config_bytes, manifest.config.digest.ToString()), "image {}",
             name);
@@ -65,7 +101,7 @@ Result<store::ImageRecord> InstallImage(const store::Store& store, const Install
     std::optional<oci::Digest> parent;
     if (i > 0) parent = chains[i - 1];
     BERTH_TRY(uint64_t layer_size,
-              EnsureLayer(store, manifest.layers[i], config.diff_ids[i], chains[i], parent, apply),
+              StageLayer(manifest.layers[i], config.diff_ids[i], chains[i], parent, apply),
               "image {}: layer {}", name, manifest.layers[i].digest);
     size += layer_size;
   }
@@ -82,8 +118,16 @@ Result<store::ImageRecord> InstallImage(const store::Store& store, const Install
   record.platform = config.GetPlatform().ToString();
   record.created = config.created;
   record.size = size;
-  BERTH_CHECK(store.PutImage(record), "image {}", name);
-  return record;
+  by_manifest_.emplace(request.manifest, records_.size());
+  records_.push_back(std::move(record));
+  return {};
+}
+
+Result<std::vector<store::ImageRecord>> Staging::Commit() {
+  for (auto& [digest, w] : blobs_) BERTH_CHECK(w.Commit());
+  for (auto& l : layers_) BERTH_CHECK(l.writer.Commit(l.record));
+  BERTH_CHECK(store_.PutImages(records_));
+  return std::move(records_);
 }
 
 }  // namespace berth::image

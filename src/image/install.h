@@ -1,10 +1,12 @@
-// Making an image out of blobs already in the store (what load and import end with): each layer
-// whose chain ID is not unpacked yet is extracted from its blob, then the image record is
-// written.
+// Making images out of local input (what load and import end with): blobs, the layers unpacked
+// from them and the image records are staged first, every check runs, and only then is
+// anything moved into the store.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "oci/digest.h"
@@ -26,10 +28,51 @@ struct InstallRequest {
   oci::Digest digest;
 };
 
-// The manifest, its config and every layer blob must be in the store. The caller holds a
-// store Lease from before it wrote the first of those blobs. Errors name the image and layer.
-[[nodiscard]] Result<store::ImageRecord> InstallImage(const store::Store& store,
-                                                      const InstallRequest& request,
-                                                      const unpack::ApplyOptions& apply);
+// Images being added: blobs written and verified in the store's tmp/, layers unpacked there,
+// records prepared. Commit() moves blobs, then layers, into place and writes the records;
+// destroying an uncommitted Staging removes everything it wrote, so input refused at any step
+// (a bad digest, a hostile layer, a second image that fails after a good first one) leaves the
+// store exactly as it was.
+//
+// The caller holds a store Lease from before the first Add until Commit returns (layers and
+// blobs the store already has are used, not staged again). No object locks are taken: two
+// processes staging the same object both write it and the first commit wins (the store's
+// writers allow that).
+class Staging {
+ public:
+  explicit Staging(const store::Store& store) : store_(store) {}
+
+  // A blob the caller streamed into `writer`; its digest and size are checked at Commit (and
+  // should have been checked by the caller already, to refuse bad input early).
+  void AddBlob(const oci::Digest& digest, store::BlobWriter writer);
+  // A small blob (manifest, config), checked against its digest now. Present blobs are skipped.
+  Result<void> AddBlob(const oci::Digest& digest, std::string_view bytes);
+
+  // Unpacks each of the image's layers that neither the store nor this staging has yet (from
+  // its staged or stored blob) and prepares the record. The manifest, config and layer blobs
+  // must be staged or stored. Errors name the image and the layer.
+  Result<void> AddImage(const InstallRequest& request, const unpack::ApplyOptions& apply);
+
+  // Once. Returns the records written, in the order of AddImage.
+  Result<std::vector<store::ImageRecord>> Commit();
+
+ private:
+  struct StagedLayer {
+    store::LayerWriter writer;
+    store::LayerRecord record;
+  };
+  Result<std::string> SmallBlob(const oci::Digest& digest) const;
+  std::string BlobPath(const oci::Digest& digest) const;
+  Result<uint64_t> StageLayer(const oci::Descriptor& blob, const oci::Digest& diff_id,
+                              const oci::Digest& chain, const std::optional<oci::Digest>& parent,
+                              const unpack::ApplyOptions& apply);
+
+  const store::Store& store_;
+  std::map<oci::Digest, store::BlobWriter> blobs_;
+  std::map<oci::Digest, std::string> small_;  // staged manifests and configs
+  std::vector<StagedLayer> layers_;           // base layers first
+  std::vector<store::ImageRecord> records_;
+  std::map<oci::Digest, size_t> by_manifest_;  // the first record of each manifest
+};
 
 }  // namespace berth::image

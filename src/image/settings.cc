@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <algorithm>
 #include <limits>
 
 #include "base/fs.h"
@@ -48,6 +49,57 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   return bad();
 }
 
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  std::string_view s = str::Trim(text);
+  size_t digits = 0;
+  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits]))) ++digits;
+  auto number = str::ParseUint(s.substr(0, digits));
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  std::string_view unit = str::Trim(s.substr(digits));
+  for (const auto& [name, ms] : kUnits) {
+    if (digits == 0 || !number || unit != name) continue;
+    if (*number > std::numeric_limits<int64_t>::max() / ms / 2) break;
+    return std::chrono::milliseconds(static_cast<int64_t>(*number * ms));
+  }
+  return MakeError(ErrorKind::kInvalidArgument,
+                   "invalid duration \"{}\": want seconds, or a number with ms, s, m or h "
+                   "(\"90m\")",
+                   text);
+}
+
+namespace {
+
+// A key whose value is a size: a byte count or a string with a unit.
+Result<uint64_t> SizeValue(const Json& value, std::string_view what, std::string_view key) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_string()) {
+    BERTH_TRY(uint64_t v, ParseByteSize(value.get<std::string>()), "{}: {}", what, key);
+    return v;
+  }
+  return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected a byte count or a size string",
+                   what, key);
+}
+
+// A key whose value is a positive duration: seconds or a string with a unit.
+Result<std::chrono::milliseconds> DurationValue(const Json& value, std::string_view what,
+                                                std::string_view key) {
+  std::chrono::milliseconds d{0};
+  if (value.is_number_unsigned()) {
+    BERTH_TRY(d, ParseDuration(std::to_string(value.get<uint64_t>())), "{}: {}", what, key);
+  } else if (value.is_string()) {
+    BERTH_TRY(d, ParseDuration(value.get<std::string>()), "{}: {}", what, key);
+  } else {
+    return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected seconds or a duration string",
+                     what, key);
+  }
+  if (d.count() <= 0)
+    return MakeError(ErrorKind::kInvalidArgument, "{}: {}: must be more than 0", what, key);
+  return d;
+}
+
+}  // namespace
+
 Result<Settings> ParseSettings(std::string_view text, std::string_view what) {
   BERTH_TRY(Json j, ParseJson(text, what));
   if (!j.is_object())
@@ -69,16 +121,15 @@ Result<Settings> ParseSettings(std::string_view text, std::string_view what) {
         s.insecure_registries.push_back(std::move(h));
       }
     } else if (key == "max-layer-size") {
-      if (value.is_number_unsigned()) {
-        s.max_layer_size = value.get<uint64_t>();
-      } else if (value.is_string()) {
-        BERTH_TRY(s.max_layer_size, ParseByteSize(value.get<std::string>()), "{}: {}", what, key);
-      } else {
-        return MakeError(ErrorKind::kInvalidArgument,
-                         "{}: {}: expected a byte count or a size string", what, key);
-      }
+      BERTH_TRY(s.max_layer_size, SizeValue(value, what, key));
       if (*s.max_layer_size == 0)
         return MakeError(ErrorKind::kInvalidArgument, "{}: {}: must be more than 0", what, key);
+    } else if (key == "low-speed-limit") {
+      BERTH_TRY(s.low_speed_limit, SizeValue(value, what, key));
+    } else if (key == "pull-timeout") {
+      BERTH_TRY(s.pull_timeout, DurationValue(value, what, key));
+    } else if (key == "low-speed-time") {
+      BERTH_TRY(s.low_speed_time, DurationValue(value, what, key));
     } else if (key == "allow-device-nodes") {
       if (!value.is_boolean())
         return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected true or false", what, key);
@@ -99,6 +150,17 @@ Result<Settings> LoadSettings(const std::string& path) {
 Result<Settings> LoadDefaultSettings() {
   const char* env = std::getenv("BERTH_CONFIG");
   return LoadSettings(SettingsPath(env ? env : ""));
+}
+
+void ApplyTransferLimits(const Settings& settings, registry::Options& options) {
+  options.total_timeout = settings.pull_timeout.value_or(kDefaultPullTimeout);
+  if (settings.low_speed_limit)
+    options.low_speed_limit = static_cast<long>(
+        std::min<uint64_t>(*settings.low_speed_limit, std::numeric_limits<long>::max()));
+  if (settings.low_speed_time)
+    options.low_speed_time =
+        std::max(std::chrono::seconds(1),
+                 std::chrono::duration_cast<std::chrono::seconds>(*settings.low_speed_time));
 }
 
 unpack::ApplyOptions ApplyOptionsFor(const Settings& settings) {

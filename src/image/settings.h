@@ -3,18 +3,27 @@
 //
 //   {
 //     "insecure-registries": ["reg.internal:5000", "10.0.0.7"],  // plain HTTP, as the flag
-//     "max-layer-size": "20GiB",        // bytes of files one layer may unpack to (tar bombs)
-//     "allow-device-nodes": false       // refuse char/block devices in layers
+//     "max-layer-size": "20GiB",        // bytes one layer may unpack to (tar and gzip bombs)
+//     "allow-device-nodes": false,      // refuse char/block devices in layers
+//     "pull-timeout": "2h",             // a whole pull, retries included
+//     "low-speed-limit": "1KiB",        // a transfer slower than this per second ...
+//     "low-speed-time": "30s"           // ... for this long is cut and resumed
 //   }
 //
 // "insecure-registries" is docker's daemon.json key: hosts ("host" or "host:port") reached over
 // plain HTTP besides loopback ones, added to each command's --insecure-registry flags.
 // "max-layer-size" is a byte count, or a string with a unit as docker writes sizes (B, K/KB/KiB,
-// M, G, T, all 1024-based). "allow-device-nodes" defaults to whether berth runs as root (as
-// docker and podman: a rootless process cannot create them anyway).
+// M, G, T, all 1024-based); it bounds both the uncompressed tar of a layer (checked while it
+// streams, in pull, load and import) and the sum of its files' sizes. "pull-timeout" (default
+// 2h) and "low-speed-time" (default 30s) are durations: a number of seconds or a string with
+// ms, s, m or h ("90m"); "low-speed-limit" (default 1KiB) is a size per second. A transfer cut
+// by the low-speed rule is resumed, at most 20 times per request, within the pull-timeout.
+// "allow-device-nodes" defaults to whether berth runs as root (as docker and podman: a rootless
+// process cannot create them anyway).
 // Keys berth does not know are ignored with a warning, so a newer file works with an older berth.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +31,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "registry/client.h"
 #include "unpack/apply.h"
 
 namespace berth::image {
@@ -32,6 +42,9 @@ struct Settings {
   std::vector<std::string> insecure_registries;
   std::optional<uint64_t> max_layer_size;
   std::optional<bool> allow_device_nodes;
+  std::optional<std::chrono::milliseconds> pull_timeout;
+  std::optional<uint64_t> low_speed_limit;  // bytes per second
+  std::optional<std::chrono::milliseconds> low_speed_time;
   bool operator==(const Settings&) const = default;
 };
 
@@ -47,6 +60,13 @@ Result<Settings> LoadDefaultSettings();
 
 // "20GiB", "512M", "1000" -> bytes (1024-based units, case-insensitive).
 Result<uint64_t> ParseByteSize(std::string_view text);
+
+// "90m", "30s", "500ms", "2h", "45" (seconds) -> a duration.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// The pull's time limits: pull-timeout (default 2h) and the low-speed rule.
+void ApplyTransferLimits(const Settings& settings, registry::Options& options);
+inline constexpr std::chrono::hours kDefaultPullTimeout{2};
 
 // What layers are unpacked with (pull, load, import): overlay whiteouts, owners kept and device
 // nodes allowed when running as root, and the settings' limits on top.

@@ -73,6 +73,38 @@ TEST(SettingsTest, ErrorsNameTheFileAndKey) {
   EXPECT_NE(syntax.error().message().find("c.json"), std::string::npos);
 }
 
+TEST(SettingsTest, TransferLimits) {
+  auto s = ParseSettings(
+      R"({"pull-timeout": "90m", "low-speed-limit": "10KiB", "low-speed-time": 20})", "c.json");
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->pull_timeout, std::chrono::minutes(90));
+  EXPECT_EQ(s->low_speed_limit, 10u << 10);
+  EXPECT_EQ(s->low_speed_time, std::chrono::seconds(20));
+  registry::Options o;
+  ApplyTransferLimits(*s, o);
+  EXPECT_EQ(o.total_timeout, std::chrono::minutes(90));
+  EXPECT_EQ(o.low_speed_limit, 10 << 10);
+  EXPECT_EQ(o.low_speed_time, std::chrono::seconds(20));
+
+  registry::Options defaults;
+  ApplyTransferLimits(Settings{}, defaults);
+  EXPECT_EQ(defaults.total_timeout, kDefaultPullTimeout);
+  EXPECT_EQ(defaults.low_speed_limit, registry::Options{}.low_speed_limit);
+
+  EXPECT_EQ(ParseDuration("500ms").value(), std::chrono::milliseconds(500));
+  EXPECT_EQ(ParseDuration("2h").value(), std::chrono::hours(2));
+  EXPECT_EQ(ParseDuration("45").value(), std::chrono::seconds(45));
+  for (const char* bad : {"", "m", "5 days", "-3s", "99999999999999999999h"})
+    EXPECT_FALSE(ParseDuration(bad)) << bad;
+  auto zero = ParseSettings(R"({"pull-timeout": "0s"})", "c.json");
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().message(), "c.json: pull-timeout: must be more than 0");
+  auto words = ParseSettings(R"({"low-speed-time": "soon"})", "c.json");
+  ASSERT_FALSE(words);
+  EXPECT_EQ(words.error().message().rfind("c.json: low-speed-time: invalid duration", 0), 0u)
+      << words.error().message();
+}
+
 TEST(SettingsTest, LoadingAndApplying) {
   char tmpl[] = "/tmp/berth-settings-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);

@@ -124,6 +124,15 @@ std::string RepositoryScope(std::string_view path, bool push) {
   return fmt::format("repository:{}:{}", path, push ? "pull,push" : "pull");
 }
 
+Result<void> CheckRealmTransport(std::string_view realm, bool registry_uses_https) {
+  if (registry_uses_https && !str::StartsWith(realm, "https://"))
+    return MakeError(ErrorKind::kPermissionDenied,
+                     "the HTTPS registry names a token realm \"{}\" that is not HTTPS; refusing "
+                     "to send credentials there",
+                     realm);
+  return {};
+}
+
 Result<TokenRequest> BuildTokenRequest(const Challenge& challenge,
                                        const std::vector<std::string>& scopes,
                                        const Credentials& credentials) {

@@ -53,6 +53,11 @@ std::string RepositoryScope(std::string_view path, bool push);
 // How to ask the realm of a Bearer challenge for a token. With an identity token this is the
 // OAuth2 refresh-token POST (form body); otherwise a GET, sent with Basic credentials when there
 // are any and anonymously when not.
+// A realm must be at least as safe as the registry that names it: an HTTPS registry whose
+// challenge points to a plain-HTTP realm would have the credentials sent in clear.
+// kPermissionDenied naming the realm.
+Result<void> CheckRealmTransport(std::string_view realm, bool registry_uses_https);
+
 struct TokenRequest {
   std::string method;  // "GET" or "POST"
   std::string url;     // realm?service=...&scope=...  (GET) or the realm (POST)

@@ -77,6 +77,17 @@ TEST(TokenTest, RequestAnonymousBasicAndRefresh) {
   EXPECT_FALSE(BuildTokenRequest(Challenge{"bearer", {{"realm", "file:///etc/passwd"}}}, {}, {}));
 }
 
+TEST(TokenTest, PlainHttpRealmRefusedForAnHttpsRegistry) {
+  auto r = CheckRealmTransport("http://auth.example.com/token", /*registry_uses_https=*/true);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kPermissionDenied);
+  EXPECT_NE(r.error().message().find("http://auth.example.com/token"), std::string::npos)
+      << r.error().message();
+  EXPECT_TRUE(CheckRealmTransport("https://auth.example.com/token", true));
+  // A plain-HTTP registry (loopback or --insecure-registry) may use a plain-HTTP realm.
+  EXPECT_TRUE(CheckRealmTransport("http://127.0.0.1:5001/token", false));
+}
+
 TEST(TokenTest, ParseResponse) {
   auto t = ParseTokenResponse(R"({"token":"abc","expires_in":300,"issued_at":"2024-01-01T00:00:00Z"})");
   ASSERT_TRUE(t);

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cerrno>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -19,13 +20,13 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "oci/limits.h"
 
 namespace berth::registry {
 
 namespace {
 
-constexpr size_t kMaxManifestBytes = 4u << 20;  // distribution's own limit
-constexpr size_t kMaxSmallBody = 1u << 20;      // error documents, token answers
+constexpr size_t kMaxSmallBody = oci::kMaxTokenBytes;  // error documents, token answers
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -280,6 +281,26 @@ bool IsLoopback(std::string_view domain) {
   return false;
 }
 
+// "scheme://host:port" of a URL, lowercased, with the scheme's default port filled in; empty
+// when it does not parse. Credentials and tokens belong to an origin, as in docker's
+// distribution client: a request to any other (an upload Location or a redirect to another
+// host or port) is sent without them.
+std::string Origin(const std::string& url) {
+  std::unique_ptr<CURLU, void (*)(CURLU*)> u(curl_url(), curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return {};
+  auto part = [&](CURLUPart which, unsigned flags) {
+    char* v = nullptr;
+    if (curl_url_get(u.get(), which, &v, flags) != CURLUE_OK || v == nullptr) return std::string();
+    std::string out = Lower(v);
+    curl_free(v);
+    return out;
+  };
+  std::string scheme = part(CURLUPART_SCHEME, 0), host = part(CURLUPART_HOST, 0);
+  std::string port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  if (scheme.empty() || host.empty()) return {};
+  return scheme + "://" + host + ":" + port;
+}
+
 void CurlGlobalInit() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -299,6 +320,7 @@ struct Target {
 
 struct Client::Impl {
   Options opts;
+  std::chrono::steady_clock::time_point created = std::chrono::steady_clock::now();
   CURLSH* share = nullptr;
   std::array<std::mutex, CURL_LOCK_DATA_LAST> share_locks;
   TokenCache tokens;
@@ -382,16 +404,22 @@ struct Client::Impl {
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, opts.user_agent.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    // Blob GETs are redirected to object storage; curl does not send our Authorization header
-    // to another host.
+    // An HTTPS request is never redirected to plain HTTP (the bytes, and for a same-host
+    // redirect the credentials, would travel in clear).
+    const bool https = str::StartsWith(req.url, "https://");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
+    // Blob GETs are redirected to object storage. curl sends neither our Authorization header
+    // nor Basic credentials to another host or port (CURLOPT_UNRESTRICTED_AUTH stays off).
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, opts.low_speed_limit);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(opts.low_speed_time.count()));
-    if (req.bounded_time)
-      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(opts.request_timeout.count()));
+    std::optional<std::chrono::milliseconds> limit;
+    if (req.bounded_time) limit = opts.request_timeout;
+    if (auto left = TimeLeft()) limit = std::min(limit.value_or(*left), *left);
+    if (limit)
+      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(limit->count())));
     if (!opts.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca_file.c_str());
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &HeaderCallback);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
@@ -427,9 +455,27 @@ struct Client::Impl {
 
     out.code = curl_easy_perform(h);
     if (out.code != CURLE_OK) out.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(out.code);
+    if (out.code == CURLE_UNSUPPORTED_PROTOCOL && https)
+      out.curl_error = "refusing a redirect from HTTPS to plain HTTP (" + out.curl_error + ")";
     curl_slist_free_all(headers);
     curl_easy_cleanup(h);
     return out;
+  }
+
+  // What is left of total_timeout; nullopt when there is none.
+  std::optional<std::chrono::milliseconds> TimeLeft() const {
+    if (opts.total_timeout.count() <= 0) return std::nullopt;
+    auto used = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - created);
+    return std::max(opts.total_timeout - used, std::chrono::milliseconds(0));
+  }
+
+  Result<void> CheckTimeLeft(const Target& t, const std::string& last_problem) const {
+    auto left = TimeLeft();
+    if (!left || left->count() > 0) return {};
+    return MakeError(ErrorKind::kUnavailable, "{}: the time limit of {} s ran out{}", t.what,
+                     opts.total_timeout.count() / 1000,
+                     last_problem.empty() ? "" : " (last problem: " + last_problem + ")");
   }
 
   std::chrono::milliseconds Backoff(int attempt) const {
@@ -478,6 +524,8 @@ struct Client::Impl {
     Credentials c = creds.value_or(Credentials{});
     BERTH_TRY(TokenRequest tr, BuildTokenRequest(ch, t.scopes, c),
               "authenticating to {}", RepoName(t));
+    BERTH_CHECK(CheckRealmTransport(tr.url, !Insecure(t.domain)), "authenticating to {}",
+                RepoName(t));
     Target token_target{t.domain, t.path, {}, fmt::format("token from {}", ch.Param("realm")),
                         /*auth=*/false, /*idempotent=*/true};
     auto build = [&] {
@@ -569,18 +617,22 @@ struct Client::Impl {
   Result<HttpResponse> Exchange(const Target& t, const std::function<HttpRequest()>& build,
                                 const uint64_t* progress = nullptr) {
     bool reauthenticated = false;
-    int attempt = 0;
+    int attempt = 0, resumes = 0;
     uint64_t last_progress = progress ? *progress : 0;
     std::string last_problem;
     for (;;) {
       ++attempt;
+      BERTH_CHECK(CheckTimeLeft(t, last_problem));
       HttpRequest req = build();
-      if (t.auth) BERTH_CHECK(Authorize(t, &req), "{}", t.what);
+      // Credentials go with the URL's origin, never with the registry the command named.
+      const bool own_origin = t.auth && Origin(req.url) == Origin(BaseUrl(t.domain));
+      if (own_origin) BERTH_CHECK(Authorize(t, &req), "{}", t.what);
       Attempt a = Perform(req);
       if (a.callback_error) return Unexpected(std::move(*a.callback_error));
       if (progress && *progress != last_progress) {
         last_progress = *progress;
-        attempt = 1;  // it moved forward: start the budget over
+        attempt = 1;  // it moved forward: start the budget over, up to max_resumes times
+        ++resumes;
       }
       std::optional<std::chrono::milliseconds> delay;
       if (a.code != CURLE_OK) {
@@ -597,6 +649,10 @@ struct Client::Impl {
         log::Debug("{}: {}; retrying", t.what, a.curl_error);
       } else {
         const HttpResponse& r = a.resp;
+        if (r.status == 401 && t.auth && !own_origin)
+          return MakeError(ErrorKind::kPermissionDenied,
+                           "{}: {} asks for credentials; berth sends {}'s credentials only to {}",
+                           t.what, Origin(req.url), t.domain, Origin(BaseUrl(t.domain)));
         if (r.status == 401 && t.auth) {
           if (reauthenticated) return AuthFailure(t, r);
           reauthenticated = true;
@@ -618,7 +674,13 @@ struct Client::Impl {
         }
         log::Debug("{}: {}; retrying", t.what, last_problem);
       }
-      std::this_thread::sleep_for(delay ? *delay : Backoff(attempt));
+      if (resumes > opts.max_resumes)
+        return MakeError(ErrorKind::kUnavailable,
+                         "{}: {}; the transfer was cut {} times after making progress, giving up",
+                         t.what, last_problem, resumes);
+      auto wait = delay ? *delay : Backoff(attempt);
+      if (auto left = TimeLeft()) wait = std::min(wait, *left);
+      std::this_thread::sleep_for(wait);
     }
   }
 
@@ -653,7 +715,7 @@ struct Client::Impl {
         chunk.remove_prefix(drop);
         if (chunk.empty()) return {};
       }
-      if (blob.size > 0 && *delivered + chunk.size() > static_cast<uint64_t>(blob.size))
+      if (blob.size >= 0 && *delivered + chunk.size() > static_cast<uint64_t>(blob.size))
         return MakeError(ErrorKind::kDataLoss, "{}: more than the {} bytes the descriptor says",
                          t.what, blob.size);
       if (*verifier) (*verifier)->Update(chunk);
@@ -721,7 +783,7 @@ Result<Manifest> Client::GetManifest(const Reference& ref, const std::vector<std
   BERTH_TRY(HttpResponse resp, impl_->Exchange(t, [&] {
     HttpRequest req;
     req.url = url;
-    req.body_limit = kMaxManifestBytes;
+    req.body_limit = oci::kMaxManifestBytes;
     req.headers.push_back("Accept: " + str::Join(accept, ", "));
     return req;
   }));
@@ -803,7 +865,7 @@ Result<void> Client::GetBlob(const Reference& repo, const oci::Descriptor& blob,
     if (!not_found) r = fr;
   }
   if (!r) return r;
-  if (blob.size > 0 && delivered != static_cast<uint64_t>(blob.size))
+  if (blob.size >= 0 && delivered != static_cast<uint64_t>(blob.size))
     return MakeError(ErrorKind::kDataLoss, "{}: got {} bytes, the descriptor says {}", what,
                      delivered, blob.size);
   if (verifier) {
@@ -816,9 +878,17 @@ Result<void> Client::GetBlob(const Reference& repo, const oci::Descriptor& blob,
 
 namespace {
 
-// Resolves an upload Location (often relative) against the registry's base URL.
-std::string ResolveLocation(const std::string& base_v2, const std::string& location) {
-  if (location.starts_with("http://") || location.starts_with("https://")) return location;
+// Resolves an upload Location (often relative) against the registry's base URL. An HTTPS
+// registry's upload is never sent on over plain HTTP.
+Result<std::string> ResolveLocation(const std::string& base_v2, const std::string& location) {
+  if (location.starts_with("http://") || location.starts_with("https://")) {
+    if (base_v2.starts_with("https://") && !location.starts_with("https://"))
+      return MakeError(ErrorKind::kPermissionDenied,
+                       "the registry's upload Location {} is plain HTTP; refusing to send the "
+                       "blob there",
+                       location);
+    return location;
+  }
   // base_v2 is "scheme://host/v2/"; an absolute path replaces everything after the host.
   size_t host_end = base_v2.find('/', base_v2.find("://") + 3);
   std::string origin = base_v2.substr(0, host_end);
@@ -876,7 +946,7 @@ Result<PushOutcome> Client::PushBlob(const Reference& repo, const oci::Descripto
       std::string location = start.Header("location");
       if (location.empty())
         return MakeError(ErrorKind::kInternal, "{}: the registry sent no upload Location", what);
-      location = ResolveLocation(base, location);
+      BERTH_TRY(location, ResolveLocation(base, location), "{}", what);
 
       uint64_t size = static_cast<uint64_t>(blob.size);
       for (uint64_t off = 0; off < size;) {
@@ -899,8 +969,9 @@ Result<PushOutcome> Client::PushBlob(const Reference& repo, const oci::Descripto
         if (resp.status != 202)
           return MakeError(ErrorKind::kInternal, "{}: uploading bytes {}-{}: {}", what, off,
                            off + len - 1, StatusText(resp));
-        if (std::string next = resp.Header("location"); !next.empty())
-          location = ResolveLocation(base, next);
+        if (std::string next = resp.Header("location"); !next.empty()) {
+          BERTH_TRY(location, ResolveLocation(base, next), "{}", what);
+        }
         off += len;
       }
 

@@ -8,7 +8,8 @@
 // Docker does, and for hosts listed in Options::insecure_registries.
 //
 // Robustness: connection errors, 429 and 5xx are retried with exponential backoff (honoring
-// Retry-After) up to Options::max_attempts; stalls are cut by a low-speed limit. A 401 triggers
+// Retry-After) up to Options::max_attempts; stalls are cut by a low-speed limit; resumes after
+// progress are bounded by max_resumes, and everything by total_timeout. A 401 triggers
 // one round of authentication (a Bearer token from the challenge's realm, or Basic) and a retry.
 // Errors keep their ErrorKind: 401/403 after authenticating -> kPermissionDenied; missing
 // manifests and blobs -> kNotFound; exhausted retries -> kUnavailable; digest or size mismatch
@@ -54,10 +55,18 @@ struct Options {
   // A Retry-After longer than this fails at once instead of sleeping.
   std::chrono::milliseconds max_retry_after{60'000};
 
+  // A transfer that moved bytes before it broke is resumed without using up max_attempts, but
+  // at most max_resumes times per request: a registry that sends a byte per connection and
+  // hangs up cannot keep a transfer alive for ever.
+  int max_resumes = 20;
+
   std::chrono::milliseconds connect_timeout{30'000};
   // A transfer slower than low_speed_limit bytes/s for low_speed_time is cut (and retried).
   long low_speed_limit = 1024;
   std::chrono::seconds low_speed_time{30};
+  // Every request made through the client (retries and backoff included) must end within this
+  // long of the client's creation; 0: no limit. A pull's overall deadline (pull-timeout).
+  std::chrono::milliseconds total_timeout{0};
   // Whole-request limit for small requests (manifests, tokens, HEAD); blobs have none.
   std::chrono::milliseconds request_timeout{120'000};
 

@@ -458,5 +458,133 @@ TEST(BasicAuthTest, BasicChallengeUsesCredentialsAndRejectsWrongOnes) {
   EXPECT_NE(n.error().message().find("no credentials for " + s.domain()), std::string::npos);
 }
 
+// libcurl bounds a response's headers (300 KB in Debian's 7.88): HttpResponse::headers, which
+// keeps them all, cannot grow past that.
+TEST(ClientTest, EndlessResponseHeadersAreCut) {
+  FakeServer s([](const FakeRequest&) {
+    FakeResponse r = ManifestResponse();
+    for (int i = 0; i < 40'000; ++i)
+      r.headers.push_back({"X-Filler-" + std::to_string(i), std::string(40, 'h')});
+    return r;
+  });
+  Client c(FastOptions());
+  auto m = c.GetManifest(Ref(s, "test/img:1"));
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message().find("Too large response headers"), std::string::npos)
+      << m.error().message();
+}
+
+// A registry that wants credentials (Basic or Bearer) and sends uploads and blob downloads to a
+// second server, the collector, on another port of 127.0.0.1: another host:port, so nothing
+// that authenticates to the registry may reach it.
+class CrossHostTest : public ::testing::TestWithParam<bool /*bearer*/> {
+ protected:
+  CrossHostTest()
+      : collector_([this](const FakeRequest& req) { return Collect(req); }),
+        registry_([this](const FakeRequest& req) { return Serve(req); }) {}
+
+  Options WithCredentials() {
+    Options o = FastOptions();
+    o.credentials = [](std::string_view) -> Result<std::optional<Credentials>> {
+      return Credentials{"alice", "s3cret", "", ""};
+    };
+    return o;
+  }
+
+  FakeResponse Collect(const FakeRequest& req) {
+    if (collector_refuses_) {
+      FakeResponse r = Status(401);
+      r.headers.push_back({"WWW-Authenticate", "Basic realm=\"collector\""});
+      return r;
+    }
+    if (req.method == "PATCH") {
+      FakeResponse r = Status(202);
+      r.headers.push_back({"Location", collector_.url() + "/upload/1?state=2"});
+      return r;
+    }
+    if (req.method == "PUT") return Status(201);
+    if (req.path == "/blob") return ServeRange(req, data_);
+    return Status(404);
+  }
+
+  FakeResponse Serve(const FakeRequest& req) {
+    if (req.path == "/token") return Status(200, R"({"token":"tok","expires_in":300})");
+    std::string want = GetParam() ? "Bearer tok" : "Basic " + Base64Encode("alice:s3cret");
+    if (req.Header("authorization") != want) {
+      FakeResponse r = Status(401);
+      r.headers.push_back(
+          {"WWW-Authenticate", GetParam() ? "Bearer realm=\"" + registry_.url() +
+                                                "/token\",service=\"fake\""
+                                          : std::string("Basic realm=\"registry\"")});
+      return r;
+    }
+    if (req.method == "HEAD") return Status(404);
+    if (req.method == "POST") {
+      FakeResponse r = Status(202);
+      r.headers.push_back({"Location", collector_.url() + "/upload/1?state=1"});
+      return r;
+    }
+    if (req.method == "GET" && req.path.find("/blobs/") != std::string::npos) {
+      FakeResponse r = Status(307);
+      r.headers.push_back({"Location", collector_.url() + "/blob"});
+      return r;
+    }
+    return Status(404);
+  }
+
+  void ExpectNoCredentialsReachedTheCollector() {
+    ASSERT_FALSE(collector_.requests().empty());
+    for (const auto& req : collector_.requests())
+      EXPECT_EQ(req.Header("authorization"), "") << req.method << " " << req.target;
+  }
+
+  std::string data_ = Blob(5000);
+  std::atomic<bool> collector_refuses_{false};
+  FakeServer collector_;
+  FakeServer registry_;
+};
+
+TEST_P(CrossHostTest, UploadLocationOnAnotherHostGetsNoCredentials) {
+  Client c(WithCredentials());
+  auto r = c.PushBlob(Ref(registry_, "test/img"), BlobDescriptor(data_),
+                      BlobSourceFromString(data_));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r, PushOutcome::kUploaded);
+  EXPECT_EQ(collector_.CountRequests("/upload/1"), 2u) << "PATCH and PUT went to the collector";
+  ExpectNoCredentialsReachedTheCollector();
+}
+
+TEST_P(CrossHostTest, BlobRedirectToAnotherHostGetsNoCredentials) {
+  Client c(WithCredentials());
+  std::string got;
+  auto r = c.GetBlob(Ref(registry_, "test/img"), BlobDescriptor(data_),
+                     [&](std::string_view chunk) -> Result<void> {
+                       got.append(chunk);
+                       return {};
+                     });
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(got, data_);
+  ExpectNoCredentialsReachedTheCollector();
+}
+
+TEST_P(CrossHostTest, AnotherHostAskingForCredentialsIsRefused) {
+  collector_refuses_ = true;
+  Client c(WithCredentials());
+  auto r = c.PushBlob(Ref(registry_, "test/img"), BlobDescriptor(data_),
+                      BlobSourceFromString(data_));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::kPermissionDenied);
+  EXPECT_NE(r.error().message().find("http://127.0.0.1:" + std::to_string(collector_.port()) +
+                                     " asks for credentials"),
+            std::string::npos)
+      << r.error().message();
+  ExpectNoCredentialsReachedTheCollector();
+}
+
+INSTANTIATE_TEST_SUITE_P(BasicAndBearer, CrossHostTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "Bearer" : "Basic";
+                         });
+
 }  // namespace
 }  // namespace berth::registry

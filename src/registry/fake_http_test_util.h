@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -49,6 +50,11 @@ struct FakeResponse {
   std::optional<size_t> cut_after;
   // Keep a cut response's connection open and silent this long: a stalled transfer.
   std::chrono::milliseconds stall{0};
+  // After `body`, this many more bytes ('x'), written 64 KiB at a time: a huge body the server
+  // never holds. Content-Length counts them unless no_content_length.
+  uint64_t filler = 0;
+  // No Content-Length header: the body ends when the server closes the connection.
+  bool no_content_length = false;
 };
 
 class FakeServer {
@@ -121,12 +127,14 @@ class FakeServer {
     return true;
   }
 
-  static void WriteAll(int fd, std::string_view data) {
+  // False once the client is gone.
+  static bool WriteAll(int fd, std::string_view data) {
     while (!data.empty()) {
       ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;
+      if (n <= 0) return false;
       data.remove_prefix(static_cast<size_t>(n));
     }
+    return true;
   }
 
   void Serve(UniqueFd fd) {
@@ -179,13 +187,22 @@ class FakeServer {
       for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (lower == "content-length") has_length = true;
     }
-    if (!has_length) out += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n";
+    if (!has_length && !resp.no_content_length)
+      out += "Content-Length: " + std::to_string(resp.body.size() + resp.filler) + "\r\n";
     out += "Connection: close\r\n\r\n";
     if (req.method != "HEAD") {
       size_t n = resp.cut_after ? std::min(*resp.cut_after, resp.body.size()) : resp.body.size();
       out.append(resp.body, 0, n);
     }
-    WriteAll(fd.get(), out);
+    bool sent = WriteAll(fd.get(), out);
+    if (req.method != "HEAD" && !resp.cut_after) {
+      const std::string piece(64 << 10, 'x');
+      for (uint64_t left = resp.filler; sent && left > 0;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(left, piece.size()));
+        sent = WriteAll(fd.get(), std::string_view(piece).substr(0, n));
+        left -= n;
+      }
+    }
     if (resp.cut_after && resp.stall.count() > 0) {
       // Hold the connection open, silent, until the stall ends or the client hangs up.
       pollfd p{fd.get(), POLLIN | POLLRDHUP, 0};

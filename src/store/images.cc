@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
+#include <set>
 
 #include "base/fs.h"
 #include "base/json.h"
@@ -167,24 +169,37 @@ Result<ImageRecord> Store::Resolve(std::string_view image) const {
   return records.front();
 }
 
-Result<void> Store::PutImage(const ImageRecord& record) const {
-  for (const auto& d : {record.manifest, record.config}) {
-    if (!HasBlob(d))
-      return MakeError(ErrorKind::kFailedPrecondition, "image {}: blob {} is not in the store",
-                       record.name, d);
+Result<void> Store::PutImage(const ImageRecord& record) const { return PutImages({record}); }
+
+Result<void> Store::PutImages(const std::vector<ImageRecord>& records) const {
+  // Records of one image (several names) share their objects: check them once.
+  std::set<std::pair<oci::Digest, oci::Digest>> checked;
+  for (const auto& record : records) {
+    if (!checked.insert({record.manifest, record.config}).second) continue;
+    for (const auto& d : {record.manifest, record.config}) {
+      if (!HasBlob(d))
+        return MakeError(ErrorKind::kFailedPrecondition, "image {}: blob {} is not in the store",
+                         record.name, d);
+    }
+    BERTH_TRY(Roots objects, internal::ImageObjects(*this, record));
+    for (const auto& c : objects.layers) {
+      if (!HasLayer(c))
+        return MakeError(ErrorKind::kFailedPrecondition, "image {}: layer {} is not in the store",
+                         record.name, c);
+    }
   }
-  BERTH_TRY(Roots objects, internal::ImageObjects(*this, record));
-  for (const auto& c : objects.layers) {
-    if (!HasLayer(c))
-      return MakeError(ErrorKind::kFailedPrecondition, "image {}: layer {} is not in the store",
-                       record.name, c);
-  }
-  ImageRecord r = record;
-  if (r.added.empty()) r.added = NowRfc3339();
   BERTH_TRY(FileLock lock, FileLock::Acquire(fs::Join(root_, "lock"), FileLock::Mode::kExclusive));
   BERTH_TRY(auto images, LoadImages());
-  std::erase_if(images, [&](const ImageRecord& e) { return e.name == r.name; });
-  images.push_back(std::move(r));
+  std::map<std::string, ImageRecord> by_name;
+  for (auto& e : images) by_name.insert_or_assign(e.name, std::move(e));
+  std::string now = NowRfc3339();
+  for (const auto& record : records) {
+    ImageRecord r = record;
+    if (r.added.empty()) r.added = now;
+    by_name.insert_or_assign(r.name, std::move(r));
+  }
+  images.clear();
+  for (auto& [name, r] : by_name) images.push_back(std::move(r));
   return SaveImages(images);
 }
 

@@ -7,6 +7,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "oci/limits.h"
 #include "registry/reference.h"
 #include "unpack/byte_io.h"
 #include "unpack/stream.h"
@@ -247,6 +248,14 @@ Result<PullResult> Pull(const Store& store, std::string_view reference,
       if (have) config_bytes = std::move(*have);
     }
     if (config_bytes.empty()) {
+      // The descriptor's size bounds the download (the client refuses a byte more), so it is
+      // held to the cap before anything is fetched.
+      if (manifest.config.size <= 0 ||
+          static_cast<uint64_t>(manifest.config.size) > oci::kMaxConfigBytes)
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "image {}: config {} declares {} bytes; a config must have 1 to {}",
+                         ref.String(), manifest.config.digest, manifest.config.size,
+                         oci::kMaxConfigBytes);
       BERTH_CHECK(client.GetBlob(ref, manifest.config,
                                  [&](std::string_view c) -> Result<void> {
                                    config_bytes.append(c);

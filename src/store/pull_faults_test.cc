@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -47,7 +48,9 @@ ut::TarEntry Owned(ut::TarEntry e) {
 
 // Two gzip layers; the second is large enough (~1 MiB compressed) that cuts land mid-body.
 // `lie_about_diff_id` writes a wrong diff_id for the second layer into the config.
-Image MakeImage(bool lie_about_diff_id = false) {
+// `declared_config_size` replaces the config's size in the manifest.
+Image MakeImage(bool lie_about_diff_id = false,
+                std::optional<int64_t> declared_config_size = std::nullopt) {
   std::string noise(1 << 20, '\0');
   uint32_t seed = 7;
   for (char& c : noise) {
@@ -82,7 +85,7 @@ Image MakeImage(bool lie_about_diff_id = false) {
       R"({{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{}","size":{}}},)"
       R"("layers":[{}]}})",
       oci::media_type::kOciManifest, oci::media_type::kOciConfig, img.config_digest.ToString(),
-      img.config.size(), layers);
+      declared_config_size.value_or(static_cast<int64_t>(img.config.size())), layers);
   return img;
 }
 
@@ -146,6 +149,18 @@ PullOptions FastOptions() {
   return o;
 }
 
+// Peak resident memory (VmHWM) since the last ResetPeakRss(): writing 5 to clear_refs resets it.
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+uint64_t PeakRssBytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) << 10;
+  return 0;
+}
+
+constexpr uint64_t kHuge = 600u << 20;  // what a hostile registry streams
+constexpr uint64_t kMemoryBound = 256u << 20;
+
 class PullFaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -183,6 +198,16 @@ class PullFaultsTest : public ::testing::Test {
     auto images = store_->Images();
     ASSERT_TRUE(images);
     EXPECT_EQ(images->size(), 1u);
+  }
+
+  // A pull that fails, and within `limit`: its error message.
+  std::string PullFailingWithin(const Registry& reg, const PullOptions& o,
+                                std::chrono::seconds limit) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = Pull(*store_, reg.Ref(), o);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, limit);
+    EXPECT_FALSE(r);
+    return r ? std::string() : r.error().message();
   }
 
   // After a failure, the same store takes the image from a healthy registry.
@@ -378,6 +403,130 @@ TEST_F(PullFaultsTest, ManifestCutMidBodyIsFetchedAgain) {
     return std::nullopt;
   });
   ExpectPulled(Pull(*store_, reg.Ref(), FastOptions()), img);
+}
+
+// A config descriptor whose size is 0 or absurd is refused before the config is fetched: the
+// size is what bounds the download.
+TEST_F(PullFaultsTest, ConfigDeclaringNoOrAHugeSizeIsRefusedBeforeFetching) {
+  for (int64_t declared : {int64_t{0}, int64_t{1} << 40}) {
+    Image img = MakeImage(false, declared);
+    Registry reg(img);
+    auto r = Pull(*store_, reg.Ref(), FastOptions());
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find(fmt::format("config {} declares {} bytes",
+                                                   img.config_digest, declared)),
+              std::string::npos)
+        << r.error().message();
+    EXPECT_EQ(reg.Count(reg.BlobPath(img.config_digest)), 0u);
+    ExpectNothingReferenced(img);
+  }
+}
+
+// Registries that stream 600 MB where a small JSON document belongs, without a Content-Length:
+// each is cut at its cap (the config at its declared size), in bounded memory and time.
+TEST_F(PullFaultsTest, HugeBodiesWhereJsonBelongsAreCutInBoundedMemory) {
+  Image img = MakeImage();
+  auto huge = [] {
+    FakeResponse r;
+    r.no_content_length = true;
+    r.filler = kHuge;
+    return r;
+  };
+  struct Case {
+    std::string name, path, error;
+  } cases[] = {
+      {"config", "/v2/test/img/blobs/" + img.config_digest.ToString(),
+       fmt::format("more than the {} bytes the descriptor says", img.config.size())},
+      {"manifest", "/v2/test/img/manifests/1", "is larger than 4194304 bytes"},
+      {"token", "/token", "is larger than 1048576 bytes"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string realm;
+    Registry reg(img, [&](const FakeRequest& req, int) -> std::optional<FakeResponse> {
+      if (req.path == c.path) return huge();
+      if (c.name == "token" && req.Header("authorization").empty()) {
+        FakeResponse r = StatusResponse(401);
+        r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"" + realm + "\""});
+        return r;
+      }
+      return std::nullopt;
+    });
+    realm = "http://" + reg.Ref().substr(0, reg.Ref().find('/')) + "/token";
+    ResetPeakRss();
+    auto start = std::chrono::steady_clock::now();
+    auto r = Pull(*store_, reg.Ref(), FastOptions());
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find(c.error), std::string::npos) << r.error().message();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+    EXPECT_LT(PeakRssBytes(), kMemoryBound);
+    ExpectNothingReferenced(img);
+  }
+}
+
+// Answers the second layer's requests as a registry does (with Range), shaped by `shape`: cut
+// short, stalled.
+Registry::Fault OnSecondLayer(const Image& img,
+                              std::function<void(const FakeRequest&, FakeResponse&)> shape) {
+  std::string path = "/v2/test/img/blobs/" + img.layer_digests[1].ToString();
+  return [=, layer = img.layers[1]](const FakeRequest& req, int) -> std::optional<FakeResponse> {
+    if (req.path != path) return std::nullopt;
+    FakeResponse r = ServeRange(req, layer);
+    shape(req, r);
+    return r;
+  };
+}
+
+// A registry that sends one byte of the layer per connection and hangs up: each resume makes
+// progress, yet the transfer gives up after max_resumes, naming the registry and the blob.
+TEST_F(PullFaultsTest, RegistrySendingAByteAtATimeIsGivenUpOn) {
+  Image img = MakeImage();
+  Registry reg(img, OnSecondLayer(img, [](const FakeRequest&, FakeResponse& r) {
+                 r.cut_after = 1;
+               }));
+  PullOptions o = FastOptions();
+  o.registry.max_resumes = 5;
+  auto r = PullFailingWithin(reg, o, std::chrono::seconds(30));
+  EXPECT_NE(r.find("layer " + img.layer_digests[1].ToString() + " from " + reg.Repo()),
+            std::string::npos)
+      << r;
+  EXPECT_NE(r.find("cut 6 times after making progress"), std::string::npos) << r;
+  EXPECT_LE(reg.Count(reg.BlobPath(img.layer_digests[1])), 2u * (5 + 3) + 2);
+  ExpectNothingReferenced(img);
+}
+
+// A registry that sends part of a layer and then nothing for a minute, where the low-speed
+// rule would wait long: the pull's own deadline (pull-timeout) ends it.
+TEST_F(PullFaultsTest, PullDeadlineEndsAStalledTransfer) {
+  Image img = MakeImage();
+  Registry reg(img, OnSecondLayer(img, [](const FakeRequest&, FakeResponse& r) {
+                 r.cut_after = 1000;
+                 r.stall = std::chrono::seconds(60);
+               }));
+  PullOptions o = FastOptions();
+  o.registry.low_speed_time = std::chrono::seconds(60);
+  o.registry.total_timeout = std::chrono::seconds(2);
+  auto r = PullFailingWithin(reg, o, std::chrono::seconds(15));
+  EXPECT_NE(r.find("fetching blob " + img.layer_digests[1].ToString() + " from " + reg.Repo()),
+            std::string::npos)
+      << r;
+  EXPECT_NE(r.find("the time limit of 2 s ran out"), std::string::npos) << r;
+  ExpectNothingReferenced(img);
+}
+
+// The low-speed rule, as the settings set it, cuts a transfer that stalls.
+TEST_F(PullFaultsTest, LowSpeedRuleCutsAStalledTransfer) {
+  Image img = MakeImage();
+  Registry reg(img, OnSecondLayer(img, [](const FakeRequest& req, FakeResponse& r) {
+                 r.cut_after = req.Header("range").empty() ? 1000 : 0;
+                 r.stall = std::chrono::seconds(60);
+               }));
+  PullOptions o = FastOptions();
+  o.registry.low_speed_limit = 100;
+  o.registry.low_speed_time = std::chrono::seconds(1);
+  auto r = PullFailingWithin(reg, o, std::chrono::seconds(20));
+  EXPECT_NE(r.find(img.layer_digests[1].ToString()), std::string::npos) << r;
+  ExpectNothingReferenced(img);
 }
 
 }  // namespace

@@ -60,6 +60,10 @@ Result<Store> Store::Open(const std::string& root) {
 
 Result<size_t> Store::CleanTmp() const { return internal::CleanTmp(internal::TmpDir(root_)); }
 
+Result<TempEntry> Store::NewTempFile(std::string_view prefix) const {
+  return TempEntry::File(internal::TmpDir(root_), prefix);
+}
+
 Result<FileLock> Store::Lease() const {
   return FileLock::Acquire(fs::Join(root_, "gc.lock"), FileLock::Mode::kShared);
 }
@@ -119,6 +123,7 @@ BlobWriter& BlobWriter::operator=(BlobWriter&&) noexcept = default;
 BlobWriter::~BlobWriter() = default;
 
 uint64_t BlobWriter::written() const { return impl_->written; }
+const std::string& BlobWriter::path() const { return impl_->file.path(); }
 
 Result<void> BlobWriter::Write(std::string_view data) {
   Impl& w = *impl_;

@@ -40,6 +40,7 @@
 #include "oci/digest.h"
 #include "oci/image_spec.h"
 #include "store/lock.h"
+#include "store/tmp.h"
 
 namespace berth::store {
 
@@ -108,6 +109,9 @@ class BlobWriter {
 
   Result<void> Write(std::string_view data);
   uint64_t written() const;
+  // The file in tmp/ being written. Until Commit, this process may read back what it wrote
+  // (load and import unpack layers from staged blobs before committing them).
+  const std::string& path() const;
   // kDataLoss naming the digest when the bytes do not match. Committing a blob that is already
   // present (another writer won) succeeds and keeps the existing file.
   Result<void> Commit();
@@ -151,6 +155,10 @@ class Store {
   // container, until the container's own record names its layers).
   Result<FileLock> Lease() const;
 
+  // A scratch file in tmp/ open O_RDWR, locked like every tmp/ entry and removed when the
+  // entry is destroyed: for input that must be read more than once (an archive from a pipe).
+  Result<internal::TempEntry> NewTempFile(std::string_view prefix) const;
+
   // ---- Blobs
   std::string BlobPath(const oci::Digest& digest) const;
   bool HasBlob(const oci::Digest& digest) const;
@@ -187,6 +195,8 @@ class Store {
   // Adds the record, replacing one with the same name. Its manifest and config blobs and its
   // layers must be present (kFailedPrecondition otherwise).
   Result<void> PutImage(const ImageRecord& record) const;
+  // PutImage for several records with one write of images.json (a later record wins a name).
+  Result<void> PutImages(const std::vector<ImageRecord>& records) const;
   // Names `source`'s image also `target` (a reference; normalized).
   Result<ImageRecord> Tag(std::string_view source, std::string_view target) const;
   // Removes the records `image` names. An ID matching several names needs `force`

@@ -636,7 +636,10 @@ Result<LayerStats> ApplyLayerFlat(ByteSource& tar, const std::string& dest_dir,
 
 Result<UnpackResult> UnpackLayer(ByteSource& blob, const LayerDescriptor& desc,
                                  const std::string& dest_dir, const ApplyOptions& options) {
-  BERTH_TRY(std::unique_ptr<LayerReader> reader, LayerReader::Open(blob, desc));
+  // max_bytes bounds the uncompressed tar too: a decompression bomb is cut while it streams.
+  LayerDescriptor limited = desc;
+  if (limited.max_uncompressed == 0) limited.max_uncompressed = options.max_bytes;
+  BERTH_TRY(std::unique_ptr<LayerReader> reader, LayerReader::Open(blob, limited));
   std::string name = "layer " + desc.digest.ToString();
   // Reading the blob, inflating and hashing run on a thread of their own, handing the tar to
   // ApplyLayer through a pipe: for a big layer the decoding and the file system work are each

@@ -59,7 +59,9 @@ struct ApplyOptions {
   // Char and block devices in the tar. Fifos are always allowed; overlay whiteouts are made
   // regardless (they are how kOverlay represents deletions, not devices from the tar).
   bool allow_devices = false;
-  uint64_t max_bytes = uint64_t{256} << 30;  // sum of regular-file sizes (tar bombs)
+  // Sum of regular-file sizes (tar bombs, sparse files); UnpackLayer also holds the
+  // uncompressed tar to it (decompression bombs) unless the descriptor sets its own limit.
+  uint64_t max_bytes = uint64_t{256} << 30;
   uint64_t max_entries = 10'000'000;
   // Prefix of the xattrs overlayfs reads: "trusted.overlay." (root), "user.overlay." (rootless
   // overlay mounted with userxattr).

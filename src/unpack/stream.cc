@@ -99,8 +99,10 @@ class LayerReader::Verifier : public ByteSource {
           Error(fmt::format("{} size mismatch: expected {} bytes, got more", what_, want_size_),
                 ErrorKind::kDataLoss));
     if (max_size_ > 0 && count_ > max_size_)
-      return Fail(Error(fmt::format("{} exceeds the limit of {} bytes", what_, max_size_),
-                        ErrorKind::kDataLoss));
+      return Fail(Error(fmt::format("the uncompressed layer exceeds the limit of {} bytes "
+                                    "(max-layer-size)",
+                                    max_size_),
+                        ErrorKind::kInvalidArgument));
     if (hash_) hasher_.Update(buf, n);
     return {};
   }

@@ -187,7 +187,8 @@ TEST(LayerReaderTest, UncompressedLimit) {
   desc.max_uncompressed = 50000;
   auto out = ReadBlob(blob, desc);
   ASSERT_FALSE(out);
-  EXPECT_NE(out.error().message().find("diff_id exceeds the limit of 50000 bytes"),
+  EXPECT_EQ(out.error().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(out.error().message().find("the uncompressed layer exceeds the limit of 50000 bytes"),
             std::string::npos)
       << out.error().message();
 }
