@@ -144,7 +144,8 @@ Result<int64_t> ParseDuration(std::string_view s) {
     rest.remove_prefix(j);
     total += std::strtod(number.c_str(), nullptr) * *unit;
   }
-  if (total > 9.2e18) return bad();
+  // Go's limit: what fits in an int64 of nanoseconds (2^63 itself does not; ~2562047h does).
+  if (total >= 9223372036854775808.0) return bad();
   int64_t ns = static_cast<int64_t>(std::llround(total));
   return negative ? -ns : ns;
 }
