@@ -396,6 +396,9 @@ Result<void> ApplyInstruction(const Instruction& in, ConfigEdit& edit) {
     for (const auto& p : paths) {
       std::string_view t = TrimBlanks(p);
       if (t.empty()) return Invalid("VOLUME specified can not be an empty string");
+      // A volume is a path in the container's root: a relative one (`../../etc`) has no meaning
+      // there and is refused, as the engine refuses it at create.
+      if (t.front() != '/') return Invalid(fmt::format("VOLUME \"{}\" is not an absolute path", t));
       all.emplace(t);
     }
     c.volumes.assign(all.begin(), all.end());

@@ -169,6 +169,8 @@ TEST(Changes, ErrorsNameTheChange) {
             "invalid change \"EXPOSE 8080:80\": EXPOSE: invalid port \"8080:80\": only container "
             "ports can be exposed");
   EXPECT_EQ(ErrorOf({"USER"}), "invalid change \"USER\": USER requires exactly one argument");
+  EXPECT_EQ(ErrorOf({"VOLUME ../../etc"}),
+            "invalid change \"VOLUME ../../etc\": VOLUME \"../../etc\" is not an absolute path");
   EXPECT_EQ(ErrorOf({R"(VOLUME [""])"}),
             "invalid change \"VOLUME [\"\"]\": VOLUME specified can not be an empty string");
   EXPECT_EQ(ErrorOf({"STOPSIGNAL SIGNOPE"}),
