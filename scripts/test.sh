@@ -2,9 +2,22 @@
 # Every test: installs dependencies, builds, and runs the whole CTest suite (unit tests, root
 # tests with namespaces and cgroups, and end-to-end tests against real peers: docker-registry,
 # skopeo, umoci, containerd, runc). Run as root.
+#   scripts/test.sh [CTEST ARGS...]          the optimized build in build/, every test
+#   scripts/test.sh --sanitize [CTEST ARGS]  a second tree, build-asan/, compiled with
+#                                            AddressSanitizer and UBSan; the unit and root tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/test.sh: run as root (the runtime tests need namespaces and cgroups)" >&2; exit 1; }
 scripts/deps.sh
+if [ "${1:-}" = --sanitize ]; then
+  shift
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_BUILD_TESTS=ON \
+    -DBERTH_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j"$(nproc)"
+  # Every UB report is fatal (-fno-sanitize-recover); leaks are reported at exit.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  exec ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 -L 'unit|root' "$@"
+fi
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j2 --timeout 300 "$@"
