@@ -305,6 +305,43 @@ TEST_F(HostileTest, PublishingMorePortsThanCanBeHeldFailsUpFront) {
   EXPECT_LT(took, std::chrono::seconds(10));
 }
 
+// --root has one mode whichever command makes it first (it was 0700, 0701 or 0711), and volume
+// data is out of other host users' reach (CVE-2021-41091 class): they cannot even pass through.
+TEST_F(HostileTest, RootModeIsOneAndVolumeDataIsRootsAlone) {
+  auto mode = [](const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<unsigned>(st.st_mode & 07777) : 0u;
+  };
+  std::string by_volume = Dir() + "/root-by-volume", by_import = Dir() + "/root-by-import";
+  std::string bin = "timeout 60 setsid -w " + std::string(BERTH_BIN) + " --root ";
+  int code = -1;
+  Capture(bin + by_volume + " volume create data 2>&1", &code);
+  ASSERT_EQ(code, 0);
+  ASSERT_TRUE(Shell("mkdir -p " + Dir() + "/tiny && echo hi > " + Dir() + "/tiny/f && tar -C " + Dir() +
+                    "/tiny -cf " + Dir() + "/tiny.tar ."));
+  Capture(bin + by_import + " import " + Dir() + "/tiny.tar tiny:1 2>&1", &code);
+  ASSERT_EQ(code, 0);
+  EXPECT_EQ(mode(by_volume), 0711u);
+  EXPECT_EQ(mode(by_import), 0711u);
+  EXPECT_EQ(mode(by_volume + "/volumes"), 0700u);
+  EXPECT_EQ(mode(by_volume + "/volumes/data"), 0700u);
+  ASSERT_TRUE(Shell("echo private > " + by_volume + "/volumes/data/_data/f"));
+  // An ordinary user (nobody) reaches neither the data nor the volume's directory (and can read
+  // what is world-readable: the refusal is the mode's, not setpriv's).
+  int nobody = -1;
+  Capture("setpriv --reuid 65534 --regid 65534 --clear-groups cat /etc/passwd >/dev/null", &nobody);
+  ASSERT_EQ(nobody, 0);
+  Capture("setpriv --reuid 65534 --regid 65534 --clear-groups cat " + by_volume +
+              "/volumes/data/_data/f 2>/dev/null",
+          &nobody);
+  EXPECT_NE(nobody, 0) << "another user read a volume's data";
+  Capture("setpriv --reuid 65534 --regid 65534 --clear-groups ls " + by_volume + "/volumes >/dev/null 2>&1",
+          &nobody);
+  EXPECT_NE(nobody, 0) << "another user listed the volumes";
+  Capture(bin + by_volume + " volume rm data 2>&1", &code);
+  EXPECT_EQ(code, 0);
+}
+
 // An image's EXPOSE 80/sctp (which import accepts, as docker) does not break `run -P`.
 TEST_F(HostileTest, ExposedSctpPortsAreAcceptedByPublishAll) {
   ASSERT_TRUE(Image("sctp", "", "-c 'EXPOSE 80/sctp 81/tcp'"));
