@@ -21,7 +21,8 @@ record() {
   awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 1), $(i + 2) }' /proc/self/mountinfo | sort >"$out/mounts"
   ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -vx 'berth0' | sort >"$out/links"
   if command -v nft >/dev/null; then
-    nft list ruleset 2>/dev/null | awk '/^table ip berth \{/ { skip = 1 } !skip { print } skip && /^\}/ { skip = 0 }' >"$out/nft"
+    # -s: without counters, which any traffic changes.
+    nft -s list ruleset 2>/dev/null | awk '/^table ip berth \{/ { skip = 1 } !skip { print } skip && /^\}/ { skip = 0 }' >"$out/nft"
   fi
 }
 
