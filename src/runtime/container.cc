@@ -278,7 +278,7 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   BERTH_TRY(ProcessPlan proc, PlanProcess(*spec.process));
   proc.preserve_fds = o.preserve_fds;
   WarnIgnoredCapabilities(proc);
-  BERTH_CHECK(PlanLsm(*spec.process, spec.linux ? spec.linux->mount_label : "", DetectLsm(), &proc));
+  BERTH_CHECK(PlanLsmOnThisHost(*spec.process, spec.linux ? spec.linux->mount_label : "", &proc));
   if (spec.linux && spec.linux->seccomp) {
     BERTH_TRY(proc.seccomp, CompileSeccompCached(*spec.linux->seccomp, SeccompCacheDir()), "linux.seccomp");
     // The filter's listener descriptor would have no agent to go to: notified calls would

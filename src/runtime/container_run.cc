@@ -143,7 +143,7 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
     return MakeError(ErrorKind::kFailedPrecondition, "cannot exec in container {}: it is {}", o.id, StatusName(status));
   BERTH_TRY(ProcessPlan plan, PlanProcess(o.process));
   WarnIgnoredCapabilities(plan);
-  BERTH_CHECK(PlanLsm(o.process, "", DetectLsm(), &plan));
+  BERTH_CHECK(PlanLsmOnThisHost(o.process, "", &plan));
   plan.preserve_fds = o.preserve_fds;
   if (s.config.linux && s.config.linux->seccomp) {
     BERTH_TRY(plan.seccomp, CompileSeccompCached(*s.config.linux->seccomp, SeccompCacheDir()), "linux.seccomp");

@@ -171,6 +171,11 @@ Result<void> PlanLsm(const oci::Process& p, const std::string& mount_label, cons
   return {};
 }
 
+Result<void> PlanLsmOnThisHost(const oci::Process& p, const std::string& mount_label, ProcessPlan* plan) {
+  if (p.apparmor_profile.empty() && p.selinux_label.empty() && mount_label.empty()) return {};
+  return PlanLsm(p, mount_label, DetectLsm(), plan);
+}
+
 void WarnIgnoredCapabilities(const ProcessPlan& plan) {
   for (const auto& u : plan.unknown_caps) log::Warn("ignoring unknown or unsupported capability {}", u);
   for (const auto& a : plan.unraisable_ambient)

@@ -54,6 +54,9 @@ LsmHost DetectLsm();
 // ignored, as runc ignores it. Pure.
 Result<void> PlanLsm(const oci::Process& process, const std::string& mount_label, const LsmHost& host,
                      ProcessPlan* plan);
+// PlanLsm on this host: /sys is read only when the process or the mounts ask for a label (the
+// common case, none, costs a container start or an exec nothing).
+Result<void> PlanLsmOnThisHost(const oci::Process& process, const std::string& mount_label, ProcessPlan* plan);
 
 Result<ProcessPlan> PlanProcess(const oci::Process& process);
 // Logs, as runc does, the capabilities of the plan that are ignored (unknown to this kernel) or
