@@ -263,6 +263,8 @@ int StartAndAttach(const GlobalOptions& g, const store::Store& store, const std:
   auto started = engine::StartContainer(paths, store, id, attach, size);
   if (!started) {
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    if (client.running_is_ok && started.error().error.kind() == ErrorKind::kAlreadyExists)
+      return 0;
     return FailWith(started.error().error, started.error().code);
   }
   if (!client.attach_output) {

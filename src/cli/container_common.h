@@ -38,6 +38,8 @@ struct StartClient {
   bool attach_stdin = false;   // -i
   bool attach_output = false;  // foreground run, start -a
   bool tty = false;            // -t: raw mode and SIGWINCH
+  // Detached `start`: a container another command started meanwhile is no error (docker).
+  bool running_is_ok = false;
 };
 
 // Starts a created container and, when attached, proxies until it exits (signals forwarded to

@@ -38,6 +38,7 @@ int RunStart(const GlobalOptions& g, const StartOpts& o) {
     client.attach_output = o.attach;
     client.attach_stdin = o.attach && o.interactive && rec->options.interactive;
     client.tty = rec->options.tty;
+    client.running_is_ok = !o.attach;
     int code = StartAndAttach(g, *store, rec->id, client);
     if (o.attach) return code;
     if (code != 0) {

@@ -1,7 +1,9 @@
 // Stopping, removing and cleaning up containers: what `stop`, `kill`, `rm`, `wait`, `prune` and
 // the monitor's exit path share. Nothing here needs the image store or spec generation, so the
 // monitor in the slim executable links it.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/root_dir.h"
 #include "base/strings.h"
 #include "engine/engine.h"
 #include "engine/rootfs.h"
@@ -122,7 +125,7 @@ Result<int> WaitContainer(const Paths& paths, const std::string& id) {
       if (!s.init_alive) break;
       SleepMs(50);  // an orphaned init (its monitor was killed): nothing to block on
     } else {
-      auto lock = AcquireLock(paths.MonitorLockPath(id));
+      auto lock = AcquireLock(paths.MonitorLockPath(id), LockRank::kMonitor);
       if (!lock) break;
     }
     auto again = containers.Load(id);
@@ -159,7 +162,17 @@ Result<void> DeleteContainerFiles(const Paths& paths, const ContainerRecord& r, 
   std::string dir = paths.ContainerDir(r.id);
   if (IsMountPoint(fs::Join(dir, "merged")))
     return MakeError(ErrorKind::kFailedPrecondition, "{}/merged is still mounted", dir);
-  BERTH_CHECK(fs::RemoveAll(dir), "removing container {}", r.id);
+  // Renamed out of containers/ first: from here on no command finds the container, and a
+  // removal cut short leaves a directory in removing/ (prune finishes it), never a container
+  // with half of its files.
+  BERTH_CHECK(fs::MkdirWithMode(paths.RemovingDir(), fs::kPrivateDirMode));
+  std::string gone = fs::Join(paths.RemovingDir(), r.id);
+  if (fs::Exists(dir)) {
+    BERTH_CHECK(fs::RemoveAll(gone));
+    if (::rename(dir.c_str(), gone.c_str()) != 0)
+      return SysError("removing container {}: rename({}, {})", r.id, dir, gone);
+  }
+  BERTH_CHECK(fs::RemoveAll(gone), "removing container {}", r.id);
   BERTH_CHECK(fs::RemoveAll(paths.RunDir(r.id)));
   if (volumes) {
     Volumes vols(paths);
@@ -175,6 +188,9 @@ Result<void> DeleteContainerFiles(const Paths& paths, const ContainerRecord& r, 
 
 Result<void> RemoveContainer(const Paths& paths, const std::string& id, bool force, bool volumes) {
   Containers containers(paths);
+  // One operation at a time (container.h): a start racing this rm either finished before (and
+  // its container is killed here) or finds the container gone.
+  BERTH_TRY(Lock op, containers.LockOperation(id));
   BERTH_TRY(ContainerRecord r, containers.Load(id));
   Status s = containers.CurrentStatus(r);
   bool running = s.monitor_alive || s.init_alive;
@@ -220,8 +236,19 @@ bool RunDirIsOurs(const Paths& paths, const std::string& id) {
 Result<PruneReport> PruneContainers(const Paths& paths) {
   Containers containers(paths);
   PruneReport report;
+  // The names lock: no create is between its directory and its first record while we judge
+  // directories without one, or between its record and its volumes.
+  BERTH_TRY(Lock names, containers.LockNames());
   BERTH_TRY(auto ids, containers.ListIds());
   for (const auto& id : ids) {
+    // A container another command is starting or removing is not ours to judge now.
+    auto op = containers.TryLockOperation(id);
+    if (!op) {
+      if (op.error().kind() != ErrorKind::kNotFound)
+        log::Warn("container {}: {}", id, op.error().message());
+      continue;  // kNotFound: removed by another command meanwhile
+    }
+    if (!*op) continue;
     auto r = containers.Load(id);
     if (!r) {
       if (r.error().kind() != ErrorKind::kNotFound) {
@@ -230,8 +257,9 @@ Result<PruneReport> PruneContainers(const Paths& paths) {
       }
       // A directory without a record: a create that was killed before its first save.
       BERTH_CHECK(ReleaseResources(paths, id));
-      BERTH_CHECK(fs::RemoveAll(paths.ContainerDir(id)));
-      BERTH_CHECK(fs::RemoveAll(paths.RunDir(id)));
+      ContainerRecord stale;
+      stale.id = id;
+      BERTH_CHECK(DeleteContainerFiles(paths, stale, false));
       report.stale.push_back(id);
       continue;
     }
@@ -240,6 +268,20 @@ Result<PruneReport> PruneContainers(const Paths& paths) {
     BERTH_CHECK(ReleaseResources(paths, id));
     BERTH_CHECK(DeleteContainerFiles(paths, *r, false));
     report.containers.push_back(id);
+  }
+  // Removals cut short (removing/): finished unless their remover still works on them (it holds
+  // the directory's flock, or is the container's monitor removing it for --rm).
+  if (fs::IsDir(paths.RemovingDir())) {
+    BERTH_TRY(auto gone, fs::ListDir(paths.RemovingDir()));
+    for (const auto& id : gone) {
+      std::string dir = fs::Join(paths.RemovingDir(), id);
+      int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+      UniqueFd held(fd);
+      if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) continue;
+      if (containers.MonitorAlive(id)) continue;
+      BERTH_CHECK(fs::RemoveAll(dir), "finishing the removal of container {}", id);
+      report.stale.push_back(id);
+    }
   }
   // Run dirs (and with them runtime state) whose container is gone.
   std::string run_containers = fs::Join(paths.run_root, "containers");

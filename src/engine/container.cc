@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
@@ -42,6 +43,7 @@ std::string Paths::MonitorLockPath(std::string_view id) const {
 }
 std::string Paths::RuntimeRoot() const { return fs::Join(run_root, "runtime"); }
 std::string Paths::VolumesDir() const { return fs::Join(root, "volumes"); }
+std::string Paths::RemovingDir() const { return fs::Join(root, "removing"); }
 net::Options Paths::NetworkOptions() const {
   net::Options o;
   o.run_root = run_root;
@@ -473,29 +475,81 @@ Result<ContainerRecord> RecordFromJson(const Json& j) {
 // ---- Locks
 
 namespace {
+
+// How many locks of each rank this thread holds (index = rank).
+thread_local int held_by_rank[5] = {};
+
 Result<UniqueFd> OpenLockFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) return SysError("open({})", path);
   return UniqueFd(fd);
 }
-}  // namespace
 
-Result<Lock> AcquireLock(const std::string& path) {
-  BERTH_TRY(UniqueFd fd, OpenLockFile(path));
+Result<void> CheckOrder(LockRank rank, const std::string& path) {
+  for (int r = static_cast<int>(rank); r <= static_cast<int>(LockRank::kRecord); ++r)
+    if (held_by_rank[r] > 0)
+      return MakeError(ErrorKind::kInternal,
+                       "lock order violated: waiting for the {} lock {} while holding a {} lock",
+                       LockRankName(rank), path, LockRankName(static_cast<LockRank>(r)));
+  return {};
+}
+
+Result<Lock> FlockWait(UniqueFd fd, const std::string& path, LockRank rank) {
+  BERTH_CHECK(CheckOrder(rank, path));
   int r;
   do r = ::flock(fd.get(), LOCK_EX);
   while (r != 0 && errno == EINTR);
   if (r != 0) return SysError("flock({}, LOCK_EX)", path);
-  return Lock(std::move(fd));
+  return Lock(std::move(fd), rank);
 }
 
-Result<std::optional<Lock>> TryAcquireLock(const std::string& path) {
-  BERTH_TRY(UniqueFd fd, OpenLockFile(path));
+Result<std::optional<Lock>> FlockTry(UniqueFd fd, const std::string& path, LockRank rank) {
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) return std::optional<Lock>();
     return SysError("flock({}, LOCK_EX|LOCK_NB)", path);
   }
-  return std::optional<Lock>(Lock(std::move(fd)));
+  return std::optional<Lock>(Lock(std::move(fd), rank));
+}
+
+}  // namespace
+
+std::string_view LockRankName(LockRank rank) {
+  switch (rank) {
+    case LockRank::kNames: return "names";
+    case LockRank::kOperation: return "operation";
+    case LockRank::kMonitor: return "monitor";
+    case LockRank::kRecord: return "record";
+  }
+  return "?";
+}
+
+Lock::Lock(UniqueFd fd, LockRank rank) : fd_(std::move(fd)), rank_(rank) {
+  if (fd_.valid()) ++held_by_rank[static_cast<int>(rank_)];
+}
+Lock::Lock(Lock&& o) noexcept : fd_(std::move(o.fd_)), rank_(o.rank_) {}
+Lock& Lock::operator=(Lock&& o) noexcept {
+  if (this != &o) {
+    Release();
+    fd_ = std::move(o.fd_);
+    rank_ = o.rank_;
+  }
+  return *this;
+}
+Lock::~Lock() { Release(); }
+void Lock::Release() {
+  if (!fd_.valid()) return;
+  --held_by_rank[static_cast<int>(rank_)];
+  fd_.reset();
+}
+
+Result<Lock> AcquireLock(const std::string& path, LockRank rank) {
+  BERTH_TRY(UniqueFd fd, OpenLockFile(path));
+  return FlockWait(std::move(fd), path, rank);
+}
+
+Result<std::optional<Lock>> TryAcquireLock(const std::string& path, LockRank rank) {
+  BERTH_TRY(UniqueFd fd, OpenLockFile(path));
+  return FlockTry(std::move(fd), path, rank);
 }
 
 bool LockHeld(const std::string& path) {
@@ -616,13 +670,57 @@ Containers::Containers(Paths paths) : paths_(std::move(paths)) {}
 
 Result<Lock> Containers::LockNames() const {
   BERTH_CHECK(fs::MkdirWithMode(paths_.root, fs::kRootDirMode));
-  return AcquireLock(fs::Join(paths_.root, "containers.lock"));
+  return AcquireLock(fs::Join(paths_.root, "containers.lock"), LockRank::kNames);
 }
 
 Result<Lock> Containers::LockRecord(const std::string& id) const {
   if (!ValidName(id) || !fs::IsDir(paths_.ContainerDir(id)))
     return MakeError(ErrorKind::kNotFound, "No such container: {}", id);
-  return AcquireLock(fs::Join(paths_.ContainerDir(id), "lock"));
+  auto lock = AcquireLock(fs::Join(paths_.ContainerDir(id), "lock"), LockRank::kRecord);
+  if (!lock && lock.error().errnum() == ENOENT)  // removed between the check and the open
+    return MakeError(ErrorKind::kNotFound, "No such container: {}", id);
+  return lock;
+}
+
+namespace {
+
+// The container's directory, opened for its flock (kOperation).
+Result<UniqueFd> OpenContainerDir(const Paths& paths, const std::string& id) {
+  if (!ValidName(id)) return MakeError(ErrorKind::kNotFound, "No such container: {}", id);
+  std::string dir = paths.ContainerDir(id);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+      return MakeError(ErrorKind::kNotFound, "No such container: {}", id);
+    return SysError("open({})", dir);
+  }
+  return UniqueFd(fd);
+}
+
+// After waiting: the directory may have been renamed away for removal meanwhile.
+Result<void> StillThere(const Paths& paths, const std::string& id, const Lock& lock) {
+  struct stat held, now;
+  if (::fstat(lock.fd(), &held) != 0) return SysError("fstat({})", paths.ContainerDir(id));
+  if (::lstat(paths.ContainerDir(id).c_str(), &now) != 0 || now.st_ino != held.st_ino ||
+      now.st_dev != held.st_dev)
+    return MakeError(ErrorKind::kNotFound, "No such container: {}", id);
+  return {};
+}
+
+}  // namespace
+
+Result<Lock> Containers::LockOperation(const std::string& id) const {
+  BERTH_TRY(UniqueFd fd, OpenContainerDir(paths_, id));
+  BERTH_TRY(Lock lock, FlockWait(std::move(fd), paths_.ContainerDir(id), LockRank::kOperation));
+  BERTH_CHECK(StillThere(paths_, id, lock));
+  return lock;
+}
+
+Result<std::optional<Lock>> Containers::TryLockOperation(const std::string& id) const {
+  BERTH_TRY(UniqueFd fd, OpenContainerDir(paths_, id));
+  BERTH_TRY(auto lock, FlockTry(std::move(fd), paths_.ContainerDir(id), LockRank::kOperation));
+  if (lock) BERTH_CHECK(StillThere(paths_, id, *lock));
+  return lock;
 }
 
 Result<ContainerRecord> Containers::Load(const std::string& id) const {
@@ -650,7 +748,12 @@ Result<ContainerRecord> Containers::Update(const std::string& id,
   BERTH_TRY(Lock lock, LockRecord(id));
   BERTH_TRY(ContainerRecord r, Load(id));
   fn(r);
-  BERTH_CHECK(Save(r, /*durable=*/false));
+  // No MkdirAll here (unlike Save): a container removed meanwhile stays removed.
+  auto saved = fs::WriteFileAtomic(paths_.RecordPath(r.id), RecordToJson(r).dump(2) + "\n", 0600,
+                                   /*durable=*/false);
+  if (!saved && saved.error().errnum() == ENOENT)
+    return MakeError(ErrorKind::kNotFound, "No such container: {}", id);
+  BERTH_CHECK(std::move(saved));
   return r;
 }
 

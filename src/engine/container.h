@@ -10,6 +10,8 @@
 //   <root>/containers/<id>/merged            the mounted overlay (the container's rootfs)
 //   <root>/containers/<id>/hosts, hostname, resolv.conf   bind-mounted into the container
 //   <root>/containers.lock                   held while a name is checked and claimed
+//   <root>/removing/<id>                     a container being deleted (renamed here first, so
+//                                            no half-deleted container is ever listed)
 //   <root>/volumes/<name>/_data              named and anonymous volumes (volume.h)
 // Run-time (tmpfs, gone after a reboot, under /run/berth):
 //   /run/berth/containers/<id>/config.json   the OCI bundle's spec the monitor creates from
@@ -55,6 +57,7 @@ struct Paths {
   std::string MonitorLockPath(std::string_view id) const;  // <RunDir>/monitor.lock
   std::string RuntimeRoot() const;                         // <run_root>/runtime
   std::string VolumesDir() const;                          // <root>/volumes
+  std::string RemovingDir() const;                         // <root>/removing
   net::Options NetworkOptions() const;  // run_root and <run_root>/networks (one per bridge)
 };
 
@@ -137,22 +140,49 @@ Result<ContainerRecord> RecordFromJson(const Json& j);
 Json RunOptionsToJson(const RunOptions& o);
 Result<RunOptions> RunOptionsFromJson(const Json& j);
 
+// The locks between berth processes working on containers, and the one order they are taken in.
+// A process holding a lock may block on another only of a higher rank; AcquireLock refuses a
+// blocking acquisition that would break the order (a kInternal error naming both), so an
+// inversion fails the first time it runs instead of deadlocking one day. Try-acquisitions never
+// block and may be taken in any order.
+//   1 kNames      <root>/containers.lock: a name's check and claim (create, to the record's first
+//                 save and its volumes); prune's judgement of directories without a record.
+//   2 kOperation  the container's directory itself (flock on its fd, so the lock survives the
+//                 directory's rename into <root>/removing/): one state-changing operation on a
+//                 container at a time: start (status check to the monitor's first message),
+//                 rm (to the last file), prune's removal (tried, never waited for).
+//   3 kMonitor    <run_root>/containers/<id>/monitor.lock: the live monitor's whole life. The
+//                 client that spawns a monitor hands it its own locked description, so the
+//                 lock is never free between the start and the monitor. Others only try it, or
+//                 wait on it holding nothing (wait).
+//   4 kRecord     <root>/containers/<id>/lock: Load + change + Save of the record; innermost.
+// The monitor never takes kNames or kOperation: rm -f holds kOperation while it waits for the
+// monitor to exit, and the monitor takes kRecord on its way out.
+enum class LockRank : int { kNames = 1, kOperation = 2, kMonitor = 3, kRecord = 4 };
+std::string_view LockRankName(LockRank rank);
+
 // An exclusive flock; released on destruction (or when the holder dies).
 class Lock {
  public:
   Lock() = default;
-  explicit Lock(UniqueFd fd) : fd_(std::move(fd)) {}
+  Lock(UniqueFd fd, LockRank rank);
+  Lock(Lock&& o) noexcept;
+  Lock& operator=(Lock&& o) noexcept;
+  ~Lock();
   bool held() const { return fd_.valid(); }
-  void Release() { fd_.reset(); }
+  int fd() const { return fd_.get(); }
+  void Release();
 
  private:
   UniqueFd fd_;
+  LockRank rank_ = LockRank::kNames;
 };
 
-// Waits for an exclusive flock on `path` (created when missing).
-Result<Lock> AcquireLock(const std::string& path);
+// Waits for an exclusive flock on `path` (created when missing). Fails without waiting when
+// this thread holds a lock of `rank` or higher.
+Result<Lock> AcquireLock(const std::string& path, LockRank rank);
 // Without waiting: nullopt when someone else holds it.
-Result<std::optional<Lock>> TryAcquireLock(const std::string& path);
+Result<std::optional<Lock>> TryAcquireLock(const std::string& path, LockRank rank);
 // Whether someone holds a flock on `path` (a missing file: false).
 bool LockHeld(const std::string& path);
 
@@ -179,13 +209,20 @@ class Containers {
   Result<Lock> LockNames() const;
   // The record's lock (<dir>/lock). Hold it around Load + change + Save.
   Result<Lock> LockRecord(const std::string& id) const;
+  // The container's operation lock (kOperation, above): waits for it, then checks that the
+  // container's directory is still in place (kNotFound "No such container" when it was removed
+  // meanwhile). The record may still be missing (a create killed before saving it): Load.
+  Result<Lock> LockOperation(const std::string& id) const;
+  // The same without waiting: nullopt when another operation holds it.
+  Result<std::optional<Lock>> TryLockOperation(const std::string& id) const;
 
   Result<ContainerRecord> Load(const std::string& id) const;
   // Atomic replace (write + rename); creates the container's directory when needed. A new
   // record is made durable (fsync); Update()'s state changes are not: after a crash the state
   // is read back against the pids anyway, and each fsync costs a run ~1 ms or more on disk.
   Result<void> Save(const ContainerRecord& r, bool durable = true) const;
-  // Load + fn + Save under the record lock.
+  // Load + fn + Save under the record lock. Never recreates a removed container's directory
+  // (kNotFound then).
   Result<ContainerRecord> Update(const std::string& id,
                                  const std::function<void(ContainerRecord&)>& fn) const;
   // Every readable record, newest first (unreadable directories are skipped with a warning).

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "base/fs.h"
+#include "engine/engine.h"
 #include "engine/monitor.h"
 #include "engine/rootfs.h"
 
@@ -127,12 +128,77 @@ TEST(ContainerStore, SaveLoadFindAndNames) {
   ASSERT_TRUE(c.Update(a.id, [](ContainerRecord& r) { r.state = State::kRunning; }));
   EXPECT_EQ(c.CurrentStatus(*c.Load(a.id)).state, State::kExited);
   ASSERT_TRUE(fs::MkdirAll(p.RunDir(a.id)));
-  auto held = AcquireLock(p.MonitorLockPath(a.id));
+  auto held = AcquireLock(p.MonitorLockPath(a.id), LockRank::kMonitor);
   ASSERT_TRUE(held);
   EXPECT_TRUE(c.MonitorAlive(a.id));
   EXPECT_EQ(c.CurrentStatus(*c.Load(a.id)).state, State::kRunning);
   held->Release();
   EXPECT_FALSE(c.MonitorAlive(a.id));
+  (void)fs::RemoveAll(tmpl);
+}
+
+// The one lock order (container.h): waiting out of order is refused before it can deadlock;
+// trying never waits and is allowed in any order; releases (and moves) are counted.
+TEST(ContainerLocks, OrderIsEnforced) {
+  char tmpl[] = "/tmp/berth-locks-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string d = tmpl;
+  {
+    auto record = AcquireLock(d + "/record", LockRank::kRecord);
+    ASSERT_TRUE(record);
+    auto names = AcquireLock(d + "/names", LockRank::kNames);
+    ASSERT_FALSE(names);
+    EXPECT_EQ(names.error().kind(), ErrorKind::kInternal);
+    EXPECT_NE(names.error().message().find("lock order violated: waiting for the names lock"),
+              std::string::npos)
+        << names.error().message();
+    EXPECT_NE(names.error().message().find("holding a record lock"), std::string::npos);
+    // The same rank twice is refused too (two record locks could be taken in either order).
+    EXPECT_FALSE(AcquireLock(d + "/record2", LockRank::kRecord));
+    auto tried = TryAcquireLock(d + "/names", LockRank::kNames);
+    ASSERT_TRUE(tried);
+    EXPECT_TRUE(tried->has_value());
+  }
+  // All released: the order starts over; a moved lock is counted once.
+  auto names = AcquireLock(d + "/names", LockRank::kNames);
+  ASSERT_TRUE(names);
+  Lock moved = std::move(*names);
+  auto monitor = AcquireLock(d + "/monitor", LockRank::kMonitor);
+  ASSERT_TRUE(monitor);
+  EXPECT_FALSE(AcquireLock(d + "/names2", LockRank::kNames));
+  moved.Release();
+  monitor->Release();
+  EXPECT_TRUE(AcquireLock(d + "/names2", LockRank::kNames));
+  (void)fs::RemoveAll(tmpl);
+}
+
+// The operation lock is the container directory's flock: it excludes a second operation, and a
+// waiter whose container was renamed away for removal meanwhile gets "No such container".
+TEST(ContainerLocks, OperationLockFollowsTheDirectory) {
+  char tmpl[] = "/tmp/berth-oplock-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  Paths p;
+  p.root = tmpl;
+  p.run_root = std::string(tmpl) + "/run";
+  Containers c(p);
+  ContainerRecord a = Sample();
+  ASSERT_TRUE(c.Save(a));
+  auto op = c.LockOperation(a.id);
+  ASSERT_TRUE(op);
+  auto other = c.TryLockOperation(a.id);
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->has_value());
+  // Removed while held (what rm does): the next operation finds no container.
+  ContainerRecord gone = a;
+  ASSERT_TRUE(DeleteContainerFiles(p, gone, false));
+  EXPECT_FALSE(fs::Exists(p.ContainerDir(a.id)));
+  EXPECT_EQ(c.LockOperation(a.id).error().kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(c.Load(a.id).error().kind(), ErrorKind::kNotFound);
+  // Update never brings a removed container's directory back.
+  EXPECT_EQ(c.Update(a.id, [](ContainerRecord&) {}).error().kind(), ErrorKind::kNotFound);
+  EXPECT_FALSE(fs::Exists(p.ContainerDir(a.id)));
+  op->Release();
+  EXPECT_TRUE(fs::ListDir(p.RemovingDir())->empty());
   (void)fs::RemoveAll(tmpl);
 }
 

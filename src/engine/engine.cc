@@ -410,22 +410,26 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
     return tl::unexpected<StartError>(StartError{code, std::move(e)});
   };
   Containers containers(paths);
+  // Held to the monitor's first message: a concurrent start, rm or prune waits for (or skips)
+  // this container until it is running or has failed to start.
+  auto op = containers.LockOperation(id);
+  if (!op) return fail(op.error());
   auto rec = containers.Load(id);
   if (!rec) return fail(rec.error());
   Status s = containers.CurrentStatus(*rec);
   if (s.monitor_alive || s.init_alive)
     return fail(
-        Error(fmt::format("container {} is already running", id), ErrorKind::kFailedPrecondition));
+        Error(fmt::format("container {} is already running", id), ErrorKind::kAlreadyExists));
   if (auto d = fs::MkdirAll(paths.RunDir(id), 0700); !d) return fail(d.error());
   if (auto w =
           fs::WriteFileAtomic(fs::Join(paths.RunDir(id), "root"), paths.root + "\n", 0644, false);
       !w)
     return fail(w.error());
-  auto lock = TryAcquireLock(paths.MonitorLockPath(id));
+  auto lock = TryAcquireLock(paths.MonitorLockPath(id), LockRank::kMonitor);
   if (!lock) return fail(lock.error());
   if (!*lock)
     return fail(
-        Error(fmt::format("container {} is being started", id), ErrorKind::kFailedPrecondition));
+        Error(fmt::format("container {} is being started", id), ErrorKind::kAlreadyExists));
   // What a previous run left (its monitor killed): start from a clean slate.
   if (auto rel = ReleaseResources(paths, id); !rel) return fail(rel.error());
   auto prepared = Prepare(paths, store, *rec);
@@ -476,9 +480,10 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // The monitor opens its own description of monitor.lock and waits for our lock's release
-  // below, so the container is never without a holder once it is starting.
-  std::string lock_path = paths.MonitorLockPath(id);
+  // The monitor gets our locked description of monitor.lock (a flock belongs to the open file
+  // description): the lock stays held from here to the monitor's exit, with no moment free for
+  // another start to take it.
+  int lock_fd = (*lock)->fd();
   pid_t child = ::fork();
   if (child < 0) return fail(Error::Sys(errno, "fork"));
   if (child == 0) {
@@ -488,9 +493,8 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
     pid_t grandchild = ::fork();
     if (grandchild != 0) ::_exit(grandchild < 0 ? 1 : 0);
     int exe = Lift(view->get());
-    int fds[5] = {Lift(theirs.get()), ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644),
-                  Lift(attach.stdin_fd), Lift(attach.stdout_fd), Lift(attach.stderr_fd)};
-    fds[1] = Lift(fds[1]);
+    int fds[5] = {Lift(theirs.get()), Lift(lock_fd), Lift(attach.stdin_fd),
+                  Lift(attach.stdout_fd), Lift(attach.stderr_fd)};
     int devnull = ::open("/dev/null", O_RDWR);
     for (int t = 0; t < 3; ++t) ::dup2(devnull, t);
     for (int i = 0; i < 5; ++i) {
@@ -510,7 +514,7 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   theirs.reset();
-  // The monitor waits for this lock, so it holds it from before "started" to its exit.
+  // The monitor holds the same description now (or its first child failed: then it is free).
   lock->reset();
 
   // The monitor's first message: "started <pid>" or "error <code> <text>".

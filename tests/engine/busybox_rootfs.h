@@ -17,4 +17,20 @@ inline std::string MakeBusyboxRootfs(const std::string& rootfs) {
          "/tmp";
 }
 
+// A shell command that makes the busybox rootfs under `dir`, tars it and imports it with
+// `berth` (the command line up to the subcommand) as `image`, with `import_flags` appended.
+inline std::string ImportBusyboxImage(const std::string& dir, const std::string& berth,
+                                      const std::string& image,
+                                      const std::string& import_flags = "") {
+  std::string rootfs = dir + "/rootfs";
+  return MakeBusyboxRootfs(rootfs) + " && tar -C " + rootfs + " -cf " + dir + "/rootfs.tar . && " +
+         berth + " import " + dir + "/rootfs.tar " + image + " " + import_flags;
+}
+
+// A shell command that force-removes every container (and its anonymous volumes) under
+// `berth`'s root: the end of a test suite.
+inline std::string RemoveAllContainers(const std::string& berth) {
+  return berth + " ps -aq --no-trunc | xargs -r " + berth + " rm -fv";
+}
+
 }  // namespace berth::testing

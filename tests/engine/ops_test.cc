@@ -69,14 +69,11 @@ class OpsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (::geteuid() != 0 || ::access("/bin/busybox", X_OK) != 0) return;
     // A busybox-static rootfs, tarred and imported as an image.
-    std::string rootfs = Dir() + "/rootfs";
-    ok_ = Shell(berth::testing::MakeBusyboxRootfs(rootfs) + " && tar -C " + rootfs + " -cf " +
-                Dir() + "/rootfs.tar . && " + Berth() + " import " + Dir() +
-                "/rootfs.tar " + kImage + " -c 'CMD [\"sh\"]'");
+    ok_ = Shell(berth::testing::ImportBusyboxImage(Dir(), Berth(), kImage, "-c 'CMD [\"sh\"]'"));
   }
   static void TearDownTestSuite() {
     if (!ok_) return;
-    Capture(Berth() + " ps -aq --no-trunc | xargs -r " + Berth() + " rm -fv");
+    Capture(berth::testing::RemoveAllContainers(Berth()));
     if (std::getenv("BERTH_E2E_KEEP") == nullptr) (void)fs::RemoveAll(Dir());
   }
   void SetUp() override {
