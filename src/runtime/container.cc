@@ -302,6 +302,9 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   BERTH_TRY(auto cg, OpenCgroup(options_, cg_path), "cgroup {}", cg_path);
 
   ContainerState st;
+  if (ns.host_mount) {
+    BERTH_TRY(st.host_rootfs_mount, MountIdOf(*rootfs), "rootfs");
+  }
   st.id = o.id;
   st.bundle = bundle;
   st.rootfs = *rootfs;
@@ -315,6 +318,10 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   BERTH_CHECK(dir_.Save(st), "saving state");
   BERTH_CHECK(cg->Create(), "creating cgroup {}", cg_path);
   Defer destroy_cg([&] { (void)cg->Destroy(); });
+  // Runs after kill_child below: the container's mounts on the host go with a failed create.
+  Defer detach_mounts([&] {
+    if (st.host_rootfs_mount) (void)DetachHostRootfs(st.rootfs, st.host_rootfs_mount);
+  });
   {
     oci::Resources resources = spec.linux && spec.linux->resources ? *spec.linux->resources : oci::Resources{};
     resources.devices = DeviceRules(spec);
@@ -325,6 +332,7 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   in.rootfs = *rootfs;
   in.no_pivot = o.no_pivot;
   in.in_user_namespace = ns.new_user;
+  in.host_mount = ns.host_mount;
   for (const auto& m : cg->ContainerMounts()) in.cgroup_binds.push_back({m.name, m.host_path});
   BERTH_TRY(RootfsPlan rplan, PlanRootfs(spec, in));
 
@@ -411,6 +419,7 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   BERTH_CHECK(dir_.Save(st), "saving state");
   BERTH_CHECK(WritePidFile(o.pid_file, pid), "writing the pid file");
   kill_child.Cancel();
+  detach_mounts.Cancel();
   destroy_cg.Cancel();
   remove_dir.Cancel();
   return st;
@@ -500,6 +509,8 @@ Result<void> Runtime::Destroy(const ContainerState& s) {
   // its init in the cgroup with no pid saved. Nothing of the container may survive delete.
   if (auto pids = cg->Pids(); pids && !pids->empty()) (void)cg->Signal(SIGKILL);
   BERTH_CHECK(cg->Destroy(), "removing cgroup {}", s.cgroups_path);
+  if (s.host_rootfs_mount)
+    BERTH_CHECK(DetachHostRootfs(s.rootfs, s.host_rootfs_mount), "container {}", s.id);
   if (s.config.hooks) {
     auto r = RunHooks(s.config.hooks->poststop, "poststop", OciStateJson(s, Status::kStopped));
     if (!r) log::Warn("{}", r.error().message());

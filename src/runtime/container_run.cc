@@ -164,6 +164,13 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
     ns.joins.push_back({k.type, theirs, NamespaceFlag(k.type), -1});
   }
   BERTH_TRY(std::vector<UniqueFd> ns_fds, OpenNamespaceFds(ns));
+  // A container in the host's mount namespace is chroot'ed: so is what runs in it.
+  UniqueFd container_root;
+  if (s.host_rootfs_mount) {
+    std::string root = fmt::format("/proc/{}/root", s.pid);
+    BERTH_TRY(container_root, fs::Open(root, O_RDONLY | O_DIRECTORY), "the container's root");
+  }
+  int root_fd = container_root.get();
 
   UniqueFd console, ours;
   if (!o.console_socket.empty()) {
@@ -211,6 +218,8 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
                 ::_exit(126);
               }
               auto r = EnterNamespaces(ns);
+              if (r && root_fd >= 0 && (::fchdir(root_fd) != 0 || ::chroot(".") != 0))
+                r = SysError("chroot(the container's root)");
               if (!r) {
                 err.err = r.error().errnum();
                 std::snprintf(err.message, sizeof err.message, "%s", r.error().message().c_str());

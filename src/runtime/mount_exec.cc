@@ -137,9 +137,12 @@ Result<void> CreateDevice(int rootfd, const DeviceOp& d) {
 }  // namespace
 
 Result<void> PrepareRootfs(const RootfsPlan& plan) {
-  // Nothing the container mounts may propagate to the host.
-  BERTH_CHECK(Mount("", "/", "/", nullptr, MS_SLAVE | MS_REC, ""));
-  // The rootfs must be a mount point for pivot_root.
+  // Nothing the container mounts may propagate to the host. (In the host's own namespace the
+  // host's propagation is left as it is: the mounts below are the container's, detached by
+  // Delete.)
+  if (!plan.host_mount) BERTH_CHECK(Mount("", "/", "/", nullptr, MS_SLAVE | MS_REC, ""));
+  // The rootfs must be a mount point for pivot_root; in the host's namespace the bind holds
+  // every container mount, so that one detach removes them all.
   BERTH_CHECK(Mount(plan.rootfs, plan.rootfs, plan.rootfs, nullptr, MS_BIND | MS_REC, ""));
   BERTH_TRY(UniqueFd rootfd, fs::Open(plan.rootfs, O_PATH | O_DIRECTORY));
   for (const auto& op : plan.mounts) BERTH_CHECK(MountOne(rootfd.get(), plan, op), "mounting {}", op.target);
@@ -153,6 +156,13 @@ Result<void> PrepareRootfs(const RootfsPlan& plan) {
 }
 
 Result<void> EnterRootfs(const RootfsPlan& plan) {
+  if (plan.host_mount) {
+    // pivot_root would swap the host's own root: chroot, as runc does there.
+    if (::chdir(plan.rootfs.c_str()) != 0) return SysError("chdir({})", plan.rootfs);
+    if (::chroot(".") != 0) return SysError("chroot({})", plan.rootfs);
+    if (::chdir("/") != 0) return SysError("chdir(/)");
+    return {};
+  }
   if (plan.no_pivot) {
     if (::chdir(plan.rootfs.c_str()) != 0) return SysError("chdir({})", plan.rootfs);
     BERTH_CHECK(Mount(plan.rootfs, "/", "/", nullptr, MS_MOVE, ""));
@@ -199,6 +209,30 @@ Result<void> FinishRootfs(const RootfsPlan& plan, unsigned long requested_propag
   if (requested_propagation && requested_propagation != (MS_SLAVE | MS_REC))
     BERTH_CHECK(Mount("", "/", "/", nullptr, requested_propagation, ""));
   return {};
+}
+
+Result<uint64_t> MountIdOf(const std::string& path) {
+  struct statx sx;
+  if (::statx(AT_FDCWD, path.c_str(), AT_NO_AUTOMOUNT, STATX_MNT_ID, &sx) != 0)
+    return SysError("statx({}, STATX_MNT_ID)", path);
+  if (!(sx.stx_mask & STATX_MNT_ID))
+    return MakeError(ErrorKind::kFailedPrecondition, "statx({}): the kernel gives no mount id (before 5.8)", path);
+  return uint64_t{sx.stx_mnt_id};
+}
+
+Result<void> DetachHostRootfs(const std::string& rootfs, uint64_t base_mount) {
+  // Bounded: a container may stack a few mounts on its own root, not an endless number.
+  for (int i = 0; i < 64; ++i) {
+    auto id = MountIdOf(rootfs);
+    if (!id) {
+      if (id.error().errnum() == ENOENT) return {};  // the bundle is gone: nothing to detach
+      return Unexpected(id.error());
+    }
+    if (*id == base_mount) return {};
+    if (::umount2(rootfs.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0)
+      return SysError("detaching the container's mounts at {}: umount2", rootfs);
+  }
+  return MakeError("detaching the container's mounts at {}: more than 64 stacked mounts", rootfs);
 }
 
 }  // namespace berth::runtime

@@ -230,6 +230,23 @@ Result<RootfsPlan> PlanRootfs(const oci::Spec& spec, const RootfsInputs& in) {
     plan.readonly_paths = spec.linux->readonly_paths;
   }
   for (const auto& p : order) plan.devices.push_back(by_path[p]);
+  if (in.host_mount) {
+    // What would change the host's own mounts is refused, with runc's reasons.
+    plan.host_mount = true;
+    if (!plan.masked_paths.empty() || !plan.readonly_paths.empty())
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "unable to restrict sys entries without a private MNT namespace "
+                       "(linux.maskedPaths and linux.readonlyPaths must be empty)");
+    if (plan.no_pivot)
+      return MakeError(ErrorKind::kInvalidArgument, "unable to use no-pivot without a private MNT namespace");
+    if (plan.readonly_root)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "unable to make the rootfs read-only without a private MNT namespace (root.readonly)");
+    if (!prop.empty())
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "unable to set linux.rootfsPropagation without a private MNT namespace");
+    plan.root_propagation = 0;
+  }
   return plan;
 }
 

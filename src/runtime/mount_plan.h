@@ -74,6 +74,9 @@ struct RootfsPlan {
   std::vector<std::string> readonly_paths;
   bool readonly_root = false;
   bool no_pivot = false;
+  // The runtime's own mount namespace (NamespacePlan::host_mount): no propagation change on
+  // "/", a chroot instead of pivot_root, and the rootfs bind left for Delete to detach.
+  bool host_mount = false;
   bool operator==(const RootfsPlan&) const = default;
 };
 
@@ -81,6 +84,7 @@ struct RootfsInputs {
   std::string rootfs;  // absolute
   bool no_pivot = false;
   bool in_user_namespace = false;  // devices are bound from the host instead of mknod'ed
+  bool host_mount = false;         // no private mount namespace (NamespacePlan::host_mount)
   std::vector<CgroupBind> cgroup_binds;
 };
 

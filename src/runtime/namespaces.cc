@@ -47,8 +47,9 @@ Result<NamespacePlan> PlanNamespaces(const oci::Spec& spec) {
       joins.push_back({n.type, n.path, flag, -1});
     }
   }
-  // A new mount namespace is not optional: berth's rootfs setup must never touch the host's.
-  if (!has_mount) return MakeError(ErrorKind::kInvalidArgument, "linux.namespaces must include a mount namespace");
+  // Without one the container's mounts are made in the runtime's own mount namespace (runc's
+  // semantics; what may not be done there is refused by PlanRootfs).
+  plan.host_mount = !has_mount;
   // Join the user namespace first so that it owns whatever is created after.
   for (auto& j : joins)
     if (j.type == "user") plan.joins.push_back(j);

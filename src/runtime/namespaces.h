@@ -29,6 +29,9 @@ struct NamespacePlan {
   unsigned long unshare_flags = 0;  // the other new namespaces: unshare() in the child
   std::vector<NsJoin> joins;        // user first; pid is joined by the parent (pid_for_children)
   bool new_user = false;
+  // No mount namespace listed: the container shares the runtime's (the spec: a namespace that
+  // is not listed is inherited). Its mounts are made on the host and it is chroot'ed, as runc.
+  bool host_mount = false;
   bool operator==(const NamespacePlan&) const = default;
 };
 

@@ -20,10 +20,16 @@ TEST(NamespacesTest, PlansNewAndJoined) {
   EXPECT_FALSE(plan->new_user);
 }
 
-TEST(NamespacesTest, RequiresMountNamespace) {
+// A namespace that is not listed is inherited (runtime-spec), the mount namespace included.
+TEST(NamespacesTest, MountNamespaceMayBeInherited) {
   oci::Spec spec = oci::DefaultSpec();
   spec.linux->namespaces = {{"pid", ""}};
-  EXPECT_EQ(PlanNamespaces(spec).error().message(), "linux.namespaces must include a mount namespace");
+  auto plan = PlanNamespaces(spec);
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_TRUE(plan->host_mount);
+  EXPECT_EQ(plan->unshare_flags, 0u);
+  spec.linux->namespaces = {{"mount", "/proc/1/ns/mnt"}};
+  EXPECT_FALSE(PlanNamespaces(spec)->host_mount);  // joined: a configured namespace
 }
 
 TEST(NamespacesTest, SysctlsNeedTheirNamespace) {

@@ -35,6 +35,7 @@ Json StateToJson(const ContainerState& s) {
               {"annotations", s.annotations},
               {"cgroups_path", s.cgroups_path},
               {"systemd_cgroup", s.systemd_cgroup},
+              {"host_rootfs_mount", s.host_rootfs_mount},
               {"config", oci::SpecToJson(s.config)}};
 }
 
@@ -51,6 +52,7 @@ Result<ContainerState> StateFromJson(const Json& j) {
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
     s.cgroups_path = j.at("cgroups_path").get<std::string>();
     s.systemd_cgroup = j.value("systemd_cgroup", false);
+    s.host_rootfs_mount = j.value("host_rootfs_mount", uint64_t{0});
   } catch (const Json::exception& e) {
     return MakeError(ErrorKind::kDataLoss, "state.json is damaged: {}", e.what());
   }

@@ -30,6 +30,9 @@ struct ContainerState {
   std::map<std::string, std::string> annotations;
   std::string cgroups_path;  // resolved, as used in every hierarchy
   bool systemd_cgroup = false;
+  // Without a private mount namespace: the id of the mount at `rootfs` before the container's
+  // own were stacked on it (statx STATX_MNT_ID); Delete detaches down to it. 0 otherwise.
+  uint64_t host_rootfs_mount = 0;
   oci::Spec config;
   bool operator==(const ContainerState&) const = default;
 };
