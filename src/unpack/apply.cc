@@ -278,7 +278,11 @@ class Applier {
       ++stats_.dirs;
       return ApplyDirMeta(root_->get(), "", e);
     }
-    auto [parent, base] = SplitParent(path);
+    // Named variables, not a structured binding: lambdas below capture `base` (clang before
+    // 16, which builds the fuzzers, cannot capture bindings).
+    std::pair<std::string, std::string> split = SplitParent(path);
+    const std::string& parent = split.first;
+    const std::string& base = split.second;
 
     if (base.starts_with(kWhiteoutPrefix)) {
       ++stats_.whiteouts;
