@@ -115,6 +115,11 @@ Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& 
     BERTH_CHECK(containers.CheckNameFree(r.name));
   }
   r.options.name = r.name;
+  // The operation lock before the first save: an rm that finds the new record waits until its
+  // volumes are made (and cannot remove it under ResolveMountsAtCreate, whose save would then
+  // bring back a directory with a record and nothing else).
+  BERTH_CHECK(fs::MkdirAll(paths.ContainerDir(r.id), 0710), "creating container {}", r.id);
+  BERTH_TRY(Lock op, containers.LockOperation(r.id));
   BERTH_CHECK(containers.Save(r), "saving container {}", r.id);
   BERTH_CHECK(ResolveMountsAtCreate(paths, store, config, r));
   return r;

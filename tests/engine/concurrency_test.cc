@@ -1,5 +1,5 @@
 // Two berth processes on one container at once, many times over (root): start racing start,
-// rm -f racing start, rm -f racing rm -f, and system prune racing create. After every round the
+// rm -f racing start, rm -f racing rm -f, rm -f racing create, and system prune racing create. After every round the
 // store must be in one consistent state: each container directory holds a readable record, a
 // running container has exactly one monitor and answers exec, a stopped one has no monitor and
 // no mounted rootfs, nothing is left half-removed (removing/), and a removed container left
@@ -219,6 +219,29 @@ TEST_F(ConcurrencyTest, RemoveRacingRemove) {
       }
     ASSERT_TRUE(Consistent()) << "round " << i;
     EXPECT_TRUE(Gone(id)) << "round " << i;
+  }
+}
+
+// rm by name while the name is being created: rm finds nothing yet, or waits for the create
+// (volumes included) to finish and removes all of it; never half a container.
+TEST_F(ConcurrencyTest, RemoveRacingCreate) {
+  for (int i = 0; i < kRounds; ++i) {
+    std::string name = "race-rm-create-" + std::to_string(i);
+    auto [create, rm] = Concurrently(
+        "create --name " + name + " --network none -v /data " + kImage + " true", "rm -fv " + name);
+    EXPECT_EQ(create.rc, 0) << create.out;
+    std::string id(str::Trim(create.out));
+    ASSERT_TRUE(Consistent()) << "round " << i;
+    int rc;
+    B("inspect " + id, &rc);
+    if (rm.rc == 0) {
+      EXPECT_NE(rc, 0) << "rm succeeded but " << name << " is still there";
+      EXPECT_TRUE(Gone(id)) << "round " << i;
+    } else {
+      EXPECT_NE(rm.out.find("No such container"), std::string::npos) << rm.out;
+      EXPECT_EQ(rc, 0) << "rm found nothing yet the container is gone";
+      EXPECT_EQ((B("rm -v " + id, &rc), rc), 0);
+    }
   }
 }
 
