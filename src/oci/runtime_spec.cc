@@ -14,8 +14,22 @@ class Field {
   const Json& json() const { return j_; }
   const std::string& path() const { return path_; }
   bool Has(const char* key) const { return j_.is_object() && j_.contains(key) && !j_[key].is_null(); }
-  Field Child(const char* key) const { return Field(j_[key], Sub(key), doc_); }
-  Field At(size_t i) const { return Field(j_[i], fmt::format("{}[{}]", path_, i), doc_); }
+  // A missing key or index is a null field, never nlohmann's const operator[] on a missing key
+  // (an assertion, undefined behaviour without one; found by fuzz_runtime_spec).
+  Field Child(const char* key) const {
+    if (j_.is_object())
+      if (auto it = j_.find(key); it != j_.end()) return Field(*it, Sub(key), doc_);
+    return Field(Null(), Sub(key), doc_);
+  }
+  Field At(size_t i) const {
+    std::string p = fmt::format("{}[{}]", path_, i);
+    if (j_.is_array() && i < j_.size()) return Field(j_[i], std::move(p), doc_);
+    return Field(Null(), std::move(p), doc_);
+  }
+  static const Json& Null() {
+    static const Json null;
+    return null;
+  }
 
   Unexpected Fail(std::string_view what) const {
     return MakeError(ErrorKind::kInvalidArgument, "{}: {}: {}", doc_, path_.empty() ? "(root)" : path_, what);

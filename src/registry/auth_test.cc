@@ -98,6 +98,10 @@ TEST(TokenTest, ParseResponse) {
   EXPECT_EQ(t->token, "xyz");
   EXPECT_EQ(t->expires_in, std::chrono::seconds(60));  // the spec's minimum
   EXPECT_FALSE(ParseTokenResponse(R"({"expires_in":10})"));
+  // A number no double holds is malformed JSON, not an uncaught exception (fuzz_www_authenticate).
+  auto huge = ParseTokenResponse(R"({"token":"a","expires_in":1e999})");
+  ASSERT_FALSE(huge);
+  EXPECT_NE(huge.error().message().find("malformed JSON"), std::string::npos) << huge.error().message();
   EXPECT_FALSE(ParseTokenResponse("not json"));
 }
 

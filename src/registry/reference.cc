@@ -254,6 +254,13 @@ std::string Reference::FamiliarName() const {
   std::string_view p = path;
   if (p.starts_with("library/") && std::count(p.begin(), p.end(), '/') == 1)
     p.remove_prefix(std::string_view("library/").size());
+  // A first component that reads as a domain ("a.b/c" on docker.io) keeps "docker.io/": the
+  // short form must name the same image when it is typed back (docker's own short form does
+  // not; found by fuzz_reference).
+  std::string_view first = p.substr(0, p.find('/'));
+  if (first.size() < p.size() &&
+      (first.find_first_of(".:") != std::string_view::npos || first == "localhost"))
+    return Name();
   return std::string(p);
 }
 

@@ -169,6 +169,14 @@ TEST(ReferenceTest, HostsAndCredentialKeys) {
   EXPECT_EQ(r->ManifestReference(), kDigest);
   EXPECT_EQ(r->Name(), "quay.io/coreos/etcd");
   EXPECT_EQ(r->FamiliarName(), "quay.io/coreos/etcd");
+  // A Docker Hub path whose first component reads as a domain keeps docker.io/ in its short
+  // form, so that typing the short form back names the same image (found by fuzz_reference).
+  r = ParseNormalized("docker.io/a.b/c:1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->FamiliarString(), "docker.io/a.b/c:1");
+  EXPECT_EQ(ParseNormalized(r->FamiliarString())->Name(), "docker.io/a.b/c");
+  EXPECT_EQ(ParseNormalized("docker.io/localhost/x")->FamiliarName(), "docker.io/localhost/x");
+  EXPECT_EQ(ParseNormalized("docker.io/user/x")->FamiliarName(), "user/x");
 }
 
 TEST(ReferenceTest, ValidateParts) {
