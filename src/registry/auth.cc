@@ -231,10 +231,13 @@ Result<std::string> Base64Decode(std::string_view text) {
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                           reinterpret_cast<const unsigned char*>(t.data()), static_cast<int>(t.size()));
   if (n < 0) return MakeError(ErrorKind::kInvalidArgument, "invalid base64");
-  // EVP_DecodeBlock counts the padding as zero bytes.
+  // EVP_DecodeBlock counts the padding as zero bytes. At most two '=' end valid base64
+  // ("====" decoded to three bytes and took four away: found by fuzz_www_authenticate).
+  size_t pad = 0;
+  for (size_t k = t.size(); k > 0 && t[k - 1] == '='; --k) ++pad;
   size_t len = static_cast<size_t>(n);
-  for (size_t k = t.size(); k > 0 && t[k - 1] == '='; --k) --len;
-  out.resize(len);
+  if (pad > 2 || pad > len) return MakeError(ErrorKind::kInvalidArgument, "invalid base64: bad padding");
+  out.resize(len - pad);
   return out;
 }
 

@@ -128,6 +128,10 @@ TEST(Base64Test, RoundTrip) {
   EXPECT_EQ(Base64Encode("user:pass"), "dXNlcjpwYXNz");
   EXPECT_FALSE(Base64Decode("abc"));
   EXPECT_FALSE(Base64Decode("ab!="));
+  // More padding than a quantum can have (a config.json "auth": "====" aborted berth).
+  EXPECT_FALSE(Base64Decode("===="));
+  EXPECT_FALSE(Base64Decode("a==="));
+  EXPECT_FALSE(Base64Decode("========"));
 }
 
 class DockerConfigTest : public ::testing::Test {
