@@ -240,6 +240,24 @@ int ExitFromRecord(const GlobalOptions& g, const std::string& id) {
 
 }  // namespace
 
+namespace {
+
+// Reads and discards until EOF on `fd`, for at most timeout_ms.
+void WaitForEof(int fd, int timeout_ms) {
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return;
+    char buf[256];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+  }
+}
+
+}  // namespace
+
 int StartAndAttach(const GlobalOptions& g, const store::Store& store, const std::string& id,
                    const StartClient& client) {
   engine::Paths paths = EnginePaths(g);
@@ -304,6 +322,10 @@ int StartAndAttach(const GlobalOptions& g, const store::Store& store, const std:
         if (m && m->kind == engine::MonitorMessage::Kind::kExit) {
           raw.reset();
           ::sigprocmask(SIG_SETMASK, &old, nullptr);
+          // The monitor says "exit" after its cleanup, then exits (releasing monitor.lock): wait
+          // for that end, so that a `berth rm` run right after this command never finds the
+          // container still "running" (seen under load in the concurrency tests).
+          WaitForEof(started->control.get(), 5000);
           return m->value;
         }
       }

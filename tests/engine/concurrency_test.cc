@@ -86,11 +86,13 @@ std::pair<Outcome, Outcome> Concurrently(const std::string& a, const std::string
   return {out[0], out[1]};
 }
 
-// Live processes (zombies aside) whose command line is `berth ... monitor <id> ...`.
+// Live monitors of `id`: processes (zombies aside) whose command line is `berth ... monitor
+// <id> ...`, less their own children (a container init is a clone of its monitor, with the
+// monitor's command line until it execs the container's program).
 std::vector<pid_t> Monitors(const std::string& id) {
-  std::vector<pid_t> out;
+  std::vector<std::pair<pid_t, pid_t>> found;  // pid, parent
   DIR* d = ::opendir("/proc");
-  if (!d) return out;
+  if (!d) return {};
   while (struct dirent* e = ::readdir(d)) {
     pid_t pid = std::atoi(e->d_name);
     if (pid <= 0) continue;
@@ -98,10 +100,19 @@ std::vector<pid_t> Monitors(const std::string& id) {
     if (!cmdline) continue;
     if (cmdline->find(std::string("\0monitor\0", 9) + id) == std::string::npos) continue;
     auto stat = fs::ReadFile("/proc/" + std::string(e->d_name) + "/stat");
-    if (stat && stat->find(") Z ") != std::string::npos) continue;
-    out.push_back(pid);
+    if (!stat) continue;
+    size_t close = stat->rfind(')');
+    if (close == std::string::npos || stat->compare(close, 3, ") Z") == 0) continue;
+    pid_t ppid = std::atoi(stat->c_str() + close + 4);  // ") S PPID ..."
+    found.push_back({pid, ppid});
   }
   ::closedir(d);
+  std::vector<pid_t> out;
+  for (auto [pid, ppid] : found) {
+    bool child_of_monitor = false;
+    for (auto [other, _] : found) child_of_monitor |= other == ppid;
+    if (!child_of_monitor) out.push_back(pid);
+  }
   return out;
 }
 
