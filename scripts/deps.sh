@@ -9,7 +9,7 @@ packages=(
   # libraries berth links
   libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev libisal-dev zlib1g-dev
   libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev libfmt-dev libexpected-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libnftables-dev libmnl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libnftables-dev libmnl-dev libyaml-cpp-dev
   # peers the tests and benchmarks run against
   runc containerd skopeo umoci docker-registry apache2-utils busybox-static mmdebstrap
   podman buildah
