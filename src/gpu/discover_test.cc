@@ -1,0 +1,132 @@
+#include "gpu/discover.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "base/fs.h"
+
+namespace berth::gpu {
+namespace {
+
+constexpr std::string_view kVersionLine =
+    "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
+    "GCC version:  gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)\n";
+
+TEST(DiscoverTest, ParsesTheDriversProcFiles) {
+  EXPECT_EQ(*ParseDriverVersion(kVersionLine), "535.104.05");
+  EXPECT_EQ(*ParseDriverVersion("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  "
+                                "560.35.03  Release Build  (dvs-builder@U16-I3-B03-4-3)  Fri Aug 16\n"),
+            "560.35.03");
+  EXPECT_FALSE(ParseDriverVersion("garbage"));
+  EXPECT_FALSE(ParseDriverVersion("NVRM version: NVIDIA UNIX Kernel Module\n"));
+  auto g = ParseGpuInformation("0000:1b:00.0",
+                               "Model: \t\t NVIDIA H200\nIRQ:   \t\t 42\nGPU UUID: \t "
+                               "GPU-5c0b1e0d-aaaa-bbbb-cccc-123456789abc\nBus Location: \t 0000:1b:00.0\n"
+                               "Device Minor: \t 3\n");
+  ASSERT_TRUE(g) << g.error().message();
+  EXPECT_EQ(g->model, "NVIDIA H200");
+  EXPECT_EQ(g->uuid, "GPU-5c0b1e0d-aaaa-bbbb-cccc-123456789abc");
+  EXPECT_EQ(g->minor, 3);
+  EXPECT_FALSE(ParseGpuInformation("x", "Model: A\n"));
+  EXPECT_FALSE(ParseGpuInformation("x", "Device Minor: -1\n"));
+  EXPECT_FALSE(ParseGpuInformation("x", "Device Minor: 99999999999\n"));
+}
+
+TEST(DiscoverTest, ListsGpusInBusOrderFromADriverRoot) {
+  char tmpl[] = "/tmp/berth-gpu-root-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  DriverRoots roots{root, root};
+  auto none = DriverVersion(roots);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().kind(), ErrorKind::kNotFound);
+  EXPECT_NE(none.error().message().find("no NVIDIA driver"), std::string::npos);
+  EXPECT_TRUE(ListGpus(roots)->empty());
+  std::string proc = root + "/proc/driver/nvidia";
+  ASSERT_TRUE(fs::MkdirAll(proc + "/gpus/0000:3b:00.0"));
+  ASSERT_TRUE(fs::MkdirAll(proc + "/gpus/0000:1b:00.0"));
+  ASSERT_TRUE(fs::WriteFileAtomic(proc + "/version", std::string(kVersionLine)));
+  ASSERT_TRUE(fs::WriteFileAtomic(proc + "/gpus/0000:3b:00.0/information",
+                                  "Model: B\nGPU UUID: GPU-b\nDevice Minor: 0\n"));
+  ASSERT_TRUE(fs::WriteFileAtomic(proc + "/gpus/0000:1b:00.0/information",
+                                  "Model: A\nGPU UUID: GPU-a\nDevice Minor: 1\n"));
+  EXPECT_EQ(*DriverVersion(roots), "535.104.05");
+  auto gpus = ListGpus(roots);
+  ASSERT_TRUE(gpus) << gpus.error().message();
+  ASSERT_EQ(gpus->size(), 2u);
+  EXPECT_EQ((*gpus)[0], (GpuInfo{"0000:1b:00.0", "A", "GPU-a", 1}));
+  EXPECT_EQ((*gpus)[1], (GpuInfo{"0000:3b:00.0", "B", "GPU-b", 0}));
+  (void)fs::RemoveAll(root);
+}
+
+// libnvidia-container's selection: by capability, native ABI (and 32-bit with compat32), and
+// only files of the running driver's version.
+TEST(DiscoverTest, SelectsTheRunningDriversLibrariesPerCapability) {
+  constexpr uint32_t k64 = 0x0303, k32 = 0x0003;
+  std::vector<LdCacheEntry> cache = {
+      {"libnvidia-ml.so.1", "/lib64/libnvidia-ml.so.1", k64},
+      {"libcuda.so.1", "/lib64/libcuda.so.1", k64},
+      {"libcuda.so", "/lib64/libcuda.so", k64},
+      {"libcudadebugger.so.1", "/lib64/libcudadebugger.so.1", k64},
+      {"libcuda.so.1", "/lib32/libcuda.so.1", k32},
+      {"libnvcuvid.so.1", "/lib64/libnvcuvid.so.1", k64},
+      {"libnvidia-opencl.so.1", "/lib64/libnvidia-opencl.so.1", k64},  // an old driver's
+  };
+  auto resolve = [](const std::string& p) -> std::string {
+    if (p == "/lib64/libnvidia-opencl.so.1") return "/lib64/libnvidia-opencl.so.470.82.01";
+    std::string base = p.substr(0, p.find(".so") + 3);
+    return base + ".535.104.05";
+  };
+  auto utility = SelectDriverLibraries(cache, "535.104.05", {"utility"}, resolve);
+  ASSERT_EQ(utility.size(), 1u);
+  EXPECT_EQ(utility[0], (DriverFile{"/lib64/libnvidia-ml.so.535.104.05", "libnvidia-ml.so.1", false}));
+  auto compute = SelectDriverLibraries(cache, "535.104.05", {"compute", "utility"}, resolve);
+  std::vector<std::string> paths;
+  for (const auto& f : compute) paths.push_back(f.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{"/lib64/libcuda.so.535.104.05",
+                                             "/lib64/libcudadebugger.so.535.104.05",
+                                             "/lib64/libnvidia-ml.so.535.104.05"}));
+  auto with32 = SelectDriverLibraries(cache, "535.104.05", {"compute", "compat32"}, resolve);
+  EXPECT_TRUE(std::any_of(with32.begin(), with32.end(), [](const DriverFile& f) {
+    return f.compat32 && f.path == "/lib32/libcuda.so.535.104.05";
+  }));
+  EXPECT_TRUE(SelectDriverLibraries(cache, "535.104.05", {"display"}, resolve).empty());
+  EXPECT_EQ(SelectDriverLibraries(cache, "535.104.05", {"video"}, resolve).size(), 1u);
+}
+
+// A fake driver tree as a real loader sees it: stub libraries built here with the C compiler,
+// the cache written by `ldconfig -r` (root: it chroots), symlinks followed inside the root.
+TEST(DiscoverTest, FindsLibrariesInAFakeDriverTreeThroughLdconfig) {
+  if (::geteuid() != 0) GTEST_SKIP() << "host: ldconfig -r needs root";
+  char tmpl[] = "/tmp/berth-gpu-tree-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  std::string lib = root + "/usr/lib/x86_64-linux-gnu";
+  ASSERT_TRUE(fs::MkdirAll(lib));
+  ASSERT_TRUE(fs::MkdirAll(root + "/etc"));
+  ASSERT_TRUE(fs::MkdirAll(root + "/usr/bin"));
+  ASSERT_TRUE(fs::WriteFileAtomic(root + "/etc/ld.so.conf", "/usr/lib/x86_64-linux-gnu\n"));
+  ASSERT_TRUE(fs::WriteFileAtomic(root + "/stub.c", "int cuDriverGetVersion(int* v) { *v = 12020; return 0; }\n"));
+  std::string cmd = "cc -shared -fPIC -o " + lib + "/libcuda.so.535.104.05 -Wl,-soname,libcuda.so.1 " +
+                    root + "/stub.c && cc -shared -fPIC -o " + lib +
+                    "/libnvidia-ml.so.470.82.01 -Wl,-soname,libnvidia-ml.so.1 " + root +
+                    "/stub.c && ldconfig -r " + root + " && printf '#!/bin/sh\\n' > " + root +
+                    "/usr/bin/nvidia-smi && chmod +x " + root + "/usr/bin/nvidia-smi";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  DriverRoots roots{root, root};
+  auto libs = FindDriverLibraries(roots, "535.104.05", {"compute", "utility"});
+  ASSERT_TRUE(libs) << libs.error().message();
+  // libcuda is the running driver's; libnvidia-ml is another version's and is left out.
+  ASSERT_EQ(libs->size(), 1u);
+  EXPECT_EQ((*libs)[0], (DriverFile{"/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05", "libcuda.so.1", false}));
+  auto bins = FindDriverBinaries(roots, {"utility", "compute"});
+  ASSERT_EQ(bins.size(), 1u);
+  EXPECT_EQ(bins[0].path, "/usr/bin/nvidia-smi");
+  (void)fs::RemoveAll(root);
+}
+
+}  // namespace
+}  // namespace berth::gpu
