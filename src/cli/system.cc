@@ -59,7 +59,9 @@ void AddSystem(CLI::App& app, GlobalOptions& g, Action& action) {
       sys->add_subcommand("prune", "Remove stopped containers, then blobs and layers nothing uses");
   auto force = std::make_shared<bool>(false);
   prune->add_flag("-f,--force", *force, "Accepted for docker compatibility (nothing is asked)");
-  prune->callback([&g, &action] { action = [&g] { return RunPrune(g); }; });
+  // The callback keeps `force` alive: CLI11 writes the flag after this function has returned
+  // (a use after free that the sanitizer build caught when -f was given).
+  prune->callback([&g, &action, force] { action = [&g] { return RunPrune(g); }; });
 }
 
 }  // namespace
