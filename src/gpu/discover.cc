@@ -1,6 +1,7 @@
 #include "gpu/discover.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,6 +209,31 @@ Result<std::vector<DriverFile>> FindDriverLibraries(const DriverRoots& roots,
     return fs::Clean(p);
   };
   return SelectDriverLibraries(cache, driver_version, capabilities, resolve);
+}
+
+std::string FormatCudaVersion(int version) {
+  return std::to_string(version / 1000) + "." + std::to_string((version % 1000) / 10);
+}
+
+Result<std::string> CudaDriverVersion(const DriverRoots& roots, std::string_view driver_version) {
+  BERTH_TRY(auto libs, FindDriverLibraries(roots, driver_version, {"compute"}));
+  auto cuda = std::find_if(libs.begin(), libs.end(), [](const DriverFile& f) {
+    return f.soname.starts_with("libcuda.so") && !f.compat32;
+  });
+  if (cuda == libs.end())
+    return MakeError(ErrorKind::kNotFound, "no libcuda.so of driver {} under {}", driver_version,
+                     roots.driver_root);
+  std::string path = Under(roots.driver_root, cuda->path);
+  void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) return MakeError("dlopen({}): {}", path, ::dlerror());
+  using GetVersion = int (*)(int*);
+  auto get = reinterpret_cast<GetVersion>(::dlsym(h, "cuDriverGetVersion"));
+  int v = 0;
+  int rc = get ? get(&v) : -1;
+  ::dlclose(h);
+  if (!get) return MakeError("{}: no cuDriverGetVersion", path);
+  if (rc != 0) return MakeError("{}: cuDriverGetVersion failed ({})", path, rc);
+  return FormatCudaVersion(v);
 }
 
 }  // namespace berth::gpu

@@ -73,4 +73,11 @@ Result<std::vector<DriverFile>> FindDriverLibraries(const DriverRoots& roots,
                                                     std::string_view driver_version,
                                                     const std::vector<std::string>& capabilities);
 
+// The CUDA version the driver supports ("12.2"), from cuDriverGetVersion of the driver's
+// libcuda (dlopen'ed from the driver root, as libnvidia-container does); kNotFound when the
+// driver has no libcuda of its version.
+Result<std::string> CudaDriverVersion(const DriverRoots& roots, std::string_view driver_version);
+// 12020 -> "12.2" (cuDriverGetVersion's encoding: 1000 * major + 10 * minor).
+std::string FormatCudaVersion(int version);
+
 }  // namespace berth::gpu

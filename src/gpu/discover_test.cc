@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "base/fs.h"
+#include "gpu/testing/fake_driver.h"
 
 namespace berth::gpu {
 namespace {
@@ -104,24 +105,21 @@ TEST(DiscoverTest, FindsLibrariesInAFakeDriverTreeThroughLdconfig) {
   char tmpl[] = "/tmp/berth-gpu-tree-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string root = tmpl;
-  std::string lib = root + "/usr/lib/x86_64-linux-gnu";
-  ASSERT_TRUE(fs::MkdirAll(lib));
-  ASSERT_TRUE(fs::MkdirAll(root + "/etc"));
-  ASSERT_TRUE(fs::MkdirAll(root + "/usr/bin"));
-  ASSERT_TRUE(fs::WriteFileAtomic(root + "/etc/ld.so.conf", "/usr/lib/x86_64-linux-gnu\n"));
-  ASSERT_TRUE(fs::WriteFileAtomic(root + "/stub.c", "int cuDriverGetVersion(int* v) { *v = 12020; return 0; }\n"));
-  std::string cmd = "cc -shared -fPIC -o " + lib + "/libcuda.so.535.104.05 -Wl,-soname,libcuda.so.1 " +
-                    root + "/stub.c && cc -shared -fPIC -o " + lib +
-                    "/libnvidia-ml.so.470.82.01 -Wl,-soname,libnvidia-ml.so.1 " + root +
-                    "/stub.c && ldconfig -r " + root + " && printf '#!/bin/sh\\n' > " + root +
-                    "/usr/bin/nvidia-smi && chmod +x " + root + "/usr/bin/nvidia-smi";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  ASSERT_EQ(testing::MakeFakeDriverTree(root), 0);
   DriverRoots roots{root, root};
   auto libs = FindDriverLibraries(roots, "535.104.05", {"compute", "utility"});
   ASSERT_TRUE(libs) << libs.error().message();
-  // libcuda is the running driver's; libnvidia-ml is another version's and is left out.
-  ASSERT_EQ(libs->size(), 1u);
+  // libcuda and libnvidia-ml are the running driver's; libnvidia-cfg is another version's and
+  // is left out.
+  ASSERT_EQ(libs->size(), 2u);
   EXPECT_EQ((*libs)[0], (DriverFile{"/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05", "libcuda.so.1", false}));
+  EXPECT_EQ((*libs)[1].soname, "libnvidia-ml.so.1");
+  // The CUDA version comes from the stub's cuDriverGetVersion (12020).
+  auto cuda = CudaDriverVersion(roots, "535.104.05");
+  ASSERT_TRUE(cuda) << cuda.error().message();
+  EXPECT_EQ(*cuda, "12.2");
+  EXPECT_EQ(CudaDriverVersion(roots, "999.1").error().kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(FormatCudaVersion(11040), "11.4");
   auto bins = FindDriverBinaries(roots, {"utility", "compute"});
   ASSERT_EQ(bins.size(), 1u);
   EXPECT_EQ(bins[0].path, "/usr/bin/nvidia-smi");

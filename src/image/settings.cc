@@ -130,6 +130,10 @@ Result<Settings> ParseSettings(std::string_view text, std::string_view what) {
       BERTH_TRY(s.pull_timeout, DurationValue(value, what, key));
     } else if (key == "low-speed-time") {
       BERTH_TRY(s.low_speed_time, DurationValue(value, what, key));
+    } else if (key == "gpu-driver-root" || key == "gpu-dev-root") {
+      if (!value.is_string() || value.get<std::string>().empty() || value.get<std::string>()[0] != '/')
+        return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected an absolute path", what, key);
+      (key == "gpu-driver-root" ? s.gpu_driver_root : s.gpu_dev_root) = value.get<std::string>();
     } else if (key == "allow-device-nodes") {
       if (!value.is_boolean())
         return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected true or false", what, key);

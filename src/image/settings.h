@@ -7,8 +7,10 @@
 //     "allow-device-nodes": false,      // refuse char/block devices in layers
 //     "pull-timeout": "2h",             // a whole pull, retries included
 //     "low-speed-limit": "1KiB",        // a transfer slower than this per second ...
-//     "low-speed-time": "30s"           // ... for this long is cut and resumed
-//   }
+//     "low-speed-time": "30s",          // ... for this long is cut and resumed
+//     "gpu-driver-root": "/",           // where the NVIDIA driver's files are (nvidia-ctk's
+//     "gpu-dev-root": "/"               // --driver-root, --dev-root): /proc/driver/nvidia,
+//   }                                   // ld.so.cache, libraries, binaries; /dev/nvidia*
 //
 // "insecure-registries" is docker's daemon.json key: hosts ("host" or "host:port") reached over
 // plain HTTP besides loopback ones, added to each command's --insecure-registry flags.
@@ -45,6 +47,8 @@ struct Settings {
   std::optional<std::chrono::milliseconds> pull_timeout;
   std::optional<uint64_t> low_speed_limit;  // bytes per second
   std::optional<std::chrono::milliseconds> low_speed_time;
+  std::optional<std::string> gpu_driver_root;  // absolute paths
+  std::optional<std::string> gpu_dev_root;
   bool operator==(const Settings&) const = default;
 };
 

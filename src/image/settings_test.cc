@@ -34,6 +34,8 @@ TEST(SettingsTest, ParsesEveryKey) {
     "insecure-registries": ["reg.internal:5000", "http://10.0.0.7/"],
     "max-layer-size": "1GiB",
     "allow-device-nodes": false,
+    "gpu-driver-root": "/run/nvidia/driver",
+    "gpu-dev-root": "/",
     "some-future-key": 1
   })",
                          "config.json");
@@ -41,6 +43,8 @@ TEST(SettingsTest, ParsesEveryKey) {
   EXPECT_EQ(s->insecure_registries, (std::vector<std::string>{"reg.internal:5000", "10.0.0.7"}));
   EXPECT_EQ(s->max_layer_size, uint64_t{1} << 30);
   EXPECT_EQ(s->allow_device_nodes, false);
+  EXPECT_EQ(s->gpu_driver_root, "/run/nvidia/driver");
+  EXPECT_EQ(s->gpu_dev_root, "/");
 
   auto n = ParseSettings(R"({"max-layer-size": 4096})", "c");
   ASSERT_TRUE(n);
@@ -61,6 +65,8 @@ TEST(SettingsTest, ErrorsNameTheFileAndKey) {
       {R"({"max-layer-size": 0})", "c.json: max-layer-size: must be more than 0"},
       {R"({"max-layer-size": -5})", "c.json: max-layer-size: expected a byte count"},
       {R"({"allow-device-nodes": "yes"})", "c.json: allow-device-nodes: expected true or false"},
+      {R"({"gpu-driver-root": "driver"})", "c.json: gpu-driver-root: expected an absolute path"},
+      {R"({"gpu-dev-root": 1})", "c.json: gpu-dev-root: expected an absolute path"},
   };
   for (const Case& c : cases) {
     auto r = ParseSettings(c.text, "c.json");

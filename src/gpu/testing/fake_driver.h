@@ -1,0 +1,51 @@
+// A fake NVIDIA driver tree for tests, made under a temporary directory as the tests
+// describe: /proc/driver/nvidia/{version,gpus/<bus>/information}, stub libraries built with the
+// C compiler (libcuda exports cuInit and cuDriverGetVersion -> 12.2; libnvidia-ml of the same
+// version), a library of another driver version that must never be chosen, a stub nvidia-smi,
+// and an ld.so.cache written by `ldconfig -r` (which chroots: root only).
+#pragma once
+
+#include <cstdlib>
+#include <string>
+
+#include "base/fs.h"
+
+namespace berth::gpu::testing {
+
+inline constexpr const char* kFakeDriverVersion = "535.104.05";
+
+// Returns the shell command's exit status (0: the tree is made).
+inline int MakeFakeDriverTree(const std::string& root) {
+  std::string lib = root + "/usr/lib/x86_64-linux-gnu";
+  std::string proc = root + "/proc/driver/nvidia";
+  if (!fs::MkdirAll(lib) || !fs::MkdirAll(root + "/etc") || !fs::MkdirAll(root + "/usr/bin") ||
+      !fs::MkdirAll(proc + "/gpus/0000:1b:00.0") || !fs::MkdirAll(proc + "/gpus/0000:3b:00.0"))
+    return -1;
+  if (!fs::WriteFileAtomic(proc + "/version",
+                           std::string("NVRM version: NVIDIA UNIX x86_64 Kernel Module  ") +
+                               kFakeDriverVersion + "  Sat Aug 19 01:15:15 UTC 2023\n") ||
+      !fs::WriteFileAtomic(proc + "/gpus/0000:1b:00.0/information",
+                           "Model: \t\t NVIDIA H200\nGPU UUID: \t GPU-11111111-2222-3333-4444-555555555555\n"
+                           "Bus Location: \t 0000:1b:00.0\nDevice Minor: \t 0\n") ||
+      !fs::WriteFileAtomic(proc + "/gpus/0000:3b:00.0/information",
+                           "Model: \t\t NVIDIA H200\nGPU UUID: \t GPU-66666666-7777-8888-9999-000000000000\n"
+                           "Bus Location: \t 0000:3b:00.0\nDevice Minor: \t 1\n") ||
+      !fs::WriteFileAtomic(root + "/etc/ld.so.conf", "/usr/lib/x86_64-linux-gnu\n") ||
+      !fs::WriteFileAtomic(root + "/stub.c",
+                           "int cuInit(unsigned f) { (void)f; return 0; }\n"
+                           "int cuDriverGetVersion(int* v) { *v = 12020; return 0; }\n"
+                           "int nvmlInit_v2(void) { return 0; }\n"))
+    return -1;
+  std::string v = kFakeDriverVersion;
+  auto so = [&](const std::string& file, const std::string& soname) {
+    return "cc -shared -fPIC -o " + lib + "/" + file + " -Wl,-soname," + soname + " " + root + "/stub.c";
+  };
+  std::string cmd = so("libcuda.so." + v, "libcuda.so.1") + " && " +
+                    so("libnvidia-ml.so." + v, "libnvidia-ml.so.1") + " && " +
+                    so("libnvidia-cfg.so.470.82.01", "libnvidia-cfg.so.1") + " && ldconfig -r " + root +
+                    " && printf '#!/bin/sh\\necho fake nvidia-smi\\n' > " + root +
+                    "/usr/bin/nvidia-smi && chmod +x " + root + "/usr/bin/nvidia-smi";
+  return std::system(cmd.c_str());
+}
+
+}  // namespace berth::gpu::testing
