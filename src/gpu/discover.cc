@@ -16,13 +16,6 @@
 namespace berth::gpu {
 namespace {
 
-std::string Under(const std::string& root, std::string_view path) {
-  std::string r = root;
-  while (r.size() > 1 && r.back() == '/') r.pop_back();
-  if (r == "/") r.clear();
-  return r + (path.starts_with('/') ? "" : "/") + std::string(path);
-}
-
 // libnvidia-container's tables (src/nvc_info.c): which driver libraries and binaries each
 // capability needs. Display needs none (X server modules are not injected); compat32 takes the
 // 32-bit builds of the others.
@@ -108,7 +101,7 @@ Result<GpuInfo> ParseGpuInformation(std::string_view bus_id, std::string_view te
 }
 
 Result<std::string> DriverVersion(const DriverRoots& roots) {
-  std::string path = Under(roots.driver_root, "/proc/driver/nvidia/version");
+  std::string path = fs::Join(roots.driver_root, "/proc/driver/nvidia/version");
   auto text = fs::ReadFile(path);
   if (!text) {
     if (text.error().errnum() == ENOENT)
@@ -120,7 +113,7 @@ Result<std::string> DriverVersion(const DriverRoots& roots) {
 }
 
 Result<std::vector<GpuInfo>> ListGpus(const DriverRoots& roots) {
-  std::string dir = Under(roots.driver_root, "/proc/driver/nvidia/gpus");
+  std::string dir = fs::Join(roots.driver_root, "/proc/driver/nvidia/gpus");
   std::vector<GpuInfo> out;
   if (!fs::IsDir(dir)) return out;
   BERTH_TRY(auto names, fs::ListDir(dir));
@@ -179,7 +172,7 @@ std::vector<DriverFile> FindDriverBinaries(const DriverRoots& roots,
         if (dir.empty()) continue;
         std::string path = dir + "/" + name;
         struct stat st;
-        if (::stat(Under(roots.driver_root, path).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        if (::stat(fs::Join(roots.driver_root, path).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
           out.push_back({path, "", false});
           break;
         }
@@ -192,7 +185,7 @@ std::vector<DriverFile> FindDriverBinaries(const DriverRoots& roots,
 Result<std::vector<DriverFile>> FindDriverLibraries(const DriverRoots& roots,
                                                     std::string_view driver_version,
                                                     const std::vector<std::string>& capabilities) {
-  std::string cache_path = Under(roots.driver_root, "/etc/ld.so.cache");
+  std::string cache_path = fs::Join(roots.driver_root, "/etc/ld.so.cache");
   BERTH_TRY(std::string bytes, fs::ReadFile(cache_path));
   BERTH_TRY(auto cache, ParseLdCache(bytes), "{}", cache_path);
   // Symlinks are followed inside the driver root, never out of it (an absolute target is taken
@@ -201,7 +194,7 @@ Result<std::vector<DriverFile>> FindDriverLibraries(const DriverRoots& roots,
     std::string p = path;
     for (int hops = 0; hops < 40; ++hops) {
       char buf[PATH_MAX];
-      ssize_t n = ::readlink(Under(roots.driver_root, p).c_str(), buf, sizeof buf - 1);
+      ssize_t n = ::readlink(fs::Join(roots.driver_root, p).c_str(), buf, sizeof buf - 1);
       if (n <= 0) break;
       std::string target(buf, static_cast<size_t>(n));
       p = target.starts_with('/') ? target : p.substr(0, p.rfind('/') + 1) + target;
@@ -223,7 +216,7 @@ Result<std::string> CudaDriverVersion(const DriverRoots& roots, std::string_view
   if (cuda == libs.end())
     return MakeError(ErrorKind::kNotFound, "no libcuda.so of driver {} under {}", driver_version,
                      roots.driver_root);
-  std::string path = Under(roots.driver_root, cuda->path);
+  std::string path = fs::Join(roots.driver_root, cuda->path);
   void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) return MakeError("dlopen({}): {}", path, ::dlerror());
   using GetVersion = int (*)(int*);

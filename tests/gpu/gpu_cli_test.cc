@@ -4,27 +4,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <string>
 
 #include "base/fs.h"
 #include "base/json.h"
 #include "gpu/testing/fake_driver.h"
+#include "store/testing/registry_fixture.h"
 
 namespace berth {
 namespace {
-
-std::string Capture(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* f = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!f) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  int status = ::pclose(f);
-  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
 
 class GpuCliTest : public ::testing::Test {
  protected:
@@ -40,7 +28,7 @@ class GpuCliTest : public ::testing::Test {
   std::string Berth(const std::string& driver_root, const std::string& args, int* rc) {
     std::string config = dir_ + "/config.json";
     EXPECT_TRUE(fs::WriteFileAtomic(config, "{\"gpu-driver-root\": \"" + driver_root + "\"}"));
-    return Capture("BERTH_CONFIG=" + config + " " + BERTH_BIN + " " + args, rc);
+    return berth::testing::Capture("BERTH_CONFIG=" + config + " " + BERTH_BIN + " " + args + " 2>&1", rc);
   }
   std::string dir_;
 };
