@@ -182,6 +182,36 @@ std::vector<DriverFile> FindDriverBinaries(const DriverRoots& roots,
   return out;
 }
 
+std::vector<DriverFile> FindDriverExtras(const DriverRoots& roots, std::string_view driver_version,
+                                         const std::vector<std::string>& capabilities) {
+  auto has = [&](std::string_view c) {
+    return std::find(capabilities.begin(), capabilities.end(), c) != capabilities.end();
+  };
+  std::vector<DriverFile> out;
+  auto add_if = [&](const std::string& path, bool (*kind)(mode_t)) {
+    struct stat st;
+    if (::lstat(fs::Join(roots.driver_root, path).c_str(), &st) == 0 && kind(st.st_mode))
+      out.push_back({path, "", false});
+  };
+  auto is_reg = [](mode_t m) { return S_ISREG(m); };
+  auto is_sock = [](mode_t m) { return S_ISSOCK(m); };
+  auto is_dir = [](mode_t m) { return S_ISDIR(m); };
+  if (!driver_version.empty()) {
+    std::string fw = "/lib/firmware/nvidia/" + std::string(driver_version);
+    auto names = fs::ListDir(fs::Join(roots.driver_root, fw));
+    if (names) {
+      std::sort(names->begin(), names->end());
+      for (const auto& n : *names) add_if(fw + "/" + n, is_reg);
+    }
+  }
+  if (has("utility") || has("compute")) add_if("/run/nvidia-persistenced/socket", is_sock);
+  if (has("compute")) {
+    add_if("/run/nvidia-fabricmanager/socket", is_sock);
+    add_if("/tmp/nvidia-mps", is_dir);
+  }
+  return out;
+}
+
 Result<std::vector<DriverFile>> FindDriverLibraries(const DriverRoots& roots,
                                                     std::string_view driver_version,
                                                     const std::vector<std::string>& capabilities) {

@@ -67,6 +67,13 @@ std::vector<DriverFile> FindDriverBinaries(const DriverRoots& roots,
                                            const std::vector<std::string>& capabilities,
                                            std::string_view search_path = "/usr/bin:/usr/sbin:/bin:/sbin");
 
+// What else the driver needs bound, where present: its firmware (lib/firmware/nvidia/<version>/,
+// the GSP images, for any GPU container), the persistence daemon's socket (utility, compute), the
+// fabric manager's socket and the MPS pipe directory (compute), as libnvidia-container binds
+// them. Paths are inside the driver root, in that order.
+std::vector<DriverFile> FindDriverExtras(const DriverRoots& roots, std::string_view driver_version,
+                                         const std::vector<std::string>& capabilities);
+
 // The libraries of `capabilities` on this driver tree: reads <driver_root>/etc/ld.so.cache and
 // resolves symlinks inside the root.
 Result<std::vector<DriverFile>> FindDriverLibraries(const DriverRoots& roots,

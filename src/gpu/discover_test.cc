@@ -1,9 +1,12 @@
 #include "gpu/discover.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "base/fs.h"
@@ -123,6 +126,43 @@ TEST(DiscoverTest, FindsLibrariesInAFakeDriverTreeThroughLdconfig) {
   auto bins = FindDriverBinaries(roots, {"utility", "compute"});
   ASSERT_EQ(bins.size(), 1u);
   EXPECT_EQ(bins[0].path, "/usr/bin/nvidia-smi");
+  (void)fs::RemoveAll(root);
+}
+
+// Firmware of the running version only, the daemons' sockets by capability; no root needed.
+TEST(DiscoverTest, FindsFirmwareAndSockets) {
+  char tmpl[] = "/tmp/berth-gpu-extras-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  ASSERT_TRUE(fs::MkdirAll(root + "/lib/firmware/nvidia/535.104.05"));
+  ASSERT_TRUE(fs::MkdirAll(root + "/lib/firmware/nvidia/470.82.01"));
+  ASSERT_TRUE(fs::MkdirAll(root + "/run/nvidia-persistenced"));
+  ASSERT_TRUE(fs::MkdirAll(root + "/tmp/nvidia-mps"));
+  ASSERT_TRUE(fs::WriteFileAtomic(root + "/lib/firmware/nvidia/535.104.05/gsp_tu10x.bin", "fw"));
+  ASSERT_TRUE(fs::WriteFileAtomic(root + "/lib/firmware/nvidia/535.104.05/gsp_ga10x.bin", "fw"));
+  ASSERT_TRUE(fs::WriteFileAtomic(root + "/lib/firmware/nvidia/470.82.01/gsp.bin", "old"));
+  int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(s, 0);
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::string sock = root + "/run/nvidia-persistenced/socket";
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock.c_str());
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::close(s);
+  DriverRoots roots{root, root};
+  auto paths = [](const std::vector<DriverFile>& files) {
+    std::vector<std::string> out;
+    for (const auto& f : files) out.push_back(f.path);
+    return out;
+  };
+  EXPECT_EQ(paths(FindDriverExtras(roots, "535.104.05", {"compute"})),
+            (std::vector<std::string>{"/lib/firmware/nvidia/535.104.05/gsp_ga10x.bin",
+                                      "/lib/firmware/nvidia/535.104.05/gsp_tu10x.bin",
+                                      "/run/nvidia-persistenced/socket", "/tmp/nvidia-mps"}));
+  EXPECT_EQ(paths(FindDriverExtras(roots, "535.104.05", {"graphics"})),
+            (std::vector<std::string>{"/lib/firmware/nvidia/535.104.05/gsp_ga10x.bin",
+                                      "/lib/firmware/nvidia/535.104.05/gsp_tu10x.bin"}));
+  EXPECT_TRUE(FindDriverExtras(DriverRoots{root + "/none", "/"}, "535.104.05", {"compute"}).empty());
   (void)fs::RemoveAll(root);
 }
 

@@ -199,4 +199,52 @@ Result<GpuRequest> ParseGpusFlag(std::string_view value) {
   return req;
 }
 
+namespace {
+
+// One CSV field as Go's encoding/csv Writer writes it: quoted when it holds a comma, a quote, a
+// line break or leading space, quotes doubled.
+std::string CsvField(const std::string& f) {
+  bool quote = !f.empty() && (f[0] == ' ' || f[0] == '\t');
+  for (char c : f) quote = quote || c == ',' || c == '"' || c == '\n' || c == '\r';
+  if (!quote) return f;
+  std::string out = "\"";
+  for (char c : f) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string CsvRecord(const std::vector<std::string>& fields) {
+  std::string out;
+  for (const auto& f : fields) {
+    if (!out.empty()) out += ',';
+    out += CsvField(f);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FormatGpusFlag(const GpuRequest& request) {
+  std::vector<std::string> fields;
+  if (!request.device_ids.empty()) {
+    fields.push_back("device=" + str::Join(request.device_ids, ","));
+  } else {
+    fields.push_back("count=" + (request.count < 0 ? std::string("all") : std::to_string(request.count)));
+  }
+  if (request.capabilities != std::vector<std::string>{"gpu"}) {
+    std::vector<std::string> caps = request.capabilities;
+    if (!caps.empty() && caps.back() == "gpu") caps.pop_back();  // the parser adds it
+    fields.push_back("capabilities=" + str::Join(caps, ","));
+  }
+  if (!request.driver.empty()) fields.push_back("driver=" + request.driver);
+  if (!request.options.empty()) {
+    std::vector<std::string> opts;
+    for (const auto& [k, v] : request.options) opts.push_back(v.empty() ? k : k + "=" + v);
+    fields.push_back("options=" + CsvRecord(opts));
+  }
+  return CsvRecord(fields);
+}
+
 }  // namespace berth::gpu

@@ -40,6 +40,10 @@ struct GpuRequest {
 //   start; berth refuses it here).
 Result<GpuRequest> ParseGpusFlag(std::string_view value);
 
+// The request written back as a --gpus value that parses to the same request (for handing it to
+// another berth process): "count=all", "\"device=0,2\",\"capabilities=compute,utility\"".
+std::string FormatGpusFlag(const GpuRequest& request);
+
 // Go's encoding/csv Reader.Read with default settings: the first record of `text`, or its
 // error ("EOF" when there is none). Exposed for tests.
 Result<std::vector<std::string>> ReadCsvRecord(std::string_view text);

@@ -128,3 +128,26 @@ TEST(Csv, GoRules) {
 
 }  // namespace
 }  // namespace berth::gpu
+
+namespace berth::gpu {
+namespace {
+
+// What one berth process hands another parses back to the same request.
+TEST(GpusFlag, FormatRoundTrips) {
+  for (const char* value : {"all", "2", "0", "device=0", "\"device=0,2\"", "device=",
+                            "\"capabilities=compute,utility\",device=1", "capabilities=gpu",
+                            "count=all,driver=nvidia", "\"options=a=1,b\",count=1",
+                            "\"device=GPU-1,MIG-2\",\"capabilities=compute\",driver=nvidia"}) {
+    auto req = ParseGpusFlag(value);
+    ASSERT_TRUE(req) << value << ": " << req.error().message();
+    std::string text = FormatGpusFlag(*req);
+    auto again = ParseGpusFlag(text);
+    ASSERT_TRUE(again) << value << " -> " << text << ": " << again.error().message();
+    EXPECT_EQ(*again, *req) << value << " -> " << text;
+  }
+  EXPECT_EQ(FormatGpusFlag(*ParseGpusFlag("all")), "count=all");
+  EXPECT_EQ(FormatGpusFlag(*ParseGpusFlag("\"device=0,2\"")), "\"device=0,2\"");
+}
+
+}  // namespace
+}  // namespace berth::gpu

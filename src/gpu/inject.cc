@@ -1,9 +1,14 @@
 #include "gpu/inject.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <set>
 
+#include "base/fs.h"
 #include "base/strings.h"
 
 namespace berth::gpu {
@@ -19,41 +24,25 @@ bool Has(const std::vector<std::string>& v, std::string_view x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-Result<void> AddDevice(GpuInjection& plan, const DeviceNumberLookup& lookup, const std::string& path,
-                       bool required) {
-  auto n = lookup(path);
-  if (!n) {
-    if (!required && n.error().kind() == ErrorKind::kNotFound) return {};
-    return Unexpected(n.error());
+// `path` below `root`; "/" leaves it as it is.
+std::string Under(const std::string& root, const std::string& path) {
+  return fs::Clean(root) == "/" ? path : fs::Join(root, path);
+}
+
+// Adds a node, or nothing when an optional one is missing.
+Result<void> AddDevice(GpuInjection& plan, const DriverRoots& roots, const DeviceNumberLookup& lookup,
+                       const std::string& path, bool required) {
+  auto node = DeviceNodeFor(path, roots, lookup);
+  if (!node) {
+    if (!required && node.error().kind() == ErrorKind::kNotFound) return {};
+    return Unexpected(node.error());
   }
-  oci::Device d;
-  d.type = "c";
-  d.path = path;
-  d.major = n->major;
-  d.minor = n->minor;
-  d.file_mode = 0666;
-  d.uid = 0;
-  d.gid = 0;
-  plan.devices.push_back(d);
-  oci::DeviceCgroupRule r;
-  r.allow = true;
-  r.type = "c";
-  r.major = n->major;
-  r.minor = n->minor;
-  r.access = "rw";
-  plan.cgroup_rules.push_back(r);
+  plan.edits.device_nodes.push_back(std::move(*node));
   return {};
 }
 
-}  // namespace
-
-Result<GpuInjection> PlanInjection(const GpuSelection& selection, const std::vector<GpuInfo>& gpus,
-                                   const std::vector<DriverFile>& files,
-                                   const DeviceNumberLookup& lookup) {
-  GpuInjection plan;
-  if (selection.visibility == GpuSelection::Devices::kVoid) return plan;
-
-  // Which GPUs, by index in bus order (ListGpus's order).
+// Which GPUs, by index in bus order (ListGpus's order).
+Result<std::set<size_t>> ChooseGpus(const GpuSelection& selection, const std::vector<GpuInfo>& gpus) {
   std::set<size_t> chosen;
   if (selection.visibility == GpuSelection::Devices::kAll) {
     for (size_t i = 0; i < gpus.size(); ++i) chosen.insert(i);
@@ -81,64 +70,107 @@ Result<GpuInjection> PlanInjection(const GpuSelection& selection, const std::vec
       chosen.insert(*match);
     }
   }
+  return chosen;
+}
+
+}  // namespace
+
+std::vector<ControlDevice> ControlDevicesFor(const std::vector<std::string>& caps) {
+  std::vector<ControlDevice> out = {{"/dev/nvidiactl", true}};
+  if (Has(caps, "compute") || Has(caps, "utility")) {
+    out.push_back({"/dev/nvidia-uvm", false});
+    out.push_back({"/dev/nvidia-uvm-tools", false});
+  }
+  if (Has(caps, "graphics") || Has(caps, "display")) out.push_back({"/dev/nvidia-modeset", false});
+  return out;
+}
+
+Result<CdiDeviceNode> DeviceNodeFor(const std::string& path, const DriverRoots& roots,
+                                    const DeviceNumberLookup& lookup) {
+  BERTH_TRY(DeviceNumbers n, lookup(path));
+  CdiDeviceNode d;
+  d.path = path;
+  d.host_path = Under(roots.dev_root, path);
+  d.type = "c";
+  d.major = n.major;
+  d.minor = n.minor;
+  d.file_mode = 0666;
+  d.permissions = "rw";
+  d.uid = 0;
+  d.gid = 0;
+  return d;
+}
+
+CdiMount DriverFileMount(const DriverFile& file, const DriverRoots& roots) {
+  // MPS clients make pipes in its directory; everything else is read-only.
+  if (file.path == "/tmp/nvidia-mps")
+    return CdiMount{Under(roots.driver_root, file.path), file.path, "bind", {"nosuid", "nodev", "noexec", "bind"}};
+  return CdiMount{Under(roots.driver_root, file.path), file.path, "bind",
+                  {"ro", "nosuid", "nodev", "bind"}};
+}
+
+Result<GpuInjection> PlanInjection(const GpuSelection& selection, const std::vector<GpuInfo>& gpus,
+                                   const std::vector<DriverFile>& files, const DriverRoots& roots,
+                                   const DeviceNumberLookup& lookup, bool mask_proc,
+                                   const std::function<bool(const std::string&)>& existing) {
+  GpuInjection plan;
+  if (selection.visibility == GpuSelection::Devices::kVoid) return plan;
+  BERTH_TRY(std::set<size_t> chosen, ChooseGpus(selection, gpus));
 
   const auto& caps = selection.capabilities;
-  if (Has(caps, "compute") || Has(caps, "utility") || !chosen.empty()) {
-    BERTH_CHECK(AddDevice(plan, lookup, "/dev/nvidiactl", true), "the NVIDIA control device");
+  bool driver_access = Has(caps, "compute") || Has(caps, "utility") || !chosen.empty();
+  for (const auto& c : ControlDevicesFor(caps)) {
+    if (c.path == "/dev/nvidiactl" && !driver_access) continue;
+    BERTH_CHECK(AddDevice(plan, roots, lookup, c.path, c.required),
+                "the NVIDIA control device {}", c.path);
   }
-  if (Has(caps, "compute") || Has(caps, "utility")) {
-    BERTH_CHECK(AddDevice(plan, lookup, "/dev/nvidia-uvm", false));
-    BERTH_CHECK(AddDevice(plan, lookup, "/dev/nvidia-uvm-tools", false));
-  }
-  if (Has(caps, "graphics") || Has(caps, "display"))
-    BERTH_CHECK(AddDevice(plan, lookup, "/dev/nvidia-modeset", false));
   for (size_t i : chosen) {
     std::string path = "/dev/nvidia" + std::to_string(gpus[i].minor);
-    BERTH_CHECK(AddDevice(plan, lookup, path, true), "GPU {} ({})", i, gpus[i].bus_id);
+    BERTH_CHECK(AddDevice(plan, roots, lookup, path, true), "GPU {} ({})", i, gpus[i].bus_id);
     plan.gpu_indexes.push_back(std::to_string(i));
   }
 
   for (const auto& f : files) {
-    oci::Mount m;
-    m.destination = f.path;
-    m.type = "bind";
-    m.source = f.path;
-    m.options = {"bind", "ro", "nosuid", "nodev"};
-    plan.mounts.push_back(m);
+    plan.edits.mounts.push_back(DriverFileMount(f, roots));
     if (!f.soname.empty()) {
       std::string dir = f.path.substr(0, f.path.rfind('/'));
       if (!Has(plan.library_dirs, dir)) plan.library_dirs.push_back(dir);
     }
   }
-  plan.env = selection.env;
+
+  if (mask_proc) {
+    const std::string proc = "/proc/driver/nvidia";
+    plan.edits.mounts.push_back(
+        CdiMount{"tmpfs", proc, "tmpfs", {"nosuid", "nodev", "noexec", "mode=0555"}});
+    std::vector<std::string> keep = {"version", "params", "registry"};
+    for (size_t i : chosen) keep.push_back("gpus/" + gpus[i].bus_id);
+    for (const auto& k : keep) {
+      std::string host = Under(roots.driver_root, proc + "/" + k);
+      if (existing && !existing(host)) continue;
+      plan.edits.mounts.push_back(
+          CdiMount{host, proc + "/" + k, "bind", {"ro", "nosuid", "nodev", "noexec", "bind"}});
+    }
+  }
+  plan.edits.env = selection.env;
   return plan;
 }
 
-void ApplyInjection(const GpuInjection& plan, oci::Spec& spec) {
-  if (!spec.linux) spec.linux = oci::Linux{};
-  for (const auto& d : plan.devices) {
-    auto& devs = spec.linux->devices;
-    devs.erase(std::remove_if(devs.begin(), devs.end(), [&](const oci::Device& x) { return x.path == d.path; }),
-               devs.end());
-    devs.push_back(d);
-  }
-  if (!plan.cgroup_rules.empty()) {
-    if (!spec.linux->resources) spec.linux->resources = oci::Resources{};
-    auto& rules = spec.linux->resources->devices;
-    rules.insert(rules.end(), plan.cgroup_rules.begin(), plan.cgroup_rules.end());
-  }
-  spec.mounts.insert(spec.mounts.end(), plan.mounts.begin(), plan.mounts.end());
-  if (!plan.env.empty()) {
-    if (!spec.process) spec.process = oci::Process{};
-    auto& env = spec.process->env;
-    for (const auto& kv : plan.env) {
-      std::string key = kv.substr(0, kv.find('='));
-      env.erase(std::remove_if(env.begin(), env.end(),
-                               [&](const std::string& e) { return e.substr(0, e.find('=')) == key; }),
-                env.end());
-      env.push_back(kv);
+Result<void> ApplyInjection(const GpuInjection& plan, oci::Spec& spec) {
+  return ApplyEdits(plan.edits, spec);
+}
+
+DeviceNumberLookup HostDeviceNumbers(const DriverRoots& roots) {
+  return [roots](const std::string& path) -> Result<DeviceNumbers> {
+    std::string host = Under(roots.dev_root, path);
+    struct stat st;
+    if (::stat(host.c_str(), &st) != 0) {
+      if (errno == ENOENT) return MakeError(ErrorKind::kNotFound, "{}: no such device", host);
+      return SysError("stat({})", host);
     }
-  }
+    if (!S_ISCHR(st.st_mode))
+      return MakeError(ErrorKind::kInvalidArgument, "{} is not a character device", host);
+    return DeviceNumbers{static_cast<int64_t>(major(st.st_rdev)), static_cast<int64_t>(minor(st.st_rdev))};
+  };
 }
 
 }  // namespace berth::gpu

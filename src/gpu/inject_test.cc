@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 namespace berth::gpu {
 namespace {
@@ -32,51 +33,63 @@ GpuSelection Select(const std::string& visible, const std::string& caps = "") {
 
 std::vector<std::string> Paths(const GpuInjection& p) {
   std::vector<std::string> out;
-  for (const auto& d : p.devices) out.push_back(d.path);
+  for (const auto& d : p.edits.device_nodes) out.push_back(d.path);
   return out;
 }
 
+const DriverRoots kHost;  // "/" and "/"
+
 TEST(InjectTest, ChoosesDeviceNodesByIdAndCapability) {
-  auto all = PlanInjection(Select("all"), kGpus, {}, FakeDev());
+  auto all = PlanInjection(Select("all"), kGpus, {}, kHost, FakeDev());
   ASSERT_TRUE(all) << all.error().message();
   EXPECT_EQ(Paths(*all), (std::vector<std::string>{"/dev/nvidiactl", "/dev/nvidia-uvm",
                                                    "/dev/nvidia-uvm-tools", "/dev/nvidia1", "/dev/nvidia0"}));
   EXPECT_EQ(all->gpu_indexes, (std::vector<std::string>{"0", "1"}));
   // Index 1 is the second GPU in bus order, whose minor is 0; a UUID matches case-insensitively.
-  auto one = PlanInjection(Select("1"), kGpus, {}, FakeDev());
+  auto one = PlanInjection(Select("1"), kGpus, {}, kHost, FakeDev());
   EXPECT_EQ(Paths(*one).back(), "/dev/nvidia0");
-  auto uuid = PlanInjection(Select("gpu-aaaa"), kGpus, {}, FakeDev());
+  auto uuid = PlanInjection(Select("gpu-aaaa"), kGpus, {}, kHost, FakeDev());
   ASSERT_TRUE(uuid) << uuid.error().message();
   EXPECT_EQ(Paths(*uuid).back(), "/dev/nvidia1");
-  auto bus = PlanInjection(Select("0000:3b:00.0"), kGpus, {}, FakeDev());
+  auto bus = PlanInjection(Select("0000:3b:00.0"), kGpus, {}, kHost, FakeDev());
   ASSERT_TRUE(bus) << bus.error().message();
   EXPECT_EQ(Paths(*bus).back(), "/dev/nvidia0");
   // none: the driver, no GPU; void: nothing at all.
-  auto none = PlanInjection(Select("none"), kGpus, {}, FakeDev());
+  auto none = PlanInjection(Select("none"), kGpus, {}, kHost, FakeDev());
   EXPECT_EQ(Paths(*none), (std::vector<std::string>{"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"}));
   EXPECT_TRUE(none->gpu_indexes.empty());
-  EXPECT_EQ(*PlanInjection(Select("void"), kGpus, {}, FakeDev()), GpuInjection{});
+  EXPECT_EQ(*PlanInjection(Select("void"), kGpus, {}, kHost, FakeDev()), GpuInjection{});
   // graphics asks for modeset, which this host lacks: skipped, as libnvidia-container warns.
-  auto gfx = PlanInjection(Select("0", "graphics"), kGpus, {}, FakeDev());
+  auto gfx = PlanInjection(Select("0", "graphics"), kGpus, {}, kHost, FakeDev());
   ASSERT_TRUE(gfx);
   EXPECT_EQ(Paths(*gfx), (std::vector<std::string>{"/dev/nvidiactl", "/dev/nvidia1"}));
-  // Each device gets exactly one allow rule with its own numbers.
-  ASSERT_EQ(all->cgroup_rules.size(), all->devices.size());
-  EXPECT_EQ(all->cgroup_rules[1].major, 511);
-  EXPECT_EQ(all->cgroup_rules[1].access, "rw");
+  // Root-owned nodes everyone may open, with the host's numbers and "rw" cgroup access.
+  const CdiDeviceNode& uvm = all->edits.device_nodes[1];
+  EXPECT_EQ(uvm.major, 511);
+  EXPECT_EQ(uvm.host_path, "/dev/nvidia-uvm");
+  EXPECT_EQ(uvm.permissions, "rw");
+  EXPECT_EQ(uvm.file_mode, 0666u);
+  EXPECT_EQ(uvm.uid, 0u);
+  // Each device gets exactly one allow rule with its own numbers, once in a spec.
+  oci::Spec spec = oci::DefaultSpec();
+  size_t rules = spec.linux && spec.linux->resources ? spec.linux->resources->devices.size() : 0;
+  ASSERT_TRUE(ApplyInjection(*all, spec));
+  ASSERT_EQ(spec.linux->resources->devices.size(), rules + all->edits.device_nodes.size());
+  EXPECT_EQ(spec.linux->resources->devices[rules + 1].major, 511);
+  EXPECT_EQ(spec.linux->resources->devices[rules + 1].access, "rw");
 }
 
 TEST(InjectTest, RefusesWhatItCannotGive) {
-  auto unknown = PlanInjection(Select("7"), kGpus, {}, FakeDev());
+  auto unknown = PlanInjection(Select("7"), kGpus, {}, kHost, FakeDev());
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().message(), "unknown device \"7\"");
-  EXPECT_FALSE(PlanInjection(Select("GPU-cccc"), kGpus, {}, FakeDev()));
-  auto mig = PlanInjection(Select("0:1"), kGpus, {}, FakeDev());
+  EXPECT_FALSE(PlanInjection(Select("GPU-cccc"), kGpus, {}, kHost, FakeDev()));
+  auto mig = PlanInjection(Select("0:1"), kGpus, {}, kHost, FakeDev());
   ASSERT_FALSE(mig);
   EXPECT_NE(mig.error().message().find("MIG"), std::string::npos);
   // A GPU whose node is missing is an error, not a container without it.
   std::vector<GpuInfo> ghost = {{"0000:5e:00.0", "C", "GPU-c", 9}};
-  auto missing = PlanInjection(Select("all"), ghost, {}, FakeDev());
+  auto missing = PlanInjection(Select("all"), ghost, {}, kHost, FakeDev());
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message().find("/dev/nvidia9"), std::string::npos) << missing.error().message();
 }
@@ -84,17 +97,17 @@ TEST(InjectTest, RefusesWhatItCannotGive) {
 TEST(InjectTest, BindsDriverFilesReadOnlyAndFillsTheSpec) {
   std::vector<DriverFile> files = {{"/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05", "libcuda.so.1", false},
                                    {"/usr/bin/nvidia-smi", "", false}};
-  auto plan = PlanInjection(Select("0", "compute,utility"), kGpus, files, FakeDev());
+  auto plan = PlanInjection(Select("0", "compute,utility"), kGpus, files, kHost, FakeDev());
   ASSERT_TRUE(plan) << plan.error().message();
-  ASSERT_EQ(plan->mounts.size(), 2u);
-  EXPECT_EQ(plan->mounts[0], (oci::Mount{"/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05", "bind",
-                                         "/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05",
-                                         {"bind", "ro", "nosuid", "nodev"}}));
+  ASSERT_EQ(plan->edits.mounts.size(), 2u);
+  EXPECT_EQ(plan->edits.mounts[0], (CdiMount{"/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05",
+                                             "/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05", "bind",
+                                             {"ro", "nosuid", "nodev", "bind"}}));
   EXPECT_EQ(plan->library_dirs, (std::vector<std::string>{"/usr/lib/x86_64-linux-gnu"}));
   oci::Spec spec = oci::DefaultSpec();
   spec.process->env.push_back("NVIDIA_VISIBLE_DEVICES=all");
   size_t mounts = spec.mounts.size();
-  ApplyInjection(*plan, spec);
+  ASSERT_TRUE(ApplyInjection(*plan, spec));
   EXPECT_EQ(spec.mounts.size(), mounts + 2);
   EXPECT_EQ(spec.linux->devices.back().path, "/dev/nvidia1");
   EXPECT_EQ(spec.linux->devices.back().major, 195);
@@ -104,6 +117,47 @@ TEST(InjectTest, BindsDriverFilesReadOnlyAndFillsTheSpec) {
                           [](const std::string& e) { return e.rfind("NVIDIA_VISIBLE_DEVICES=", 0) == 0; }),
             1);
   EXPECT_EQ(spec.linux->resources->devices.back().minor, 1);
+}
+
+TEST(InjectTest, TakesHostPathsBelowTheRoots) {
+  DriverRoots roots{"/srv/driver", "/srv/dev"};
+  std::vector<DriverFile> files = {{"/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05", "libcuda.so.1", false}};
+  auto plan = PlanInjection(Select("0"), kGpus, files, roots, FakeDev());
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(plan->edits.mounts[0].host_path, "/srv/driver/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05");
+  EXPECT_EQ(plan->edits.mounts[0].container_path, "/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05");
+  EXPECT_EQ(plan->edits.device_nodes.back().host_path, "/srv/dev/dev/nvidia1");
+  EXPECT_EQ(plan->edits.device_nodes.back().path, "/dev/nvidia1");
+}
+
+TEST(InjectTest, MasksProcDriverDownToTheChosenGpus) {
+  std::set<std::string> have = {"/proc/driver/nvidia/version", "/proc/driver/nvidia/params",
+                                "/proc/driver/nvidia/gpus/0000:1b:00.0",
+                                "/proc/driver/nvidia/gpus/0000:3b:00.0"};
+  auto exists = [&](const std::string& p) { return have.count(p) > 0; };
+  auto plan = PlanInjection(Select("1"), kGpus, {}, kHost, FakeDev(), true, exists);
+  ASSERT_TRUE(plan) << plan.error().message();
+  std::vector<std::string> targets;
+  for (const auto& m : plan->edits.mounts) targets.push_back(m.container_path);
+  // The tmpfs first, then what is bound back: no registry (absent), only GPU 1's directory.
+  EXPECT_EQ(targets, (std::vector<std::string>{"/proc/driver/nvidia", "/proc/driver/nvidia/version",
+                                               "/proc/driver/nvidia/params",
+                                               "/proc/driver/nvidia/gpus/0000:3b:00.0"}));
+  EXPECT_EQ(plan->edits.mounts[0].type, "tmpfs");
+  EXPECT_EQ(plan->edits.mounts[3].options,
+            (std::vector<std::string>{"ro", "nosuid", "nodev", "noexec", "bind"}));
+  // In a spec the mask comes after /proc whatever the order of the other mounts.
+  oci::Spec spec = oci::DefaultSpec();
+  ASSERT_TRUE(ApplyInjection(*plan, spec));
+  size_t proc = 0, mask = 0;
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    if (spec.mounts[i].destination == "/proc") proc = i;
+    if (spec.mounts[i].destination == "/proc/driver/nvidia") mask = i;
+  }
+  EXPECT_LT(proc, mask);
+  // Without the driver in the host's kernel there is nothing to mask.
+  auto unmasked = PlanInjection(Select("1"), kGpus, {}, kHost, FakeDev(), false, exists);
+  EXPECT_TRUE(unmasked->edits.mounts.empty());
 }
 
 }  // namespace

@@ -48,4 +48,17 @@ inline int MakeFakeDriverTree(const std::string& root) {
   return std::system(cmd.c_str());
 }
 
+// The device nodes of that driver under `dev_root`/dev (mknod: root only): nvidiactl 195:255,
+// nvidia0 195:0 and nvidia1 195:1 (the GPUs' minors), nvidia-uvm and nvidia-uvm-tools on a
+// "dynamic" major (kFakeUvmMajor), no nvidia-modeset. Returns the shell's exit status.
+inline constexpr int kFakeUvmMajor = 509;
+inline int MakeFakeDevices(const std::string& dev_root) {
+  std::string d = dev_root + "/dev/";
+  std::string uvm = std::to_string(kFakeUvmMajor);
+  std::string cmd = "mkdir -p " + d + " && mknod -m 666 " + d + "nvidiactl c 195 255 && mknod -m 666 " + d +
+                    "nvidia0 c 195 0 && mknod -m 666 " + d + "nvidia1 c 195 1 && mknod -m 666 " + d +
+                    "nvidia-uvm c " + uvm + " 0 && mknod -m 666 " + d + "nvidia-uvm-tools c " + uvm + " 1";
+  return std::system(cmd.c_str());
+}
+
 }  // namespace berth::gpu::testing
