@@ -20,6 +20,9 @@
 #include "base/strings.h"
 #include "cli/image_common.h"
 #include "engine/engine.h"
+#include "engine/gpus.h"
+#include "gpu/gpus_flag.h"
+#include "image/settings.h"
 #include "cli/sibling.h"
 #include "runtime/terminal.h"
 
@@ -27,10 +30,30 @@ extern char** environ;
 
 namespace berth::cli {
 
+engine::GpuPaths GpuPathsOf(const image::Settings& settings) {
+  engine::GpuPaths p;
+  if (settings.gpu_driver_root) p.driver_root = *settings.gpu_driver_root;
+  if (settings.gpu_dev_root) p.dev_root = *settings.gpu_dev_root;
+  if (settings.cdi_spec_dirs) p.cdi_spec_dirs = *settings.cdi_spec_dirs;
+  return p;
+}
+
 engine::Paths EnginePaths(const GlobalOptions& g) {
+  // The settings file is read once per process; one that does not parse leaves the defaults,
+  // with a warning (the image commands refuse it).
+  static const engine::GpuPaths gpu = [] {
+    auto settings = image::LoadDefaultSettings();
+    if (!settings) {
+      log::Warn("{}", settings.error().message());
+      return engine::GpuPaths{};
+    }
+    return GpuPathsOf(*settings);
+  }();
   engine::Paths p;
   p.root = g.root;
   p.run_root = g.run_root;
+  p.gpu = gpu;
+  p.gpu.cache_dir = fs::Join(g.run_root, "gpu");
   return p;
 }
 
@@ -48,6 +71,10 @@ Result<void> PullWithBerthFull(const GlobalOptions& g, const engine::RunOptions&
   BERTH_TRY(std::string full, SiblingExecutable("berth-full"));
   std::vector<std::string> args = {full, "--root", g.root, "--log-level", g.log_level, "pull"};
   if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
+  if (o.gpus) {  // the image's CUDA requirement checked before any layer is downloaded
+    args.insert(args.end(), {"--gpus", gpu::FormatGpusFlag(*o.gpus)});
+    for (const auto& e : o.env) args.push_back("--gpu-env=" + e);
+  }
   args.push_back(o.image);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -109,6 +136,8 @@ std::string CurrentDir() {
 Result<engine::ContainerRecord> CreateFromFlags(const GlobalOptions& g, const store::Store& store,
                                                 const engine::RawRunFlags& raw) {
   BERTH_TRY(engine::RunOptions o, engine::ParseRunFlags(raw, CurrentDir(), HostEnv()));
+  // A host without the NVIDIA driver, or without the CDI devices named, says so before a pull.
+  if (o.gpus || !o.cdi_devices.empty()) BERTH_CHECK(engine::CheckGpus(EnginePaths(g).gpu, {}, o));
   BERTH_CHECK(EnsureImage(g, store, o));
   return engine::CreateContainer(EnginePaths(g), store, o);
 }

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "engine/container.h"
 #include "engine/run_options.h"
+#include "image/settings.h"
 #include "store/store.h"
 
 namespace berth::cli {
@@ -16,7 +17,10 @@ namespace berth::cli {
 // Docker's exit codes when the failure is berth's, not the container's.
 inline constexpr int kExitBerthFailed = 125;
 
+// --root and the run root, and where the GPU driver and CDI specs are (berth's settings file).
 engine::Paths EnginePaths(const GlobalOptions& g);
+// The settings' gpu-driver-root, gpu-dev-root and cdi-spec-dirs.
+engine::GpuPaths GpuPathsOf(const image::Settings& settings);
 
 // Prints "berth: <message>" on stderr and returns `code` (125 for run/create/start).
 int FailWith(const Error& e, int code);

@@ -1,10 +1,15 @@
 // `berth gpu ls [--format json]`: the NVIDIA GPUs of this host (or of the driver tree the
 // settings name: gpu-driver-root, gpu-dev-root), with the driver's version and the CUDA version
 // it supports, as discovery (src/gpu/discover.h) sees them.
+// `berth gpu cdi generate [--output FILE] [--format json|yaml] [--vendor V] [--class C]`: a CDI
+// spec of them for podman, containerd and docker (src/gpu/cdi_generate.h).
 #include <cstdio>
 
 #include "base/log.h"
 #include "cli/image_common.h"
+#include "base/fs.h"
+#include "base/strings.h"
+#include "gpu/cdi_generate.h"
 #include "gpu/discover.h"
 #include "image/settings.h"
 
@@ -13,14 +18,51 @@ namespace {
 
 struct GpuOpts {
   std::string format;
+  std::string output, vendor = "nvidia.com", class_name = "gpu";
 };
 
-int RunGpuLs(const GpuOpts& o) {
-  auto settings = image::LoadDefaultSettings();
-  if (!settings) return Fail(settings.error());
+Result<gpu::DriverRoots> SettingsRoots() {
+  BERTH_TRY(image::Settings settings, image::LoadDefaultSettings());
   gpu::DriverRoots roots;
-  if (settings->gpu_driver_root) roots.driver_root = *settings->gpu_driver_root;
-  if (settings->gpu_dev_root) roots.dev_root = *settings->gpu_dev_root;
+  if (settings.gpu_driver_root) roots.driver_root = *settings.gpu_driver_root;
+  if (settings.gpu_dev_root) roots.dev_root = *settings.gpu_dev_root;
+  return roots;
+}
+
+Result<std::string> GenerateCdi(const GpuOpts& o) {
+  std::string format = o.format;
+  if (format.empty()) format = str::EndsWith(o.output, ".json") ? "json" : "yaml";
+  if (format != "json" && format != "yaml")
+    return MakeError(ErrorKind::kInvalidArgument, "--format: expected json or yaml, not \"{}\"", format);
+  BERTH_TRY(gpu::DriverRoots roots, SettingsRoots());
+  gpu::CdiGenerateInput in;
+  in.roots = roots;
+  in.vendor = o.vendor;
+  in.class_name = o.class_name;
+  BERTH_TRY(std::string version, gpu::DriverVersion(roots));
+  BERTH_TRY(in.gpus, gpu::ListGpus(roots));
+  const auto& caps = gpu::KnownDriverCapabilities();
+  BERTH_TRY(in.files, gpu::FindDriverLibraries(roots, version, caps), "the driver's libraries");
+  for (auto& b : gpu::FindDriverBinaries(roots, caps)) in.files.push_back(std::move(b));
+  for (auto& x : gpu::FindDriverExtras(roots, version, caps)) in.files.push_back(std::move(x));
+  BERTH_TRY(gpu::CdiSpec spec, gpu::GenerateCdiSpec(in, gpu::HostDeviceNumbers(roots)));
+  Json doc = gpu::CdiSpecToJson(spec);
+  std::string text = format == "json" ? doc.dump(2) + "\n" : gpu::JsonToYaml(doc);
+  if (!o.output.empty()) BERTH_CHECK(fs::WriteFileAtomic(o.output, text, 0644), "writing {}", o.output);
+  return text;
+}
+
+int RunCdiGenerate(const GpuOpts& o) {
+  auto text = GenerateCdi(o);
+  if (!text) return Fail(text.error());
+  if (o.output.empty()) std::fwrite(text->data(), 1, text->size(), stdout);
+  return 0;
+}
+
+int RunGpuLs(const GpuOpts& o) {
+  auto roots_or = SettingsRoots();
+  if (!roots_or) return Fail(roots_or.error());
+  const gpu::DriverRoots& roots = *roots_or;
   auto version = gpu::DriverVersion(roots);
   if (!version) return Fail(version.error());
   auto gpus = gpu::ListGpus(roots);
@@ -55,6 +97,17 @@ void AddGpu(CLI::App& app, GlobalOptions&, Action& action) {
   auto* ls = gpu->add_subcommand("ls", "List the GPUs, the driver version and the CUDA version it supports");
   ls->add_option("--format", o->format, "json: one JSON document");
   ls->callback([&action, o] { action = [o] { return RunGpuLs(*o); }; });
+  auto* cdi = gpu->add_subcommand("cdi", "Container Device Interface specs");
+  cdi->require_subcommand(1);
+  auto g = std::make_shared<GpuOpts>();
+  auto* gen = cdi->add_subcommand(
+      "generate", "Write a CDI spec of this host's GPUs (for podman, containerd, docker: "
+                  "--device nvidia.com/gpu=0|<UUID>|all)");
+  gen->add_option("-o,--output", g->output, "The file to write (default: standard output)");
+  gen->add_option("--format", g->format, "json or yaml (default: yaml, or json for a .json file)");
+  gen->add_option("--vendor", g->vendor, "The vendor of the devices' kind")->capture_default_str();
+  gen->add_option("--class", g->class_name, "The class of the devices' kind")->capture_default_str();
+  gen->callback([&action, g] { action = [g] { return RunCdiGenerate(*g); }; });
 }
 
 }  // namespace

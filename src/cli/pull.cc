@@ -9,7 +9,10 @@
 #include <cstdlib>
 #include <map>
 
+#include "cli/container_common.h"
 #include "cli/image_common.h"
+#include "engine/gpus.h"
+#include "gpu/gpus_flag.h"
 #include "image/login.h"
 #include "image/settings.h"
 #include "registry/reference.h"
@@ -22,6 +25,8 @@ struct PullOpts {
   int jobs = 4;
   bool quiet = false;
   std::vector<std::string> insecure;
+  std::string gpus;                  // --gpus: check the image against this host's GPUs first
+  std::vector<std::string> gpu_env;  // -e of the run that pulls (hidden --gpu-env)
 };
 
 using State = store::LayerProgress::State;
@@ -128,6 +133,22 @@ int RunPull(const GlobalOptions& g, const PullOpts& o) {
     po.registry.credentials = registry::CredentialsFromDockerConfig(*path);
   // Owners and device nodes are kept when we may make them (root), within the configured limits.
   po.apply = image::ApplyOptionsFor(*settings);
+  engine::RunOptions gpu_request;  // what a `run --gpus` would ask of this image
+  if (!o.gpus.empty()) {
+    auto req = gpu::ParseGpusFlag(o.gpus);
+    if (!req)
+      return Fail(Error(fmt::format("invalid argument \"{}\" for \"--gpus\" flag: {}", o.gpus,
+                                    req.error().message()),
+                        ErrorKind::kInvalidArgument));
+    gpu_request.gpus = *req;
+    gpu_request.env = o.gpu_env;
+    engine::GpuPaths gpu_paths = GpuPathsOf(*settings);
+    // No driver: said before the registry is asked anything.
+    if (auto c = engine::CheckGpus(gpu_paths, {}, gpu_request); !c) return Fail(c.error());
+    po.check_config = [gpu_paths, &gpu_request](const oci::ImageConfig& config) {
+      return engine::CheckGpus(gpu_paths, config.config.env, gpu_request);
+    };
+  }
   ProgressPrinter printer(::isatty(1) == 1);
   if (!o.quiet) {
     po.on_resolved = [&](const std::string& name, size_t layers) { printer.Header(name, layers); };
@@ -159,6 +180,10 @@ void AddPull(CLI::App& app, GlobalOptions& g, Action& action) {
       ->check(CLI::Range(1, 64));
   c->add_flag("-q,--quiet", o->quiet, "Print only the image name");
   c->add_option("--insecure-registry", o->insecure, "Reach this host[:port] over plain HTTP");
+  c->add_option("--gpus", o->gpus,
+                "Check the image against this host's NVIDIA driver (its NVIDIA_REQUIRE_CUDA...) "
+                "for these GPUs (run's --gpus syntax) before downloading any layer");
+  c->add_option("--gpu-env", o->gpu_env, "The run's -e entries, for the GPU check")->group("");
   c->callback([&g, &action, o] { action = [&g, o] { return RunPull(g, *o); }; });
 }
 

@@ -51,7 +51,11 @@ void AddRunFlags(CLI::App& cmd, engine::RawRunFlags& raw) {
   Repeatable(cmd, "--cap-add", raw.cap_add, "Add Linux capabilities");
   Repeatable(cmd, "--cap-drop", raw.cap_drop, "Drop Linux capabilities");
   cmd.add_flag("--privileged", raw.privileged, "Give extended privileges to this container");
-  Repeatable(cmd, "--device", raw.device, "Add a host device to the container");
+  Repeatable(cmd, "--device", raw.device,
+             "Add a host device to the container (a path, or a CDI name: nvidia.com/gpu=0)");
+  cmd.add_option("--gpus", raw.gpus,
+                 "GPU devices to add to the container ('all' to pass all GPUs; 2; "
+                 "'\"device=0,2\"'; '\"capabilities=compute,utility\",device=1')");
   Repeatable(cmd, "--security-opt", raw.security_opt, "Security Options");
   cmd.add_flag("--init", raw.init,
                "Run an init inside the container that forwards signals and reaps processes");

@@ -89,6 +89,7 @@ Json J(const MountRequest& m);
 Json J(const HealthCheck& h);
 Json J(const Ulimit& u);
 Json J(const DeviceRequest& d);
+Json J(const gpu::GpuRequest& g);
 Json J(const HealthResult& h);
 Json J(const MountPoint& m);
 Json J(const net::Attachment& a);
@@ -98,6 +99,7 @@ void R(const Json& j, MountRequest* m);
 void R(const Json& j, HealthCheck* h);
 void R(const Json& j, Ulimit* u);
 void R(const Json& j, DeviceRequest* d);
+void R(const Json& j, gpu::GpuRequest* g);
 void R(const Json& j, HealthResult* h);
 void R(const Json& j, MountPoint* m);
 void R(const Json& j, net::Attachment* a);
@@ -148,6 +150,13 @@ Json J(const DeviceRequest& d) {
   return {{"host_path", d.host_path},
           {"container_path", d.container_path},
           {"permissions", d.permissions}};
+}
+Json J(const gpu::GpuRequest& g) {
+  return {{"count", g.count},
+          {"device_ids", g.device_ids},
+          {"capabilities", g.capabilities},
+          {"driver", g.driver},
+          {"options", g.options}};
 }
 Json J(const HealthResult& h) {
   return {{"start", h.start}, {"end", h.end}, {"exit_code", h.exit_code}, {"output", h.output}};
@@ -238,6 +247,13 @@ void R(const Json& j, DeviceRequest* d) {
   F(j, "container_path", &d->container_path);
   F(j, "permissions", &d->permissions);
 }
+void R(const Json& j, gpu::GpuRequest* g) {
+  F(j, "count", &g->count);
+  F(j, "device_ids", &g->device_ids);
+  F(j, "capabilities", &g->capabilities);
+  F(j, "driver", &g->driver);
+  F(j, "options", &g->options);
+}
 void R(const Json& j, HealthResult* h) {
   F(j, "start", &h->start);
   F(j, "end", &h->end);
@@ -293,6 +309,8 @@ void ReadRunOptions(const Json& j, RunOptions* o) {
   F(j, "cap_add", &o->cap_add);
   F(j, "cap_drop", &o->cap_drop);
   F(j, "devices", &o->devices);
+  F(j, "gpus", &o->gpus);
+  F(j, "cdi_devices", &o->cdi_devices);
   F(j, "seccomp_profile", &o->seccomp_profile);
   F(j, "seccomp_profile_json", &o->seccomp_profile_json);
   F(j, "seccomp_unconfined", &o->seccomp_unconfined);
@@ -362,6 +380,8 @@ Json RunOptionsToJson(const RunOptions& o) {
           {"cap_add", o.cap_add},
           {"cap_drop", o.cap_drop},
           {"devices", J(o.devices)},
+          {"gpus", J(o.gpus)},
+          {"cdi_devices", o.cdi_devices},
           {"seccomp_profile", J(o.seccomp_profile)},
           // The profile's text, as docker keeps it: a start or restart applies the profile the
           // container was created with, whatever became of the file.

@@ -43,9 +43,20 @@
 namespace berth::engine {
 
 // Where everything is. Every path comes from these two roots so tests use temp dirs.
+// Where the NVIDIA driver and the CDI specs are: berth's settings gpu-driver-root, gpu-dev-root
+// and cdi-spec-dirs (image/settings.h).
+struct GpuPaths {
+  std::string driver_root = "/", dev_root = "/";
+  std::vector<std::string> cdi_spec_dirs = {"/etc/cdi", "/var/run/cdi"};
+  // Where the driver's CUDA version is remembered per driver (a tmpfs: forgotten at reboot, when
+  // a driver can change); empty: asked every time (a dlopen of the driver's libcuda).
+  std::string cache_dir;
+};
+
 struct Paths {
   std::string root = "/var/lib/berth";  // --root: store, containers, volumes
   std::string run_root = "/run/berth";  // tmpfs: runtime state, bundles, netns
+  GpuPaths gpu;
 
   std::string ContainersDir() const;                       // <root>/containers
   std::string ContainerDir(std::string_view id) const;     // <root>/containers/<id>

@@ -9,10 +9,7 @@
 #include "engine/spec_gen.h"
 
 namespace berth::engine {
-namespace {
 
-// The node at `path` as an OCI device at `container_path`; nullopt for anything but a
-// character or block device (or a fifo, as runc allows).
 Result<std::optional<oci::Device>> DeviceAt(const std::string& path,
                                             const std::string& container_path) {
   struct stat st;
@@ -35,6 +32,8 @@ Result<std::optional<oci::Device>> DeviceAt(const std::string& path,
   d.gid = st.st_gid;
   return std::optional<oci::Device>(d);
 }
+
+namespace {
 
 // Every device under `dir` (recursively, symlinks not followed), mapped below `container_dir`.
 // Subdirectories named in `skip` are left out.

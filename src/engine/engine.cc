@@ -20,6 +20,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "engine/gpus.h"
 #include "engine/rootfs.h"
 #include "engine/spec_gen.h"
 #include "engine/volume.h"
@@ -74,6 +75,8 @@ Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& 
   BERTH_TRY(auto lease, store.Lease());
   BERTH_TRY(store::ImageRecord image, store.Resolve(options.image));
   BERTH_TRY(oci::ImageConfig config, ImageConfigOf(store, image.config.ToString()));
+  // A host without the driver or too old for the image refuses here, before anything exists.
+  BERTH_CHECK(CheckGpus(paths.gpu, config.config.env, options));
   Containers containers(paths);
   ContainerRecord r;
   r.id = NewContainerId();
@@ -390,6 +393,7 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
   if (auto last = fs::ReadFile("/proc/sys/kernel/cap_last_cap"))
     in.last_cap = std::atoi(last->c_str());
   BERTH_TRY(p.spec, GenerateSpec(in));
+  BERTH_CHECK(ApplyGpus(paths.gpu, image.config.env, r.options, rootfs, p.spec));
   DropCapabilitiesWeLack(p.spec);
   if (p.spec.process && !p.spec.process->cwd.empty())
     BERTH_CHECK(MakeWorkdir(rootfs, p.spec.process->cwd, p.spec.process->user.uid,

@@ -24,7 +24,8 @@ namespace berth::engine {
 
 // Makes the record of a new container from a resolved image: id, unique name (generated when
 // options.name is empty), the effective process (docker's entrypoint/cmd precedence), env,
-// workdir, user, stop signal and timeout, health check; state "created". Holds the store's
+// workdir, user, stop signal and timeout, health check; state "created". With --gpus or CDI
+// devices, the host must have what they ask for (engine/gpus.h: CheckGpus). Holds the store's
 // lease until the record names the image's layers. kAlreadyExists when the name is taken
 // (nothing is created then).
 Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& store,

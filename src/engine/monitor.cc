@@ -29,6 +29,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "engine/engine.h"
+#include "engine/gpus.h"
 #include "engine/logs.h"
 #include "runtime/process_plan.h"
 
@@ -75,6 +76,47 @@ int64_t MonoNs() {
   struct timespec ts;
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A GPU container's loader cache (engine/gpus.h), refreshed between create and start by the
+// container's own ldconfig, run in the created container (its namespaces, cgroup, seccomp
+// profile and capabilities, as root in it) as the NVIDIA toolkit's update-ldcache hook does: the
+// image's programs then find the driver's libraries, and nothing of the image ever runs outside
+// the container. Bounded: an ldconfig still running after 30 s is killed. A failure is a
+// warning, not a failed start (an image without ldconfig, a read-only rootfs).
+void RefreshLdcache(runtime::Runtime& rt, const std::string& id, const runtime::ContainerState& st) {
+  auto it = st.annotations.find(kLdcacheAnnotation);
+  if (it == st.annotations.end() || !st.config.process) return;
+  runtime::ExecOptions o;
+  o.id = id;
+  o.process = *st.config.process;
+  o.process.args = {it->second};
+  o.process.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  o.process.cwd = "/";
+  o.process.user = oci::User{};
+  o.process.terminal = false;
+  o.detach = true;
+  pid_t pid = 0;
+  o.started = &pid;
+  auto r = rt.Exec(o);
+  if (!r) {
+    log::Warn("container {}: not updating its loader cache: {}", id, r.error().message());
+    return;
+  }
+  int status = 0;
+  for (int waited_ms = 0;; ++waited_ms) {
+    pid_t got = ::waitpid(pid, &status, WNOHANG);
+    if (got == pid || (got < 0 && errno != EINTR)) break;
+    if (waited_ms >= 30'000) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      log::Warn("container {}: {} ran for 30 s: killed", id, it->second);
+      return;
+    }
+    ::usleep(1000);
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    log::Warn("container {}: updating its loader cache: {} failed (status {:#x})", id, it->second, status);
 }
 
 // Docker's codes for a container that could not start: the runtime reports a command it
@@ -258,6 +300,7 @@ Result<void> Monitor::StartOnce() {
       ::ioctl(master_.get(), TIOCSWINSZ, &ws);
     }
   }
+  RefreshLdcache(runtime_, id_, *created);
   if (auto s = runtime_.Start(id_); !s) {
     (void)runtime_.Delete(id_, true);
     return Unexpected(s.error());

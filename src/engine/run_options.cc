@@ -18,6 +18,7 @@
 #include "oci/image_spec.h"
 #include "oci/runtime_spec.h"
 #include "runtime/plan/caps.h"
+#include "gpu/cdi.h"
 
 namespace berth::engine {
 namespace {
@@ -865,8 +866,24 @@ Result<RunOptions> ParseRunFlags(const RawRunFlags& raw, const std::string& cwd,
   // Security.
   BERTH_TRY(std::tie(o.cap_add, o.cap_drop), NormalizeCapabilities(raw.cap_add, raw.cap_drop));
   for (const auto& d : raw.device) {
+    // A CDI name (docker's cdi.IsQualifiedName): "vendor/class=name", never a path.
+    if (!d.empty() && d[0] != '/' && d.find('=') != std::string::npos) {
+      BERTH_TRY(gpu::CdiQualifiedName q, gpu::ParseCdiQualifiedName(d),
+                "invalid --device \"{}\"", d);
+      std::string name = q.vendor + "/" + q.class_name + "=" + q.name;
+      if (std::find(o.cdi_devices.begin(), o.cdi_devices.end(), name) == o.cdi_devices.end())
+        o.cdi_devices.push_back(std::move(name));
+      continue;
+    }
     BERTH_TRY(auto dev, ParseDeviceFlag(d));
     o.devices.push_back(std::move(dev));
+  }
+  if (!raw.gpus.empty()) {
+    auto request = gpu::ParseGpusFlag(raw.gpus);
+    if (!request)
+      return MakeError(ErrorKind::kInvalidArgument, "invalid argument \"{}\" for \"--gpus\" flag: {}",
+                       raw.gpus, request.error().message());
+    o.gpus = std::move(*request);
   }
   for (const auto& opt : raw.security_opt) {
     // "key=value", or docker's legacy "key:value".

@@ -13,6 +13,7 @@
 
 #include "base/result.h"
 #include "engine/timestamp.h"  // ParseDuration
+#include "gpu/gpus_flag.h"
 #include "net/network.h"
 
 namespace berth::engine {
@@ -24,6 +25,7 @@ struct RawRunFlags {
   std::string name, workdir, user, entrypoint, hostname, network = "bridge";
   std::string cpus, cpu_shares, cpuset_cpus, memory, memory_swap, pids_limit, shm_size;
   std::string stop_signal, stop_timeout, restart = "no", pull = "missing", platform;
+  std::string gpus;  // --gpus, empty: not given
   std::string health_cmd, health_interval, health_timeout, health_start_period, health_retries;
   bool no_healthcheck = false;
   std::vector<std::string> env, env_file, volume, mount, publish, add_host, dns, dns_search,
@@ -112,6 +114,12 @@ struct RunOptions {
   std::vector<Ulimit> ulimits;
   std::vector<std::string> cap_add, cap_drop;  // normalized "CAP_X"; "ALL" kept as "ALL"
   std::vector<DeviceRequest> devices;
+  // --gpus (docker's syntax, gpu/gpus_flag.h): the NVIDIA driver and the GPUs it asks for,
+  // injected at start (engine/gpus.h). Unset: no GPU, whatever the image's NVIDIA_* variables.
+  std::optional<gpu::GpuRequest> gpus;
+  // --device values that are CDI device names ("nvidia.com/gpu=0", "vendor.com/class=all"), as
+  // docker's CLI tells them from paths; resolved against the CDI spec directories at start.
+  std::vector<std::string> cdi_devices;
   // --security-opt
   std::optional<std::string> seccomp_profile;  // path; "unconfined" -> seccomp_unconfined
   // The text of seccomp_profile (moby or OCI format), read by ParseRunFlags as docker's CLI

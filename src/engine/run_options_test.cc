@@ -720,5 +720,30 @@ TEST(ParseRunFlags, PublishUsesNetParser) {
   EXPECT_TRUE(o->publish_all);
 }
 
+TEST(ParseRunFlags, GpusAndCdiDevices) {
+  auto raw = Raw();
+  raw.gpus = "\"capabilities=compute,utility\",device=1";
+  raw.device = {"nvidia.com/gpu=0", "/dev/fuse", "nvidia.com/gpu=all", "nvidia.com/gpu=0"};
+  auto o = Parse(raw);
+  ASSERT_TRUE(o) << o.error().message();
+  ASSERT_TRUE(o->gpus);
+  EXPECT_EQ(o->gpus->device_ids, (std::vector<std::string>{"1"}));
+  EXPECT_EQ(o->gpus->capabilities, (std::vector<std::string>{"compute", "utility", "gpu"}));
+  // CDI names apart from paths, once each, in order.
+  EXPECT_EQ(o->cdi_devices, (std::vector<std::string>{"nvidia.com/gpu=0", "nvidia.com/gpu=all"}));
+  ASSERT_EQ(o->devices.size(), 1u);
+  EXPECT_EQ(o->devices[0].host_path, "/dev/fuse");
+  EXPECT_FALSE(Parse(Raw())->gpus);
+
+  raw = Raw();
+  raw.gpus = "count=x";
+  EXPECT_EQ(ErrorOf(Parse(raw)),
+            "invalid argument \"count=x\" for \"--gpus\" flag: invalid count (x): value must be "
+            "either \"all\" or an integer: invalid syntax");
+  raw = Raw();
+  raw.device = {"gpu=0"};
+  EXPECT_EQ(ErrorOf(Parse(raw)).rfind("invalid --device \"gpu=0\": ", 0), 0u) << ErrorOf(Parse(raw));
+}
+
 }  // namespace
 }  // namespace berth::engine

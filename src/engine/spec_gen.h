@@ -38,6 +38,11 @@ struct DeviceNode {
   bool operator==(const DeviceNode&) const = default;
 };
 
+// The node at `path` on the host (stat(2), following symlinks) as an OCI device at
+// `container_path`, with the host node's mode and owner; nullopt for anything but a character or
+// block device (or a fifo, as runc allows).
+Result<std::optional<oci::Device>> DeviceAt(const std::string& path, const std::string& container_path);
+
 // The device nodes of a request, from the host (not pure: stat(2) and directory walks under
 // `dev_root`): each --device (a directory gives every device below it, as docker's
 // DevicesFromPath), and with --privileged every device of the host's `dev_root` as containerd's

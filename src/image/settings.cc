@@ -134,6 +134,18 @@ Result<Settings> ParseSettings(std::string_view text, std::string_view what) {
       if (!value.is_string() || value.get<std::string>().empty() || value.get<std::string>()[0] != '/')
         return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected an absolute path", what, key);
       (key == "gpu-driver-root" ? s.gpu_driver_root : s.gpu_dev_root) = value.get<std::string>();
+    } else if (key == "cdi-spec-dirs") {
+      if (!value.is_array())
+        return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected an array of absolute paths",
+                         what, key);
+      std::vector<std::string> dirs;
+      for (const auto& d : value) {
+        if (!d.is_string() || d.get<std::string>().empty() || d.get<std::string>()[0] != '/')
+          return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected an array of absolute paths",
+                           what, key);
+        dirs.push_back(d.get<std::string>());
+      }
+      s.cdi_spec_dirs = std::move(dirs);
     } else if (key == "allow-device-nodes") {
       if (!value.is_boolean())
         return MakeError(ErrorKind::kInvalidArgument, "{}: {}: expected true or false", what, key);

@@ -9,8 +9,10 @@
 //     "low-speed-limit": "1KiB",        // a transfer slower than this per second ...
 //     "low-speed-time": "30s",          // ... for this long is cut and resumed
 //     "gpu-driver-root": "/",           // where the NVIDIA driver's files are (nvidia-ctk's
-//     "gpu-dev-root": "/"               // --driver-root, --dev-root): /proc/driver/nvidia,
-//   }                                   // ld.so.cache, libraries, binaries; /dev/nvidia*
+//     "gpu-dev-root": "/",              // --driver-root, --dev-root): /proc/driver/nvidia,
+//                                       // ld.so.cache, libraries, binaries; /dev/nvidia*
+//     "cdi-spec-dirs": ["/etc/cdi", "/var/run/cdi"]  // CDI spec files, a later one winning
+//   }
 //
 // "insecure-registries" is docker's daemon.json key: hosts ("host" or "host:port") reached over
 // plain HTTP besides loopback ones, added to each command's --insecure-registry flags.
@@ -49,6 +51,7 @@ struct Settings {
   std::optional<std::chrono::milliseconds> low_speed_time;
   std::optional<std::string> gpu_driver_root;  // absolute paths
   std::optional<std::string> gpu_dev_root;
+  std::optional<std::vector<std::string>> cdi_spec_dirs;  // docker's daemon.json key
   bool operator==(const Settings&) const = default;
 };
 

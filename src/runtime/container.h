@@ -40,6 +40,7 @@ struct ExecOptions {
   std::string pid_file;
   std::string console_socket;
   int preserve_fds = 0;
+  pid_t* started = nullptr;  // with detach: set to the process's pid (our child) once it runs
 };
 
 struct ProcessInfo {

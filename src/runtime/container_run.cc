@@ -248,6 +248,7 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
   // EOF: the exec succeeded (the socket was close-on-exec).
   kill_child.Cancel();
   if (!o.pid_file.empty()) BERTH_CHECK(fs::WriteFileAtomic(o.pid_file, std::to_string(pid)), "writing the pid file");
+  if (o.started) *o.started = pid;
   if (o.detach) return 0;
   UniqueFd master;
   if (ours) {

@@ -274,6 +274,7 @@ Result<PullResult> Pull(const Store& store, std::string_view reference,
     return MakeError(ErrorKind::kDataLoss,
                      "image {}: the manifest lists {} layers but the config {} diff_ids",
                      ref.String(), manifest.layers.size(), config.diff_ids.size());
+  if (options.check_config) BERTH_CHECK(options.check_config(config));
   std::vector<oci::Digest> chains = ChainIds(config.diff_ids);
 
   // Layers in parallel: workers take the next layer until none is left or one fails.

@@ -52,6 +52,10 @@ struct PullOptions {
   ProgressFunc progress;
   // Called once the manifest is chosen, before any layer: the resolved name and layer count.
   std::function<void(const std::string& name, size_t layers)> on_resolved;
+  // Called with the image's config once it is fetched and verified, before any layer: an error
+  // ends the pull there (the config blob stays in the store, the image is not recorded). For
+  // checks that only the config can answer (a GPU image's NVIDIA_REQUIRE_CUDA).
+  std::function<Result<void>(const oci::ImageConfig& config)> check_config;
 };
 
 struct PullResult {
