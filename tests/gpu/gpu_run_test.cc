@@ -1,0 +1,320 @@
+// `berth run --gpus` and `--device vendor/class=name` end to end against a fake NVIDIA driver
+// (src/gpu/testing/fake_driver.h: /proc texts, stub libcuda and libnvidia-ml built by the test,
+// device nodes made with mknod, an ld.so.cache from `ldconfig -r`), pointed at with the settings
+// gpu-driver-root and gpu-dev-root. What is checked is what a container sees and what the host
+// keeps: the nodes and only those, the device cgroup's verdict on each, the loader finding
+// libcuda.so.1 through the container's own refreshed cache, the host's cache untouched, the
+// CUDA requirement refusing an image before any of its layers is fetched, CDI specs applied,
+// and podman reading the spec `berth gpu cdi generate` writes. Root: mknod, ldconfig -r, runs.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/strings.h"
+#include "gpu/testing/fake_driver.h"
+#include "store/testing/registry_fixture.h"
+#include "../engine/busybox_rootfs.h"
+
+namespace berth {
+namespace {
+
+using berth::testing::Capture;
+using berth::testing::Shell;
+
+std::string Sha256(const std::string& path) { return Capture("sha256sum " + path + " | cut -c1-64"); }
+
+class GpuRunTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    char tmpl[] = "/tmp/berth-gpu-run-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = new std::string(tmpl);
+    const std::string& d = *dir_;
+    ASSERT_EQ(gpu::testing::MakeFakeDriverTree(d + "/driver"), 0);
+    ASSERT_EQ(gpu::testing::MakeFakeDevices(d + "/devroot"), 0);
+    ASSERT_TRUE(fs::MkdirAll(d + "/cdi"));
+    ASSERT_TRUE(fs::WriteFileAtomic(
+        d + "/config.json", "{\"gpu-driver-root\": \"" + d + "/driver\", \"gpu-dev-root\": \"" + d +
+                                "/devroot\", \"cdi-spec-dirs\": [\"" + d + "/cdi\"]}"));
+    // A glibc image: busybox, the host's libc and loader, its static ldconfig, an
+    // /etc/ld.so.conf that includes ld.so.conf.d (as Debian's), and a program that dlopen()s
+    // libcuda.so.1 and prints what cuDriverGetVersion says.
+    std::string rootfs = d + "/image/rootfs";
+    ASSERT_TRUE(Shell(testing::MakeBusyboxRootfs(rootfs)));
+    ASSERT_TRUE(fs::WriteFileAtomic(d + "/probe.c", R"(#include <dlfcn.h>
+#include <stdio.h>
+int main(void) {
+  void* h = dlopen("libcuda.so.1", RTLD_NOW);
+  if (!h) { printf("dlopen: %s\n", dlerror()); return 1; }
+  int (*get)(int*) = (int (*)(int*))dlsym(h, "cuDriverGetVersion");
+  int v = 0;
+  if (!get || get(&v) != 0) { printf("no cuDriverGetVersion\n"); return 1; }
+  printf("cuDriverGetVersion %d\n", v);
+  return 0;
+}
+)"));
+    ASSERT_TRUE(Shell("mkdir -p " + rootfs + "/lib/x86_64-linux-gnu " + rootfs + "/lib64 " + rootfs +
+                      "/usr/lib/x86_64-linux-gnu " + rootfs + "/sbin " + rootfs + "/usr/bin " + rootfs +
+                      "/etc/ld.so.conf.d && cp -L /lib/x86_64-linux-gnu/libc.so.6 " + rootfs +
+                      "/lib/x86_64-linux-gnu/ && cp -L /lib64/ld-linux-x86-64.so.2 " + rootfs +
+                      "/lib64/ && cp -L /sbin/ldconfig " + rootfs +
+                      "/sbin/ldconfig && echo 'include /etc/ld.so.conf.d/*.conf' > " + rootfs +
+                      "/etc/ld.so.conf && cc -o " + rootfs + "/usr/bin/probe " + d + "/probe.c"));
+    ASSERT_TRUE(Shell("tar -C " + rootfs + " -cf " + d + "/image.tar . && " + Berth() + " import " + d +
+                      "/image.tar gpu-test >/dev/null"));
+  }
+  static void TearDownTestSuite() {
+    if (!dir_) return;
+    (void)Capture(testing::RemoveAllContainers(Berth()) + " 2>&1");
+    (void)fs::RemoveAll(*dir_);
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "host: mknod, ldconfig -r and containers need root";
+    ASSERT_NE(dir_, nullptr);
+  }
+
+  static std::string Berth() {
+    return "BERTH_CONFIG=" + *dir_ + "/config.json " + BERTH_BIN + " --root " + *dir_ + "/root";
+  }
+  static std::string Run(const std::string& args, int* rc = nullptr) {
+    return Capture("setsid -w env " + Berth() + " run --rm " + args + " 2>&1", rc);
+  }
+
+  static std::string* dir_;
+};
+std::string* GpuRunTest::dir_ = nullptr;
+
+TEST_F(GpuRunTest, AllGpusGetTheirNodesAndTheDriver) {
+  std::string host_cache = Sha256("/etc/ld.so.cache");
+  int rc;
+  std::string out = Run("--gpus all gpu-test sh -c 'ls /dev; probe; nvidia-smi; "
+                        "ldconfig -p | grep -c libcuda.so.1; echo NV=$NVIDIA_VISIBLE_DEVICES'",
+                        &rc);
+  ASSERT_EQ(rc, 0) << out;
+  for (const char* node : {"nvidiactl", "nvidia0", "nvidia1", "nvidia-uvm", "nvidia-uvm-tools"})
+    EXPECT_NE(out.find(std::string(node) + "\n"), std::string::npos) << node << ": " << out;
+  EXPECT_EQ(out.find("nvidia-modeset"), std::string::npos) << out;
+  // The loader finds libcuda.so.1 (the symlink and cache the container's ldconfig made), and it is
+  // the driver's version, not the stale 470 library of the tree.
+  EXPECT_NE(out.find("cuDriverGetVersion 12020"), std::string::npos) << out;
+  EXPECT_NE(out.find("fake nvidia-smi"), std::string::npos) << out;
+  EXPECT_NE(out.find("\n1\n"), std::string::npos) << "ldconfig -p lists libcuda.so.1 once: " << out;
+  EXPECT_NE(out.find("NV=all"), std::string::npos) << out;
+  EXPECT_EQ(Sha256("/etc/ld.so.cache"), host_cache) << "the host's loader cache changed";
+  // A read-only rootfs (where the container's ldconfig cannot write): the soname links berth
+  // made before it was remounted still lead the loader to the driver.
+  out = Run("--read-only --gpus all gpu-test probe", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("cuDriverGetVersion 12020"), std::string::npos) << out;
+  // Without --gpus, an image's NVIDIA_VISIBLE_DEVICES gives nothing (docker's rule).
+  out = Run("-e NVIDIA_VISIBLE_DEVICES=all gpu-test sh -c 'ls /dev; probe'", &rc);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_EQ(out.find("nvidia"), std::string::npos) << out;
+}
+
+TEST_F(GpuRunTest, OneGpuAndTheCgroupRefusesTheOther) {
+  // Index 1 is the GPU at 0000:3b:00.0, minor 1. --gpus beats -e NVIDIA_VISIBLE_DEVICES.
+  // Opening a node the cgroup allows reaches the (absent) driver: ENXIO; one it does not is
+  // refused before that: EPERM (docker's rules let anyone mknod, not open).
+  int rc;
+  std::string out = Run("-e NVIDIA_VISIBLE_DEVICES=0 --gpus '\"device=1\"' gpu-test sh -c "
+                        "'ls /dev; echo NV=$NVIDIA_VISIBLE_DEVICES; cat /dev/nvidia1; "
+                        "mknod /tmp/gpu0 c 195 0 && cat /tmp/gpu0; cat /dev/nvidiactl'",
+                        &rc);
+  EXPECT_NE(out.find("nvidia1\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nvidia0\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("NV=1"), std::string::npos) << out;
+  EXPECT_NE(out.find("'/dev/nvidia1': No such device or address"), std::string::npos) << out;
+  EXPECT_NE(out.find("'/tmp/gpu0': Operation not permitted"), std::string::npos) << out;
+  EXPECT_NE(out.find("'/dev/nvidiactl': No such device or address"), std::string::npos) << out;
+  // By UUID, the same GPU.
+  out = Run("--gpus '\"device=GPU-66666666-7777-8888-9999-000000000000\"' gpu-test ls /dev", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("nvidia1\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nvidia0\n"), std::string::npos) << out;
+  // An unknown GPU: one line, nothing left.
+  out = Run("--gpus '\"device=7\"' gpu-test true", &rc);
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_NE(out.find("unknown device \"7\""), std::string::npos) << out;
+  EXPECT_EQ(Capture(Berth() + " ps -aq"), "");
+}
+
+TEST_F(GpuRunTest, CapabilitiesChooseTheDriverFiles) {
+  // utility alone: nvidia-smi and libnvidia-ml, not libcuda; no uvm.
+  int rc;
+  std::string out = Run("-e NVIDIA_DRIVER_CAPABILITIES=utility --gpus all gpu-test sh -c "
+                        "'nvidia-smi; ls /usr/lib/x86_64-linux-gnu; ls /dev'",
+                        &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("fake nvidia-smi"), std::string::npos) << out;
+  EXPECT_NE(out.find("libnvidia-ml.so.535.104.05"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libcuda"), std::string::npos) << out;
+  EXPECT_EQ(out.find("libnvidia-cfg.so.470"), std::string::npos) << "another driver's library: " << out;
+  EXPECT_NE(out.find("nvidia-uvm\n"), std::string::npos) << out;
+  // compute through --gpus capabilities: libcuda, no nvidia-smi.
+  out = Run("--gpus '\"capabilities=compute\",count=1' gpu-test sh -c "
+            "'probe; ls /usr/bin; ls /dev; echo CAPS=$NVIDIA_DRIVER_CAPABILITIES'",
+            &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("cuDriverGetVersion 12020"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nvidia-smi"), std::string::npos) << out;
+  EXPECT_NE(out.find("CAPS=compute"), std::string::npos) << out;
+  EXPECT_NE(out.find("nvidia0\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nvidia1\n"), std::string::npos) << "count=1: the first GPU only: " << out;
+}
+
+TEST_F(GpuRunTest, NoDriverIsOneLineBeforeAnything) {
+  std::string config = *dir_ + "/nodriver.json";
+  ASSERT_TRUE(fs::WriteFileAtomic(config, "{\"gpu-driver-root\": \"" + *dir_ + "/image\"}"));
+  int rc;
+  // An image that is not there: the error comes before any pull is tried.
+  std::string out = Capture("setsid -w env BERTH_CONFIG=" + config + " " + BERTH_BIN + " --root " +
+                                *dir_ + "/root run --rm --gpus all 127.0.0.1:1/none:latest true 2>&1",
+                            &rc);
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_EQ(out, "berth: --gpus: no NVIDIA driver: " + *dir_ +
+                     "/image/proc/driver/nvidia/version is missing\n");
+  EXPECT_EQ(Capture(Berth() + " ps -aq"), "");
+}
+
+TEST_F(GpuRunTest, TooNewCudaIsRefusedBeforeAnyLayerIsFetched) {
+  if (!testing::HaveRegistryTools()) GTEST_SKIP() << "host: docker-registry and skopeo";
+  const std::string& d = *dir_;
+  ASSERT_TRUE(fs::MkdirAll(d + "/registry"));
+  testing::RealRegistry registry(d + "/registry", false, /*log_requests=*/true);
+  ASSERT_TRUE(registry.up());
+  // Two images by skopeo: one that needs CUDA 12.4 (this driver has 12.2), one 12.0.
+  for (const char* v : {"12.4", "12.0"}) {
+    std::string tag = std::string("cuda:") + v;
+    ASSERT_TRUE(Shell(Berth() + " import -c 'ENV NVIDIA_REQUIRE_CUDA=cuda>=" + v + "' " + d +
+                      "/image.tar " + tag + " >/dev/null && " + Berth() + " save -o " + d + "/cuda.tar " +
+                      tag + " && skopeo copy -q --dest-tls-verify=false docker-archive:" + d +
+                      "/cuda.tar docker://" + registry.domain() + "/" + tag));
+  }
+  std::string fresh = BERTH_BIN + std::string(" --root ") + d + "/fresh";
+  std::string env = "BERTH_CONFIG=" + d + "/config.json ";
+  int rc;
+  std::string out = Capture("setsid -w env " + env + fresh + " run --rm --gpus all " + registry.domain() +
+                                "/cuda:12.4 true 2>&1",
+                            &rc);
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_NE(out.find("image needs CUDA >= 12.4; this host's driver 535.104.05 supports CUDA 12.2"),
+            std::string::npos)
+      << out;
+  // The registry saw the manifest and the config, and no layer.
+  std::string log = fs::ReadFile(registry.log()).value_or("");
+  auto manifest = ParseJson(Capture("skopeo inspect --raw --tls-verify=false docker://" +
+                                    registry.domain() + "/cuda:12.4"),
+                            "manifest");
+  ASSERT_TRUE(manifest) << manifest.error().message();
+  std::string config = (*manifest)["config"]["digest"];
+  std::string layer = (*manifest)["layers"][0]["digest"];
+  // (berth's requests only: skopeo's push is in the log too)
+  std::string ours;
+  for (const auto& line : str::Split(log, '\n'))
+    if (line.find("\"berth/") != std::string::npos && line.find("\"GET ") != std::string::npos) ours += line + "\n";
+  EXPECT_NE(ours.find("/v2/cuda/manifests/12.4"), std::string::npos) << ours;
+  EXPECT_NE(ours.find("/v2/cuda/blobs/" + config), std::string::npos) << ours;
+  EXPECT_EQ(ours.find("/v2/cuda/blobs/" + layer), std::string::npos) << "a layer was fetched: " << ours;
+  EXPECT_EQ(Capture(fresh + " images -q"), "");
+  // berth pull --gpus says the same; without --gpus the image pulls; 12.0 runs.
+  out = Capture(env + fresh + " pull --gpus all " + registry.domain() + "/cuda:12.4 2>&1", &rc);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("image needs CUDA >= 12.4"), std::string::npos) << out;
+  out = Capture("setsid -w env " + env + fresh + " run --rm --gpus all " + registry.domain() +
+                    "/cuda:12.0 probe 2>&1",
+                &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("cuDriverGetVersion 12020"), std::string::npos) << out;
+  // NVIDIA_DISABLE_REQUIRE from -e lets the too-new image run (the toolkit's escape hatch).
+  out = Capture("setsid -w env " + env + fresh + " run --rm --gpus all -e NVIDIA_DISABLE_REQUIRE=1 " +
+                    registry.domain() + "/cuda:12.4 true 2>&1",
+                &rc);
+  EXPECT_EQ(rc, 0) << out;
+  (void)Capture(fresh + " system prune -af >/dev/null 2>&1");
+}
+
+TEST_F(GpuRunTest, CdiDevicesFromTheSpecDirs) {
+  const std::string& d = *dir_;
+  ASSERT_TRUE(fs::WriteFileAtomic(d + "/cdi-data", "from the host\n"));
+  ASSERT_TRUE(fs::WriteFileAtomic(d + "/cdi/example.yaml", R"(cdiVersion: 0.5.0
+kind: example.com/device
+containerEdits:
+  env: [EXAMPLE_COMMON=1]
+devices:
+- name: one
+  containerEdits:
+    env: [EXAMPLE_DEVICE=one]
+    deviceNodes:
+    - path: /dev/example0
+      hostPath: )" + d + R"(/devroot/dev/nvidia1
+    mounts:
+    - hostPath: )" + d + R"(/cdi-data
+      containerPath: /opt/example/data
+      options: [ro, bind]
+)"));
+  int rc;
+  std::string out = Run("--device example.com/device=one gpu-test sh -c "
+                        "'ls -l /dev/example0; cat /opt/example/data; echo $EXAMPLE_COMMON$EXAMPLE_DEVICE; "
+                        "echo x > /opt/example/data'",
+                        &rc);
+  EXPECT_NE(out.find("195,   1"), std::string::npos) << "major and minor from the host node: " << out;
+  EXPECT_NE(out.find("from the host"), std::string::npos) << out;
+  EXPECT_NE(out.find("1one"), std::string::npos) << out;
+  EXPECT_NE(out.find("Read-only file system"), std::string::npos) << out;
+  // Unknown devices: one line naming them, before anything is made.
+  out = Run("--device example.com/device=two gpu-test true", &rc);
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_NE(out.find("unresolvable CDI devices example.com/device=two"), std::string::npos) << out;
+  EXPECT_EQ(Capture(Berth() + " ps -aq"), "");
+}
+
+// The spec berth writes, read by podman: the same nodes and mounts as --gpus.
+TEST_F(GpuRunTest, GeneratedCdiSpecIsAcceptedByPodman) {
+  const std::string& d = *dir_;
+  int rc;
+  std::string yaml = Capture(Berth() + " gpu cdi generate 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << yaml;
+  EXPECT_NE(yaml.find("kind: \"nvidia.com/gpu\""), std::string::npos) << yaml;
+  // berth reads it back through --device.
+  ASSERT_TRUE(Shell(Berth() + " gpu cdi generate --output " + d + "/cdi/nvidia.json"));
+  std::string out = Run("--device nvidia.com/gpu=1 gpu-test sh -c 'ls /dev'", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("nvidia1\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nvidia0\n"), std::string::npos) << out;
+  (void)fs::RemoveAll(d + "/cdi/nvidia.json");
+  if (!testing::HaveCommand("podman")) GTEST_SKIP() << "host: podman";
+  // podman 4.3 reads only /etc/cdi and /var/run/cdi: a kind of the test's own there.
+  std::string vendor = "berth-test-" + std::to_string(::getpid()) + ".example";
+  std::string spec = "/var/run/cdi/" + vendor + ".yaml";
+  ASSERT_TRUE(Shell("mkdir -p /var/run/cdi && " + Berth() + " gpu cdi generate --vendor " + vendor +
+                    " --output " + spec));
+  std::string conf = d + "/containers.conf";
+  ASSERT_TRUE(fs::WriteFileAtomic(conf, "[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\n"));
+  std::string podman = "CONTAINERS_CONF=" + conf + " podman --root " + d + "/podman --runroot " + d +
+                       "/podman-run --storage-driver vfs ";
+  ASSERT_TRUE(Shell(podman + "import " + d + "/image.tar localhost/gpu-test >/dev/null"));
+  std::string pod = Capture("setsid -w env " + podman + "run --rm --network none --device " + vendor +
+                                "/gpu=1 localhost/gpu-test sh -c 'ls /dev; ls /usr/lib/x86_64-linux-gnu /usr/bin' 2>&1",
+                            &rc);
+  std::string ours = Run("--network none --gpus '\"device=1\"' -e NVIDIA_DRIVER_CAPABILITIES=all gpu-test "
+                         "sh -c 'ls /dev; ls /usr/lib/x86_64-linux-gnu /usr/bin'");
+  (void)fs::RemoveAll(spec);
+  (void)Capture(podman + "rmi -af >/dev/null 2>&1");
+  ASSERT_EQ(rc, 0) << pod;
+  for (const char* want : {"nvidia1\n", "nvidiactl\n", "nvidia-uvm\n", "libcuda.so.535.104.05\n",
+                           "libnvidia-ml.so.535.104.05\n", "nvidia-smi\n"}) {
+    EXPECT_NE(pod.find(want), std::string::npos) << "podman: " << want << pod;
+    EXPECT_NE(ours.find(want), std::string::npos) << "berth: " << want << ours;
+  }
+  EXPECT_EQ(pod.find("nvidia0\n"), std::string::npos) << pod;
+}
+
+}  // namespace
+}  // namespace berth
