@@ -36,6 +36,7 @@ TEST(SettingsTest, ParsesEveryKey) {
     "allow-device-nodes": false,
     "gpu-driver-root": "/run/nvidia/driver",
     "gpu-dev-root": "/",
+    "cdi-spec-dirs": ["/etc/cdi", "/srv/cdi"],
     "some-future-key": 1
   })",
                          "config.json");
@@ -45,6 +46,7 @@ TEST(SettingsTest, ParsesEveryKey) {
   EXPECT_EQ(s->allow_device_nodes, false);
   EXPECT_EQ(s->gpu_driver_root, "/run/nvidia/driver");
   EXPECT_EQ(s->gpu_dev_root, "/");
+  EXPECT_EQ(s->cdi_spec_dirs, (std::vector<std::string>{"/etc/cdi", "/srv/cdi"}));
 
   auto n = ParseSettings(R"({"max-layer-size": 4096})", "c");
   ASSERT_TRUE(n);
@@ -67,6 +69,8 @@ TEST(SettingsTest, ErrorsNameTheFileAndKey) {
       {R"({"allow-device-nodes": "yes"})", "c.json: allow-device-nodes: expected true or false"},
       {R"({"gpu-driver-root": "driver"})", "c.json: gpu-driver-root: expected an absolute path"},
       {R"({"gpu-dev-root": 1})", "c.json: gpu-dev-root: expected an absolute path"},
+      {R"({"cdi-spec-dirs": "/etc/cdi"})", "c.json: cdi-spec-dirs: expected an array of absolute paths"},
+      {R"({"cdi-spec-dirs": ["cdi"]})", "c.json: cdi-spec-dirs: expected an array of absolute paths"},
   };
   for (const Case& c : cases) {
     auto r = ParseSettings(c.text, "c.json");
