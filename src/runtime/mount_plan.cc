@@ -2,6 +2,7 @@
 
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <map>
 
 #include "base/fs.h"
@@ -95,19 +96,20 @@ struct AllowedDevice {
   char type;
   int64_t major, minor;  // -1: any
   const char* access;
+  const char* path;  // the node a linux.devices entry of the same path replaces (runc)
 };
 constexpr AllowedDevice kAllowedDevices[] = {
-    {'c', -1, -1, "m"},       // mknod of any char device (using it still needs a rule)
-    {'b', -1, -1, "m"},       // mknod of any block device
-    {'c', 1, 3, "rwm"},       // /dev/null
-    {'c', 1, 8, "rwm"},       // /dev/random
-    {'c', 1, 7, "rwm"},       // /dev/full
-    {'c', 5, 0, "rwm"},       // /dev/tty
-    {'c', 1, 5, "rwm"},       // /dev/zero
-    {'c', 1, 9, "rwm"},       // /dev/urandom
-    {'c', 136, -1, "rwm"},    // /dev/pts/*
-    {'c', 5, 2, "rwm"},       // /dev/ptmx
-    {'c', 10, 200, "rwm"},    // /dev/net/tun
+    {'c', -1, -1, "m", nullptr},            // mknod of any char device (using it still needs a rule)
+    {'b', -1, -1, "m", nullptr},            // mknod of any block device
+    {'c', 1, 3, "rwm", "/dev/null"},        //
+    {'c', 1, 8, "rwm", "/dev/random"},      //
+    {'c', 1, 7, "rwm", "/dev/full"},        //
+    {'c', 5, 0, "rwm", "/dev/tty"},         //
+    {'c', 1, 5, "rwm", "/dev/zero"},        //
+    {'c', 1, 9, "rwm", "/dev/urandom"},     //
+    {'c', 136, -1, "rwm", nullptr},         // /dev/pts/*
+    {'c', 5, 2, "rwm", nullptr},            // /dev/ptmx
+    {'c', 10, 200, "rwm", nullptr},         // /dev/net/tun
 };
 
 }  // namespace
@@ -116,11 +118,12 @@ std::vector<oci::DeviceCgroupRule> DeviceRules(const oci::Spec& spec) {
   std::vector<oci::DeviceCgroupRule> rules;
   if (spec.linux && spec.linux->resources) rules = spec.linux->resources->devices;
   auto opt = [](int64_t v) { return v < 0 ? std::nullopt : std::optional<int64_t>(v); };
-  for (const auto& d : kAllowedDevices)
-    rules.push_back({true, std::string(1, d.type), opt(d.major), opt(d.minor), d.access});
-  if (spec.linux)
-    for (const auto& d : spec.linux->devices)
-      if (d.type != "p") rules.push_back({true, d.type == "u" ? "c" : d.type, d.major, d.minor, "rwm"});
+  for (const auto& d : kAllowedDevices) {
+    bool replaced = d.path && spec.linux &&
+                    std::any_of(spec.linux->devices.begin(), spec.linux->devices.end(),
+                                [&](const oci::Device& x) { return x.path == d.path; });
+    if (!replaced) rules.push_back({true, std::string(1, d.type), opt(d.major), opt(d.minor), d.access});
+  }
   return rules;
 }
 

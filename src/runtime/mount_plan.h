@@ -91,8 +91,10 @@ struct RootfsInputs {
 Result<RootfsPlan> PlanRootfs(const oci::Spec& spec, const RootfsInputs& in);
 
 // The device cgroup rules to apply: the spec's rules, then allow rules for the default devices
-// and for every linux.devices entry (as runc appends them), so that "deny all" in the spec still
-// leaves the container the devices it was given.
+// (mknod of any node, /dev/null, zero, full, tty, random, urandom, pts, ptmx, tun) as runc
+// appends them, less a default node that a linux.devices entry of the same path replaces. A
+// linux.devices entry gets no rule of its own: its access is what linux.resources.devices says
+// (runc's rule; `docker run --device /dev/x:r` is read-only because of it).
 std::vector<oci::DeviceCgroupRule> DeviceRules(const oci::Spec& spec);
 
 }  // namespace berth::runtime

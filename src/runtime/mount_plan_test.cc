@@ -74,5 +74,25 @@ TEST(MountPlanTest, RejectsBadMountsAndDevices) {
   EXPECT_EQ(PlanRootfs(spec, in).error().message(), "device /dev/../etc/passwd: must be under /dev");
 }
 
+// runc's rule: a linux.devices entry gets the access resources.devices gives it, no more (a
+// read-only --device stays read-only), and replaces the default rule of a node of its path.
+TEST(DeviceRules, SpecDevicesGetOnlyTheSpecsRules) {
+  oci::Spec spec = oci::DefaultSpec();
+  spec.linux->devices.push_back(oci::Device{"c", "/dev/fuse", 10, 229});
+  spec.linux->devices.push_back(oci::Device{"c", "/dev/null", 1, 3});
+  spec.linux->resources->devices = {{false, "a", std::nullopt, std::nullopt, "rwm"},
+                                    {true, "c", 10, 229, "r"}};
+  auto rules = DeviceRules(spec);
+  auto count = [&](int64_t major, int64_t minor) {
+    return std::count_if(rules.begin(), rules.end(), [&](const oci::DeviceCgroupRule& r) {
+      return r.major == major && r.minor == minor;
+    });
+  };
+  EXPECT_EQ(count(10, 229), 1);
+  EXPECT_EQ(rules[1].access, "r");
+  EXPECT_EQ(count(1, 3), 0) << "the spec's /dev/null replaces the default's rule";
+  EXPECT_EQ(count(1, 5), 1) << "/dev/zero keeps it";
+}
+
 }  // namespace
 }  // namespace berth::runtime

@@ -243,31 +243,52 @@ TEST_F(GpuRunTest, TooNewCudaIsRefusedBeforeAnyLayerIsFetched) {
 TEST_F(GpuRunTest, CdiDevicesFromTheSpecDirs) {
   const std::string& d = *dir_;
   ASSERT_TRUE(fs::WriteFileAtomic(d + "/cdi-data", "from the host\n"));
-  ASSERT_TRUE(fs::WriteFileAtomic(d + "/cdi/example.yaml", R"(cdiVersion: 0.5.0
+  ASSERT_TRUE(fs::WriteFileAtomic(d + "/cdi/example.yaml", R"(cdiVersion: 0.7.0
 kind: example.com/device
 containerEdits:
   env: [EXAMPLE_COMMON=1]
+  hooks:
+  - hookName: createRuntime
+    path: /bin/sh
+    args: [sh, -c, "echo created > )" + d + R"(/hooked"]
 devices:
 - name: one
   containerEdits:
     env: [EXAMPLE_DEVICE=one]
+    additionalGids: [4321]
     deviceNodes:
     - path: /dev/example0
       hostPath: )" + d + R"(/devroot/dev/nvidia1
+    - path: /dev/example-ro
+      hostPath: )" + d + R"(/devroot/dev/nvidia0
+      uid: 1000
+      gid: 1001
+      fileMode: 0640
+      permissions: r
     mounts:
     - hostPath: )" + d + R"(/cdi-data
       containerPath: /opt/example/data
       options: [ro, bind]
 )"));
+  (void)fs::RemoveAll(d + "/hooked");
   int rc;
   std::string out = Run("--device example.com/device=one gpu-test sh -c "
-                        "'ls -l /dev/example0; cat /opt/example/data; echo $EXAMPLE_COMMON$EXAMPLE_DEVICE; "
-                        "echo x > /opt/example/data'",
+                        "'ls -ln /dev/example0 /dev/example-ro; cat /opt/example/data; "
+                        "echo $EXAMPLE_COMMON$EXAMPLE_DEVICE; id -G; echo x > /opt/example/data; "
+                        "cat /dev/example-ro; echo x > /dev/example-ro'",
                         &rc);
   EXPECT_NE(out.find("195,   1"), std::string::npos) << "major and minor from the host node: " << out;
   EXPECT_NE(out.find("from the host"), std::string::npos) << out;
   EXPECT_NE(out.find("1one"), std::string::npos) << out;
+  EXPECT_NE(out.find("4321"), std::string::npos) << "additionalGids: " << out;
   EXPECT_NE(out.find("Read-only file system"), std::string::npos) << out;
+  // The node's owner and mode as the spec says; its cgroup access "r": reading reaches the
+  // (absent) driver, writing is refused by the cgroup.
+  EXPECT_NE(out.find("crw-r-----    1 1000     1001      195,   0"), std::string::npos) << out;
+  EXPECT_NE(out.find("'/dev/example-ro': No such device or address"), std::string::npos) << out;
+  EXPECT_NE(out.find("can't create /dev/example-ro: Operation not permitted"), std::string::npos) << out;
+  // The createRuntime hook ran on the host.
+  EXPECT_EQ(fs::ReadFile(d + "/hooked").value_or(""), "created\n");
   // Unknown devices: one line naming them, before anything is made.
   out = Run("--device example.com/device=two gpu-test true", &rc);
   EXPECT_EQ(rc, 125) << out;
