@@ -372,6 +372,13 @@ TEST_F(LifecycleTest, DeviceIsCreatedInTheContainer) {
   EXPECT_EQ(r.out, "1:3\n");
   Res missing = B("run --rm --network none --device /dev/berth-no-such " + Ref("bb:1") + " true");
   EXPECT_EQ(missing.code, 125);
+  // ":r" is read-only: the device cgroup lets the container open it for reading only.
+  if (fs::Exists("/dev/fuse")) {
+    Res ro = B("run --rm --network none --device /dev/fuse:/dev/myfuse:r " + Ref("bb:1") +
+               " sh -c 'exec 3</dev/myfuse && echo opened; echo x > /dev/myfuse'");
+    EXPECT_NE(ro.out.find("opened"), std::string::npos) << ro.out;
+    EXPECT_NE(ro.out.find("can't create /dev/myfuse: Operation not permitted"), std::string::npos) << ro.out;
+  }
 }
 
 TEST_F(LifecycleTest, PrivilegedGetsEveryCapabilityWeHoldAndHostDevices) {
