@@ -11,6 +11,8 @@
 #include "base/strings.h"
 #include "gpu/cdi_generate.h"
 #include "gpu/discover.h"
+#include "gpu/inject.h"
+#include "gpu/mig.h"
 #include "image/settings.h"
 
 namespace berth::cli {
@@ -45,6 +47,12 @@ Result<std::string> GenerateCdi(const GpuOpts& o) {
   BERTH_TRY(in.files, gpu::FindDriverLibraries(roots, version, caps), "the driver's libraries");
   for (auto& b : gpu::FindDriverBinaries(roots, caps)) in.files.push_back(std::move(b));
   for (auto& x : gpu::FindDriverExtras(roots, version, caps)) in.files.push_back(std::move(x));
+  // MIG devices where the driver's NVML reports some; a driver without NVML has none to list.
+  if (auto migs = gpu::ListMigDevices(roots, version)) {
+    if (!migs->empty()) in.mig = gpu::MigProcView(roots, std::move(*migs));
+  } else if (migs.error().kind() != ErrorKind::kNotFound) {
+    log::Warn("MIG devices left out: {}", migs.error().message());
+  }
   BERTH_TRY(gpu::CdiSpec spec, gpu::GenerateCdiSpec(in, gpu::HostDeviceNumbers(roots)));
   Json doc = gpu::CdiSpecToJson(spec);
   std::string text = format == "json" ? doc.dump(2) + "\n" : gpu::JsonToYaml(doc);

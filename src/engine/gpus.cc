@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <functional>
+#include <optional>
 
 #include "base/fs.h"
 #include "base/strings.h"
@@ -132,9 +133,15 @@ Result<void> ApplyGpus(const GpuPaths& paths, const std::vector<std::string>& im
       files.push_back(std::move(x));
     // The container's /proc shows the driver when this kernel runs it.
     bool mask_proc = fs::Exists("/proc/driver/nvidia");
+    std::optional<gpu::MigView> mig;  // NVML is asked only for a MIG id
+    if (gpu::WantsMig(selection)) {
+      BERTH_TRY(auto devices, gpu::ListMigDevices(roots, facts.driver_version), "--gpus");
+      mig = gpu::MigProcView(roots, std::move(devices));
+    }
     BERTH_TRY(gpu::GpuInjection plan,
               gpu::PlanInjection(selection, gpus, files, roots, gpu::HostDeviceNumbers(roots),
-                                 mask_proc, [](const std::string& p) { return fs::Exists(p); }),
+                                 mask_proc, [](const std::string& p) { return fs::Exists(p); },
+                                 mig ? &*mig : nullptr),
               "--gpus");
     BERTH_CHECK(gpu::ApplyInjection(plan, spec), "--gpus");
     BERTH_CHECK(LinkSonames(rootfs, files), "--gpus: linking the driver's libraries");

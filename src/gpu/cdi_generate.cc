@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "gpu/visible.h"
 
 namespace berth::gpu {
@@ -125,6 +127,27 @@ Result<CdiSpec> GenerateCdiSpec(const CdiGenerateInput& in, const DeviceNumberLo
     all.edits.device_nodes.push_back(SpecNode(node));
   }
   if (!in.gpus.empty()) spec.devices.push_back(std::move(all));
+
+  if (in.mig) {
+    for (const MigDevice& m : in.mig->devices) {
+      GpuSelection one;
+      one.visibility = GpuSelection::Devices::kList;
+      one.devices = {DeviceId{DeviceId::Kind::kMigIndex, m.uuid, m.gpu, m.index}};
+      BERTH_TRY(GpuInjection plan, PlanInjection(one, in.gpus, {}, in.roots, lookup, false, {}, &*in.mig),
+                "MIG device {}", m.uuid);
+      CdiDevice by_index;
+      by_index.name = fmt::format("{}:{}", m.gpu, m.index);
+      for (const auto& d : plan.edits.device_nodes) {
+        bool common = std::any_of(spec.edits.device_nodes.begin(), spec.edits.device_nodes.end(),
+                                  [&](const CdiDeviceNode& c) { return c.path == d.path; });
+        if (!common) by_index.edits.device_nodes.push_back(SpecNode(d));
+      }
+      CdiDevice by_uuid = by_index;
+      by_uuid.name = m.uuid;
+      spec.devices.push_back(std::move(by_index));
+      spec.devices.push_back(std::move(by_uuid));
+    }
+  }
 
   // 0.5.0: device names that start with a digit, hostPath in device nodes (and 0.4.0's mount
   // types), the lowest version that holds this spec and the one nvidia-ctk writes for it.

@@ -5,6 +5,7 @@
 // (inject.h), so both give a container the same nodes and mounts.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,9 @@ struct CdiGenerateInput {
   std::vector<GpuInfo> gpus;      // ListGpus
   std::vector<DriverFile> files;  // every capability's libraries and binaries
   std::string vendor = "nvidia.com", class_name = "gpu";
+  // The MIG devices (ListMigDevices, MigProcView): each becomes a device named "<gpu>:<mig>"
+  // and one named by its UUID, with its parent GPU's node and its nvidia-caps nodes.
+  std::optional<MigView> mig;
 };
 
 // The spec. Device nodes carry their paths only (a consumer stats the host node, as the

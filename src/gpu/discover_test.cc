@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "base/fs.h"
+#include "gpu/mig.h"
 #include "gpu/testing/fake_driver.h"
 
 namespace berth::gpu {
@@ -126,6 +127,11 @@ TEST(DiscoverTest, FindsLibrariesInAFakeDriverTreeThroughLdconfig) {
   auto bins = FindDriverBinaries(roots, {"utility", "compute"});
   ASSERT_EQ(bins.size(), 1u);
   EXPECT_EQ(bins[0].path, "/usr/bin/nvidia-smi");
+  // MIG devices from the stub NVML: GPU 1's slots 0 and 2.
+  auto migs = ListMigDevices(roots, "535.104.05");
+  ASSERT_TRUE(migs) << migs.error().message();
+  EXPECT_EQ(*migs, (std::vector<MigDevice>{{1, 0, testing::kFakeMig0, 1, 0}, {1, 2, testing::kFakeMig2, 2, 0}}));
+  EXPECT_EQ(ListMigDevices(roots, "999.1").error().kind(), ErrorKind::kNotFound);
   (void)fs::RemoveAll(root);
 }
 

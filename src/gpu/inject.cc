@@ -41,33 +41,39 @@ Result<void> AddDevice(GpuInjection& plan, const DriverRoots& roots, const Devic
   return {};
 }
 
-// Which GPUs, by index in bus order (ListGpus's order).
-Result<std::set<size_t>> ChooseGpus(const GpuSelection& selection, const std::vector<GpuInfo>& gpus) {
-  std::set<size_t> chosen;
+struct Chosen {
+  std::set<size_t> gpus;       // by index in bus order (ListGpus's order)
+  std::vector<MigDevice> migs;  // in the order asked, each once
+};
+
+Result<Chosen> Choose(const GpuSelection& selection, const std::vector<GpuInfo>& gpus, const MigView* mig) {
+  Chosen chosen;
   if (selection.visibility == GpuSelection::Devices::kAll) {
-    for (size_t i = 0; i < gpus.size(); ++i) chosen.insert(i);
+    for (size_t i = 0; i < gpus.size(); ++i) chosen.gpus.insert(i);
   } else if (selection.visibility == GpuSelection::Devices::kList) {
     for (const auto& id : selection.devices) {
+      if (id.kind == DeviceId::Kind::kMigUuid || id.kind == DeviceId::Kind::kMigIndex) {
+        if (!mig)
+          return MakeError(ErrorKind::kInvalidArgument, "device \"{}\": MIG devices need NVML", id.text);
+        auto m = std::find_if(mig->devices.begin(), mig->devices.end(), [&](const MigDevice& d) {
+          return id.kind == DeviceId::Kind::kMigUuid ? Lower(d.uuid) == Lower(id.text)
+                                                     : d.gpu == id.gpu && d.index == id.mig;
+        });
+        if (m == mig->devices.end() || m->gpu >= gpus.size())
+          return MakeError(ErrorKind::kInvalidArgument, "unknown device \"{}\"", id.text);
+        chosen.gpus.insert(m->gpu);
+        if (std::find(chosen.migs.begin(), chosen.migs.end(), *m) == chosen.migs.end()) chosen.migs.push_back(*m);
+        continue;
+      }
       std::optional<size_t> match;
       for (size_t i = 0; i < gpus.size() && !match; ++i) {
-        switch (id.kind) {
-          case DeviceId::Kind::kIndex:
-            if (id.gpu == i) match = i;
-            break;
-          case DeviceId::Kind::kGpuUuid:
-            if (Lower(id.text) == Lower(gpus[i].uuid)) match = i;
-            break;
-          case DeviceId::Kind::kPciBusId:
-            if (Lower(id.text) == Lower(gpus[i].bus_id)) match = i;
-            break;
-          case DeviceId::Kind::kMigUuid:
-          case DeviceId::Kind::kMigIndex:
-            return MakeError(ErrorKind::kInvalidArgument,
-                             "device \"{}\": MIG devices are not supported yet", id.text);
-        }
+        if ((id.kind == DeviceId::Kind::kIndex && id.gpu == i) ||
+            (id.kind == DeviceId::Kind::kGpuUuid && Lower(id.text) == Lower(gpus[i].uuid)) ||
+            (id.kind == DeviceId::Kind::kPciBusId && Lower(id.text) == Lower(gpus[i].bus_id)))
+          match = i;
       }
       if (!match) return MakeError(ErrorKind::kInvalidArgument, "unknown device \"{}\"", id.text);
-      chosen.insert(*match);
+      chosen.gpus.insert(*match);
     }
   }
   return chosen;
@@ -109,13 +115,21 @@ CdiMount DriverFileMount(const DriverFile& file, const DriverRoots& roots) {
                   {"ro", "nosuid", "nodev", "bind"}};
 }
 
+bool WantsMig(const GpuSelection& selection) {
+  return std::any_of(selection.devices.begin(), selection.devices.end(), [](const DeviceId& d) {
+    return d.kind == DeviceId::Kind::kMigUuid || d.kind == DeviceId::Kind::kMigIndex;
+  });
+}
+
 Result<GpuInjection> PlanInjection(const GpuSelection& selection, const std::vector<GpuInfo>& gpus,
                                    const std::vector<DriverFile>& files, const DriverRoots& roots,
                                    const DeviceNumberLookup& lookup, bool mask_proc,
-                                   const std::function<bool(const std::string&)>& existing) {
+                                   const std::function<bool(const std::string&)>& existing,
+                                   const MigView* mig) {
   GpuInjection plan;
   if (selection.visibility == GpuSelection::Devices::kVoid) return plan;
-  BERTH_TRY(std::set<size_t> chosen, ChooseGpus(selection, gpus));
+  BERTH_TRY(Chosen picked, Choose(selection, gpus, mig));
+  const std::set<size_t>& chosen = picked.gpus;
 
   const auto& caps = selection.capabilities;
   bool driver_access = Has(caps, "compute") || Has(caps, "utility") || !chosen.empty();
@@ -128,6 +142,18 @@ Result<GpuInjection> PlanInjection(const GpuSelection& selection, const std::vec
     std::string path = "/dev/nvidia" + std::to_string(gpus[i].minor);
     BERTH_CHECK(AddDevice(plan, roots, lookup, path, true), "GPU {} ({})", i, gpus[i].bus_id);
     plan.gpu_indexes.push_back(std::to_string(i));
+  }
+  std::vector<std::string> mig_access;  // the proc files that name the MIG nodes' minors
+  for (const MigDevice& m : picked.migs) {
+    for (const std::string& access : MigAccessFiles(gpus[m.gpu].minor, m)) {
+      BERTH_TRY(std::string text, mig->read(access), "MIG device {}", m.uuid);
+      BERTH_TRY(int minor, ParseDeviceFileMinor(text), "{}", access);
+      std::string node = "/dev/nvidia-caps/nvidia-cap" + std::to_string(minor);
+      bool have = std::any_of(plan.edits.device_nodes.begin(), plan.edits.device_nodes.end(),
+                              [&](const CdiDeviceNode& d) { return d.path == node; });
+      if (!have) BERTH_CHECK(AddDevice(plan, roots, lookup, node, true), "MIG device {}", m.uuid);
+      mig_access.push_back(access);
+    }
   }
 
   for (const auto& f : files) {
@@ -144,6 +170,7 @@ Result<GpuInjection> PlanInjection(const GpuSelection& selection, const std::vec
         CdiMount{"tmpfs", proc, "tmpfs", {"nosuid", "nodev", "noexec", "mode=0555"}});
     std::vector<std::string> keep = {"version", "params", "registry"};
     for (size_t i : chosen) keep.push_back("gpus/" + gpus[i].bus_id);
+    for (const auto& a : mig_access) keep.push_back(a.substr(proc.size() + 1));
     for (const auto& k : keep) {
       std::string host = Under(roots.driver_root, proc + "/" + k);
       if (existing && !existing(host)) continue;
@@ -157,6 +184,15 @@ Result<GpuInjection> PlanInjection(const GpuSelection& selection, const std::vec
 
 Result<void> ApplyInjection(const GpuInjection& plan, oci::Spec& spec) {
   return ApplyEdits(plan.edits, spec);
+}
+
+MigView MigProcView(const DriverRoots& roots, std::vector<MigDevice> devices) {
+  MigView v;
+  v.devices = std::move(devices);
+  v.read = [root = roots.driver_root](const std::string& path) -> Result<std::string> {
+    return fs::ReadFile(Under(root, path));  // procfs: size 0, read to the end
+  };
+  return v;
 }
 
 DeviceNumberLookup HostDeviceNumbers(const DriverRoots& roots) {

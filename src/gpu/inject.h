@@ -13,6 +13,7 @@
 #include "base/result.h"
 #include "gpu/cdi.h"
 #include "gpu/discover.h"
+#include "gpu/mig.h"
 #include "gpu/visible.h"
 #include "oci/runtime_spec.h"
 
@@ -49,22 +50,38 @@ Result<CdiDeviceNode> DeviceNodeFor(const std::string& path, const DriverRoots& 
 // One driver file bound read-only, nosuid, nodev at its path inside the driver root.
 CdiMount DriverFileMount(const DriverFile& file, const DriverRoots& roots);
 
+// What MIG ids are resolved against: the host's MIG devices (ListMigDevices) and a reader of
+// the driver's /proc files (a path like "/proc/driver/nvidia/capabilities/gpu1/mig/gi3/access",
+// read below the driver root).
+struct MigView {
+  std::vector<MigDevice> devices;
+  std::function<Result<std::string>(const std::string& proc_path)> read;
+};
+// Whether the selection names a MIG device (then PlanInjection needs a MigView).
+bool WantsMig(const GpuSelection& selection);
+// A view whose reader takes the /proc files below the driver root.
+MigView MigProcView(const DriverRoots& roots, std::vector<MigDevice> devices);
+
 // Resolves the selection against the GPUs found (indexes, UUIDs case-insensitively, PCI bus
-// ids; a MIG id is refused until MIG support exists) and plans what to inject:
+// ids; MIG UUIDs and GPU:MIG indexes against `mig`) and plans what to inject:
 //   - ControlDevicesFor(capabilities) (nvidiactl also for a GPU without compute/utility), then
-//     /dev/nvidia<minor> of every chosen GPU (none for kNone);
+//     /dev/nvidia<minor> of every chosen GPU (none for kNone) and of every chosen MIG device's
+//     parent, then each MIG device's /dev/nvidia-caps/nvidia-cap<N> nodes (N from its access
+//     files, MigAccessFiles);
 //   - every library and binary in `files` bound read-only, nosuid, nodev at its path;
 //   - with `mask_proc` (the container's /proc shows /proc/driver/nvidia: the host's kernel has
 //     the driver), a tmpfs over /proc/driver/nvidia with the driver's version, params and
-//     registry and the chosen GPUs' gpus/<bus id> directories bound back read-only from the
-//     driver root, as libnvidia-container masks it (`existing` says which of those exist);
+//     registry, the chosen GPUs' gpus/<bus id> directories and the chosen MIG devices' access
+//     files bound back read-only from the driver root, as libnvidia-container masks it
+//     (`existing` says which of those exist);
 //   - the selection's env.
 // An id that matches no GPU is `unknown device "7"` (libnvidia-container's words); kVoid plans
 // nothing.
 Result<GpuInjection> PlanInjection(const GpuSelection& selection, const std::vector<GpuInfo>& gpus,
                                    const std::vector<DriverFile>& files, const DriverRoots& roots,
                                    const DeviceNumberLookup& lookup, bool mask_proc = false,
-                                   const std::function<bool(const std::string&)>& existing = {});
+                                   const std::function<bool(const std::string&)>& existing = {},
+                                   const MigView* mig = nullptr);
 
 // Puts the plan into a runtime spec (ApplyEdits: devices and their cgroup rules, mounts ordered
 // by depth, env replacing by key).

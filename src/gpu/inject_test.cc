@@ -86,7 +86,7 @@ TEST(InjectTest, RefusesWhatItCannotGive) {
   EXPECT_FALSE(PlanInjection(Select("GPU-cccc"), kGpus, {}, kHost, FakeDev()));
   auto mig = PlanInjection(Select("0:1"), kGpus, {}, kHost, FakeDev());
   ASSERT_FALSE(mig);
-  EXPECT_NE(mig.error().message().find("MIG"), std::string::npos);
+  EXPECT_NE(mig.error().message().find("MIG devices need NVML"), std::string::npos);
   // A GPU whose node is missing is an error, not a container without it.
   std::vector<GpuInfo> ghost = {{"0000:5e:00.0", "C", "GPU-c", 9}};
   auto missing = PlanInjection(Select("all"), ghost, {}, kHost, FakeDev());
@@ -158,6 +158,62 @@ TEST(InjectTest, MasksProcDriverDownToTheChosenGpus) {
   // Without the driver in the host's kernel there is nothing to mask.
   auto unmasked = PlanInjection(Select("1"), kGpus, {}, kHost, FakeDev(), false, exists);
   EXPECT_TRUE(unmasked->edits.mounts.empty());
+}
+
+// MIG: the parent's node and the nvidia-caps nodes its access files name, those files kept under
+// the /proc mask; by UUID or GPU:MIG index; an empty slot is unknown.
+TEST(InjectTest, MigDevicesGetTheirParentAndCapNodes) {
+  std::map<std::string, std::string> proc = {
+      {"/proc/driver/nvidia/capabilities/gpu0/mig/gi3/access", "DeviceFileMinor: 30\n"},
+      {"/proc/driver/nvidia/capabilities/gpu0/mig/gi3/ci0/access", "DeviceFileMinor: 31\n"}};
+  MigView view;
+  view.devices = {{1, 2, "MIG-bbbb", 3, 0}};
+  view.read = [&](const std::string& path) -> Result<std::string> {
+    auto it = proc.find(path);
+    if (it == proc.end()) return MakeError(ErrorKind::kNotFound, "{}: missing", path);
+    return it->second;
+  };
+  auto lookup = [](const std::string& path) -> Result<DeviceNumbers> {
+    if (path.rfind("/dev/nvidia-caps/nvidia-cap", 0) == 0) return DeviceNumbers{508, std::stoi(path.substr(27))};
+    return FakeDev()(path);
+  };
+  std::set<std::string> have = {"/proc/driver/nvidia/capabilities/gpu0/mig/gi3/access",
+                                "/proc/driver/nvidia/capabilities/gpu0/mig/gi3/ci0/access"};
+  auto exists = [&](const std::string& p) { return have.count(p) > 0; };
+  for (const char* id : {"1:2", "mig-BBBB"}) {
+    auto sel = Select(id);
+    ASSERT_TRUE(WantsMig(sel)) << id;
+    auto plan = PlanInjection(sel, kGpus, {}, kHost, lookup, true, exists, &view);
+    ASSERT_TRUE(plan) << id << ": " << plan.error().message();
+    // GPU 1 is minor 0 (kGpus): its node, then the caps.
+    EXPECT_EQ(Paths(*plan), (std::vector<std::string>{"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
+                                                      "/dev/nvidia0", "/dev/nvidia-caps/nvidia-cap30",
+                                                      "/dev/nvidia-caps/nvidia-cap31"}))
+        << id;
+    std::vector<std::string> targets;
+    for (const auto& m : plan->edits.mounts) targets.push_back(m.container_path);
+    EXPECT_EQ(targets.back(), "/proc/driver/nvidia/capabilities/gpu0/mig/gi3/ci0/access") << id;
+  }
+  auto empty = PlanInjection(Select("1:1"), kGpus, {}, kHost, lookup, false, {}, &view);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().message(), "unknown device \"1:1\"");
+  EXPECT_FALSE(WantsMig(Select("0,1")));
+  // An access file that does not say its minor is an error naming it.
+  proc["/proc/driver/nvidia/capabilities/gpu0/mig/gi3/access"] = "garbage\n";
+  auto bad = PlanInjection(Select("1:2"), kGpus, {}, kHost, lookup, false, {}, &view);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("gi3/access: no DeviceFileMinor line"), std::string::npos)
+      << bad.error().message();
+}
+
+TEST(MigTest, DeviceFileMinor) {
+  EXPECT_EQ(*ParseDeviceFileMinor("DeviceFileMinor: 12\nDeviceFileMode: 292\n"), 12);
+  EXPECT_FALSE(ParseDeviceFileMinor("DeviceFileMinor: x\n"));
+  EXPECT_FALSE(ParseDeviceFileMinor("DeviceFileMinor: -1\n"));
+  EXPECT_FALSE(ParseDeviceFileMinor(""));
+  EXPECT_EQ(MigAccessFiles(2, MigDevice{0, 1, "MIG-x", 5, 7}),
+            (std::vector<std::string>{"/proc/driver/nvidia/capabilities/gpu2/mig/gi5/access",
+                                      "/proc/driver/nvidia/capabilities/gpu2/mig/gi5/ci7/access"}));
 }
 
 }  // namespace

@@ -145,6 +145,30 @@ TEST_F(GpuRunTest, OneGpuAndTheCgroupRefusesTheOther) {
   EXPECT_EQ(Capture(Berth() + " ps -aq"), "");
 }
 
+// MIG through the stub NVML (fake_driver.h): GPU 1's MIG device in slot 2 is GPU instance 2,
+// whose access files name nvidia-cap30 and nvidia-cap31.
+TEST_F(GpuRunTest, MigDevicesByIndexAndUuid) {
+  for (std::string id : {std::string("1:2"), std::string(gpu::testing::kFakeMig2)}) {
+    int rc;
+    std::string out = Run("--gpus '\"device=" + id + "\"' gpu-test sh -c 'ls /dev /dev/nvidia-caps; echo NV=$NVIDIA_VISIBLE_DEVICES'", &rc);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("nvidia1\n"), std::string::npos) << id << ": the parent GPU: " << out;
+    EXPECT_EQ(out.find("nvidia0\n"), std::string::npos) << id << ": " << out;
+    EXPECT_NE(out.find("nvidia-cap30\nnvidia-cap31\n"), std::string::npos) << id << ": " << out;
+    EXPECT_EQ(out.find("nvidia-cap21"), std::string::npos) << id << ": " << out;
+    EXPECT_NE(out.find("NV=" + id), std::string::npos) << out;
+  }
+  int rc;
+  std::string out = Run("--gpus '\"device=1:1\"' gpu-test true", &rc);
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_NE(out.find("unknown device \"1:1\""), std::string::npos) << out;
+  // The generated CDI spec names them too.
+  std::string yaml = Capture(Berth() + " gpu cdi generate 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << yaml;
+  EXPECT_NE(yaml.find("name: \"1:2\""), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find(std::string("name: \"") + gpu::testing::kFakeMig2 + "\""), std::string::npos) << yaml;
+}
+
 TEST_F(GpuRunTest, CapabilitiesChooseTheDriverFiles) {
   // utility alone: nvidia-smi and libnvidia-ml, not libcuda; no uvm.
   int rc;
