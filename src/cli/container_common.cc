@@ -136,6 +136,10 @@ std::string CurrentDir() {
 Result<engine::ContainerRecord> CreateFromFlags(const GlobalOptions& g, const store::Store& store,
                                                 const engine::RawRunFlags& raw) {
   BERTH_TRY(engine::RunOptions o, engine::ParseRunFlags(raw, CurrentDir(), HostEnv()));
+  if (::geteuid() != 0)
+    return MakeError(ErrorKind::kFailedPrecondition,
+                     "containers as an unprivileged user are not implemented yet (see berth info); "
+                     "the image commands work");
   // A host without the NVIDIA driver, or without the CDI devices named, says so before a pull.
   if (o.gpus || !o.cdi_devices.empty()) BERTH_CHECK(engine::CheckGpus(EnginePaths(g).gpu, {}, o));
   BERTH_CHECK(EnsureImage(g, store, o));

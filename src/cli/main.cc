@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "base/locations.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/sibling.h"
@@ -116,6 +117,12 @@ int Main(int argc, char** argv) {
   app.set_version_flag("-v,--version", "berth version " BERTH_VERSION "\nspec: 1.1.0");
   app.require_subcommand(1);
   GlobalOptions global;
+  // Root keeps the system paths; another user its own (base/locations.h).
+  auto where = fs::DefaultLocations();
+  if (where) {
+    global.root = where->root;
+    global.run_root = where->run_root;
+  }
   app.add_option("--root", global.root, "Storage for images and containers")->capture_default_str();
   app.add_option("--log-level", global.log_level, "debug, info, warn or error")->capture_default_str();
   Action action;
@@ -152,6 +159,19 @@ int Main(int argc, char** argv) {
   if (!action) {
     std::fputs(app.help().c_str(), stderr);
     return 1;
+  }
+  if (!runtime_command && sub != "monitor") {
+    if (!where) {
+      std::fprintf(stderr, "berth: %s\n", where.error().message().c_str());
+      return 125;
+    }
+    // A user's run root may sit in /tmp, where another user could have made the name first.
+    if (where->rootless) {
+      if (auto ok = fs::EnsurePrivateDir(global.run_root, ::geteuid()); !ok) {
+        std::fprintf(stderr, "berth: %s\n", ok.error().message().c_str());
+        return 125;
+      }
+    }
   }
   return action();
 }

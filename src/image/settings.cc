@@ -7,6 +7,7 @@
 
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/locations.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "image/install.h"
@@ -165,7 +166,9 @@ Result<Settings> LoadSettings(const std::string& path) {
 
 Result<Settings> LoadDefaultSettings() {
   const char* env = std::getenv("BERTH_CONFIG");
-  return LoadSettings(SettingsPath(env ? env : ""));
+  if (env && *env) return LoadSettings(env);
+  BERTH_TRY(fs::Locations where, fs::DefaultLocations());
+  return LoadSettings(where.settings);
 }
 
 void ApplyTransferLimits(const Settings& settings, registry::Options& options) {

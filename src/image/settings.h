@@ -1,5 +1,5 @@
-// berth's configuration file for the image commands: /etc/berth/config.json, or the file that
-// $BERTH_CONFIG names. Every key is optional and a missing file means the defaults:
+// berth's configuration file: /etc/berth/config.json (root; ~/.config/berth/config.json for
+// another user), or the file that $BERTH_CONFIG names. Every key is optional and a missing file means the defaults:
 //
 //   {
 //     "insecure-registries": ["reg.internal:5000", "10.0.0.7"],  // plain HTTP, as the flag
@@ -62,7 +62,8 @@ std::string SettingsPath(std::string_view berth_config_env);
 Result<Settings> ParseSettings(std::string_view text, std::string_view what);
 // Reads `path`; a missing file is the defaults.
 Result<Settings> LoadSettings(const std::string& path);
-// LoadSettings(SettingsPath(getenv("BERTH_CONFIG"))).
+// LoadSettings of $BERTH_CONFIG when set, else of this user's settings file: /etc/berth/config.json
+// for root, ~/.config/berth/config.json for another user (base/locations.h).
 Result<Settings> LoadDefaultSettings();
 
 // "20GiB", "512M", "1000" -> bytes (1024-based units, case-insensitive).

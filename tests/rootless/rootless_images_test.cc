@@ -1,0 +1,128 @@
+// berth as an ordinary user (issue 14, first part): where things live and the image commands.
+// Root makes a registry (skopeo pushes a busybox image into it) and home directories; then
+// everything runs as uid 65534 (and 65533 for isolation) through setpriv, with a clean
+// environment: no setuid helper, nothing configured for the user.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "base/fs.h"
+#include "base/json.h"
+#include "store/testing/registry_fixture.h"
+#include "../engine/busybox_rootfs.h"
+
+namespace berth {
+namespace {
+
+using berth::testing::Capture;
+using berth::testing::Shell;
+
+class RootlessImagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "host: root makes the users' homes and the registry";
+    if (!testing::HaveRegistryTools()) GTEST_SKIP() << "host: docker-registry and skopeo";
+    char tmpl[] = "/tmp/berth-rootless-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+    for (const char* u : {"65534", "65533"})
+      ASSERT_TRUE(Shell("mkdir -p " + dir_ + "/home" + u + " && chown " + u + ":" + u + " " + dir_ + "/home" + u));
+    ASSERT_TRUE(fs::MkdirAll(dir_ + "/registry"));
+    registry_ = std::make_unique<testing::RealRegistry>(dir_ + "/registry", false);
+    ASSERT_TRUE(registry_->up());
+    std::string root_berth = std::string(BERTH_BIN) + " --root " + dir_ + "/rootstore";
+    ASSERT_TRUE(Shell(testing::ImportBusyboxImage(dir_ + "/img", root_berth, "bb:1") + " >/dev/null && " +
+                      root_berth + " save -o " + dir_ + "/bb.tar bb:1 && skopeo copy -q --dest-tls-verify=false "
+                      "docker-archive:" + dir_ + "/bb.tar docker://" + registry_->domain() + "/bb:1"));
+  }
+  void TearDown() override {
+    registry_.reset();
+    (void)Shell("rm -rf /tmp/berth-65534 /tmp/berth-65533");
+    if (!dir_.empty()) (void)fs::RemoveAll(dir_);
+  }
+  // berth as `uid`, with only HOME and PATH set.
+  std::string As(const std::string& uid, const std::string& args, int* rc = nullptr) {
+    return Capture("cd / && setpriv --reuid=" + uid + " --regid=" + uid + " --clear-groups env -i HOME=" + dir_ +
+                       "/home" + uid + " PATH=/usr/bin:/bin " + BERTH_BIN + " " + args + " 2>&1",
+                   rc);
+  }
+
+  std::string dir_;
+  std::unique_ptr<testing::RealRegistry> registry_;
+};
+
+TEST_F(RootlessImagesTest, ImageCommandsWorkInTheUsersOwnStore) {
+  std::string home = dir_ + "/home65534";
+  std::string ref = registry_->domain() + "/bb:1";
+  int rc;
+  auto info = ParseJson(As("65534", "info --format json", &rc), "info");
+  ASSERT_TRUE(info) << info.error().message();
+  EXPECT_EQ((*info)["Rootless"], true);
+  EXPECT_EQ((*info)["Storage"], home + "/.local/share/berth");
+  EXPECT_EQ((*info)["RunRoot"], "/tmp/berth-65534");
+  EXPECT_EQ((*info)["Settings"], home + "/.config/berth/config.json");
+
+  std::string out = As("65534", "pull -q " + ref, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  out = As("65534", "images", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find(registry_->domain() + "/bb"), std::string::npos) << out;
+  EXPECT_EQ(As("65534", "tag " + ref + " mine:latest", &rc), "");
+  EXPECT_EQ(rc, 0);
+  out = As("65534", "inspect mine:latest", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  out = As("65534", "save -o " + home + "/bb.tar mine:latest", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(fs::Exists(home + "/bb.tar"));
+
+  // Everything the user made is the user's, under the user's home and private run root.
+  std::string owners = Capture("find " + home + "/.local/share/berth /tmp/berth-65534 ! -user 65534 | head -3");
+  EXPECT_EQ(owners, "") << "files not owned by the user";
+  struct stat st;
+  ASSERT_EQ(::stat("/tmp/berth-65534", &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+
+  // Another user sees none of it: not the images, not the files.
+  out = As("65533", "images -q", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "");
+  out = Capture("setpriv --reuid=65533 --regid=65533 --clear-groups ls " + home +
+                    "/.local/share/berth/blobs 2>&1",
+                &rc);
+  EXPECT_NE(rc, 0) << out;
+
+  // Containers are not there yet: one line, no container, no leftovers.
+  out = As("65534", "run --rm mine:latest true", &rc);
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_NE(out.find("containers as an unprivileged user are not implemented yet"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
+  EXPECT_EQ(As("65534", "ps -aq", &rc), "");
+
+  out = As("65534", "rmi mine:latest " + ref, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(As("65534", "images -q", &rc), "");
+}
+
+// A run root in /tmp that someone else made first is refused, not used.
+TEST_F(RootlessImagesTest, ForeignRunRootIsRefused) {
+  ASSERT_TRUE(Shell("mkdir -p /tmp/berth-65534 && chown 65533 /tmp/berth-65534 && chmod 700 /tmp/berth-65534"));
+  int rc;
+  std::string out = As("65534", "images", &rc);
+  EXPECT_EQ(rc, 125) << out;
+  EXPECT_NE(out.find("/tmp/berth-65534 is not a private directory of uid 65534 (a directory owned by uid 65533"),
+            std::string::npos)
+      << out;
+  // With XDG_RUNTIME_DIR the user's own directory is used instead.
+  ASSERT_TRUE(Shell("mkdir -p " + dir_ + "/xdg && chown 65534 " + dir_ + "/xdg && chmod 700 " + dir_ + "/xdg"));
+  out = Capture("setpriv --reuid=65534 --regid=65534 --clear-groups env -i HOME=" + dir_ +
+                    "/home65534 XDG_RUNTIME_DIR=" + dir_ + "/xdg " + BERTH_BIN + " images -q 2>&1",
+                &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(fs::Exists(dir_ + "/xdg/berth"));
+}
+
+}  // namespace
+}  // namespace berth
