@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "build/pathmatch.h"
+
 namespace berth::build {
 namespace {
 
@@ -20,95 +22,6 @@ std::string Quote(std::string_view s) {
     out += c;
   }
   return out + "\"";
-}
-
-// One UTF-8 character at s[i]: its code point and length. A malformed byte reads as U+FFFD of
-// length 1, as Go does.
-std::pair<char32_t, size_t> DecodeRune(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = b(i);
-  if (c < 0x80) return {c, 1};
-  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-  if (len == 0 || c >= 0xF8 || i + len > s.size()) return {0xFFFD, 1};
-  char32_t r = c & (0x7F >> len);
-  for (size_t k = 1; k < len; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return {0xFFFD, 1};
-    r = (r << 6) | (b(i + k) & 0x3F);
-  }
-  return {r, len};
-}
-
-// A character class: `[` `^`? then items `c` or `c-c` (`\` escaping), then `]`.
-struct CharClass {
-  bool negated = false;
-  std::vector<std::pair<char32_t, char32_t>> ranges;
-
-  bool Contains(char32_t r) const {
-    bool in = false;
-    for (auto [lo, hi] : ranges) in = in || (lo <= r && r <= hi);
-    return in != negated;
-  }
-};
-
-// filepath.Match's getEsc: one class character, `\` escaping the next. Refuses `-` and `]` in
-// this position, a missing character, and a class that ends right after it.
-std::optional<char32_t> ClassChar(std::string_view p, size_t& i) {
-  if (i >= p.size() || p[i] == '-' || p[i] == ']') return std::nullopt;
-  if (p[i] == '\\') {
-    ++i;
-    if (i >= p.size()) return std::nullopt;
-  }
-  auto [r, n] = DecodeRune(p, i);
-  if (r == 0xFFFD && n == 1 && static_cast<unsigned char>(p[i]) >= 0x80) return std::nullopt;
-  i += n;
-  if (i >= p.size()) return std::nullopt;
-  return r;
-}
-
-// Parses a class starting after its `[`; on success `i` is past the `]`.
-std::optional<CharClass> ParseClass(std::string_view p, size_t& i) {
-  CharClass cls;
-  if (i < p.size() && p[i] == '^') {
-    cls.negated = true;
-    ++i;
-  }
-  for (;;) {
-    if (i < p.size() && p[i] == ']' && !cls.ranges.empty()) {
-      ++i;
-      return cls;
-    }
-    auto lo = ClassChar(p, i);
-    if (!lo) return std::nullopt;
-    char32_t hi = *lo;
-    if (p[i] == '-') {
-      ++i;
-      auto h = ClassChar(p, i);
-      if (!h) return std::nullopt;
-      hi = *h;
-    }
-    cls.ranges.emplace_back(*lo, hi);
-  }
-}
-
-// Go's filepath.Match syntax check (what patternmatcher.New calls it for): every chunk between
-// unbracketed stars must be well formed.
-bool ValidMatchSyntax(std::string_view p) {
-  size_t i = 0;
-  while (i < p.size()) {
-    char c = p[i];
-    if (c == '*' || c == '?') {
-      ++i;
-    } else if (c == '[') {
-      ++i;
-      if (!ParseClass(p, i)) return false;
-    } else if (c == '\\') {
-      if (i + 1 >= p.size()) return false;
-      i += 2;
-    } else {
-      ++i;
-    }
-  }
-  return true;
 }
 
 // How a compiled pattern is tested, as patternmatcher decides it from the pattern's shape.
@@ -206,7 +119,7 @@ IgnoreMatcher::Compiled Compile(const std::string& pattern) {
       }
     } else if (ch == '[') {
       size_t j = i;
-      auto cls = ParseClass(p, j);
+      auto cls = ParseCharClass(p, j);
       if (cls) {
         c.tokens.push_back({TokenKind::kClass, "", *cls});
         i = j;

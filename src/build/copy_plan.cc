@@ -1,0 +1,488 @@
+#include "build/copy_plan.h"
+
+#include <deque>
+#include <map>
+
+#include "base/fs.h"
+#include "base/strings.h"
+#include "build/pathmatch.h"
+
+namespace berth::build {
+namespace {
+
+// BuildKit's fs.RootPath allows this many symlinks on one path.
+constexpr int kMaxSymlinks = 255;
+
+// chmod(1)'s classes: setuid with the user, setgid with the group; "a" is all but sticky.
+constexpr uint32_t kWhoUser = 04700, kWhoGroup = 02070, kWhoOther = 00007, kWhoAll = 06777;
+constexpr uint32_t kSticky = 01000;
+
+std::optional<uint32_t> ParseId(std::string_view s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > 0xFFFFFFFFu) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+Unexpected BadChmod(std::string_view value) {
+  return MakeError(ErrorKind::kInvalidArgument,
+                   "invalid chmod parameter: '{}'. it should be octal string and between 0 and "
+                   "07777",
+                   value);
+}
+
+// The parent of a clean relative path ("a/b" -> "a", "a" -> ".").
+std::string Parent(std::string_view p) {
+  size_t slash = p.rfind('/');
+  return slash == std::string_view::npos ? "." : std::string(p.substr(0, slash));
+}
+
+std::string JoinRel(std::string_view dir, std::string_view name) {
+  return dir == "." ? std::string(name) : std::string(dir) + "/" + std::string(name);
+}
+
+std::vector<std::string> Components(std::string_view p) {
+  std::vector<std::string> out;
+  for (std::string& c : str::Split(p, '/')) {
+    if (!c.empty()) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// Resolves a clean relative path in the tree as if its root were "/": symlinks are followed
+// (the last component only when follow_last), an absolute target restarts at the root, ".."
+// stops there. nullopt when a component is missing or not a directory.
+Result<std::optional<size_t>> ResolveInTree(const BuildContext& tree, std::string_view rel,
+                                            bool follow_last, std::string_view shown) {
+  std::deque<std::string> rest;
+  for (std::string& c : Components(rel)) rest.push_back(std::move(c));
+  std::string cur = ".";
+  int links = 0;
+  while (!rest.empty()) {
+    std::string c = std::move(rest.front());
+    rest.pop_front();
+    if (c == ".") continue;
+    if (c == "..") {
+      cur = cur == "." ? "." : Parent(cur);
+      continue;
+    }
+    std::string next = JoinRel(cur, c);
+    auto idx = tree.IndexOf(next);
+    if (!idx) return std::nullopt;
+    const ContextEntry& e = tree.entries()[*idx];
+    if (e.type == EntryType::kSymlink && (!rest.empty() || follow_last)) {
+      if (++links > kMaxSymlinks) {
+        return MakeError(ErrorKind::kInvalidArgument, "\"{}\": too many levels of symbolic links",
+                         shown);
+      }
+      std::vector<std::string> target = Components(e.link_target);
+      if (!e.link_target.empty() && e.link_target[0] == '/') cur = ".";
+      rest.insert(rest.begin(), target.begin(), target.end());
+      continue;
+    }
+    if (!rest.empty() && e.type != EntryType::kDirectory) return std::nullopt;
+    cur = std::move(next);
+  }
+  return tree.IndexOf(cur);
+}
+
+// One resolved source: the entry to copy and the name its copy takes.
+struct Source {
+  size_t index;
+  std::string name;
+};
+
+// Expands a wildcard source: `dir` (resolved) then `patterns`, one per component.
+Result<std::vector<Source>> MatchWildcards(const BuildContext& tree, size_t dir,
+                                           const std::vector<std::string>& patterns) {
+  std::vector<size_t> level = {dir};
+  std::vector<Source> out;
+  for (size_t k = 0; k < patterns.size(); ++k) {
+    bool last = k + 1 == patterns.size();
+    std::vector<size_t> next;
+    for (size_t d : level) {
+      for (std::string_view name : tree.Children(d)) {
+        BERTH_TRY(bool match, MatchPattern(patterns[k], name));
+        if (!match) continue;
+        size_t idx = *tree.IndexOf(JoinRel(tree.entries()[d].path, name));
+        if (last) {
+          out.push_back({idx, std::string(name)});
+        } else if (tree.entries()[idx].type == EntryType::kDirectory) {
+          next.push_back(idx);
+        }
+      }
+    }
+    level = std::move(next);
+  }
+  return out;
+}
+
+class Planner {
+ public:
+  Planner(const BuildContext& tree, const CopyRequest& req) : tree_(tree), req_(req) {}
+
+  Result<CopyPlan> Plan() {
+    CopyDest dest = ResolveCopyDest(req_.dest, req_.workdir);
+    // Resolve every source first: the destination rule depends on how many there are.
+    struct Resolved {
+      std::vector<Source> sources;
+      const Heredoc* heredoc = nullptr;
+    };
+    std::vector<Resolved> all;
+    size_t count = 0;
+    for (const std::string& src : req_.sources) {
+      Resolved r;
+      if (auto word = ParseHeredocWord(src)) {
+        for (const Heredoc& h : req_.heredocs) {
+          if (h.name == word->name) r.heredoc = &h;
+        }
+      }
+      if (r.heredoc == nullptr) {
+        BERTH_TRY(r.sources, Resolve(src));
+      }
+      count += r.heredoc != nullptr ? 1 : r.sources.size();
+      all.push_back(std::move(r));
+    }
+    if (count > 1 && !dest.named_dir) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "When using {} with more than one source file, the destination must be a "
+                       "directory and end with a /",
+                       req_.command);
+    }
+    bool into_dir = dest.named_dir || req_.dest_is_directory;
+    for (const Resolved& r : all) {
+      if (r.heredoc != nullptr) {
+        AddHeredoc(*r.heredoc, into_dir ? fs::Join(dest.path, r.heredoc->name) : dest.path);
+        continue;
+      }
+      for (const Source& s : r.sources) {
+        const ContextEntry& e = tree_.entries()[s.index];
+        if (e.type == EntryType::kDirectory) {
+          AddDirectory(s.index, dest.path);
+        } else {
+          links_.clear();
+          CopyOp op = OpFor(e, into_dir ? fs::Join(dest.path, s.name) : dest.path);
+          op.unpack = req_.command == "ADD" && e.type == EntryType::kRegular;
+          plan_.ops.push_back(std::move(op));
+        }
+      }
+    }
+    return std::move(plan_);
+  }
+
+ private:
+  Result<std::vector<Source>> Resolve(const std::string& src) {
+    if (IsRemoteSource(src)) {
+      if (req_.command == "COPY") {
+        return MakeError(ErrorKind::kInvalidArgument, "source can't be a URL for COPY");
+      }
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "{} {}: a remote source is fetched by the builder, not planned as a path",
+                       req_.command, src);
+    }
+    if (req_.from_context && !src.empty() && src[0] != '/') {
+      std::string clean = CleanPath(src);
+      if (clean == ".." || clean.starts_with("../")) {
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "forbidden path outside the build context: {}", src);
+      }
+    }
+    std::string abs = CleanPath("/" + src);  // "/a/b", "/" for the root
+    std::vector<std::string> comps = Components(abs);
+    size_t first_wild = comps.size();
+    for (size_t i = 0; i < comps.size(); ++i) {
+      if (HasWildcards(comps[i])) {
+        first_wild = i;
+        break;
+      }
+    }
+    std::string prefix = ".";
+    for (size_t i = 0; i < first_wild; ++i) prefix = JoinRel(prefix, comps[i]);
+    bool wildcard = first_wild < comps.size();
+    BERTH_TRY(auto idx, ResolveInTree(tree_, prefix, /*follow_last=*/true, abs));
+    if (!wildcard) {
+      if (!idx) {
+        bool ignored = tree_.Ignored(prefix);
+        return MakeError(ErrorKind::kNotFound, "\"{}\": not found{}", abs,
+                         ignored ? " (excluded by .dockerignore)" : "");
+      }
+      return std::vector<Source>{{*idx, comps.empty() ? "" : comps.back()}};
+    }
+    if (!idx || tree_.entries()[*idx].type != EntryType::kDirectory) return std::vector<Source>{};
+    std::vector<std::string> patterns(comps.begin() + static_cast<ptrdiff_t>(first_wild),
+                                      comps.end());
+    BERTH_TRY(auto matches, MatchWildcards(tree_, *idx, patterns));
+    // A matched symlink is followed, as any source is; one that leads nowhere is missing.
+    std::vector<Source> out;
+    for (Source& m : matches) {
+      std::string shown = "/" + tree_.entries()[m.index].path;
+      BERTH_TRY(auto target, ResolveInTree(tree_, shown.substr(1), /*follow_last=*/true, shown));
+      if (!target) return MakeError(ErrorKind::kNotFound, "\"{}\": not found", shown);
+      out.push_back({*target, std::move(m.name)});
+    }
+    return out;
+  }
+
+  CopyOp OpFor(const ContextEntry& e, std::string dest) {
+    CopyOp op;
+    op.dest = std::move(dest);
+    op.source_path = e.path;
+    op.source = tree_.root().empty() ? ""
+                : e.path == "."      ? tree_.root()
+                                     : fs::Join(tree_.root(), e.path);
+    op.type = e.type;
+    op.mode = e.mode;
+    if (req_.chmod && e.type != EntryType::kSymlink) {
+      op.mode = req_.chmod->Apply(e.mode, e.type == EntryType::kDirectory);
+    }
+    if (req_.chown) {
+      op.uid = req_.chown->uid;
+      op.gid = req_.chown->gid;
+    } else if (!req_.from_context) {
+      op.uid = e.uid;
+      op.gid = e.gid;
+    }
+    op.size = e.size;
+    op.link_target = e.link_target;
+    op.rdev = e.rdev;
+    op.ino = e.ino;
+    op.mtime_ns = e.mtime_ns;
+    op.ctime_ns = e.ctime_ns;
+    if (e.type != EntryType::kDirectory && e.nlink > 1) {
+      auto [it, fresh] = links_.try_emplace({e.dev, e.ino}, op.dest);
+      if (!fresh) op.hardlink = it->second;
+    }
+    return op;
+  }
+
+  void AddDirectory(size_t index, const std::string& dest) {
+    links_.clear();  // hard links are kept within one source, as BuildKit's copy keeps them
+    CopyOp top = OpFor(tree_.entries()[index], dest);
+    top.create_only = true;
+    plan_.ops.push_back(std::move(top));
+    auto [first, last] = tree_.Subtree(index);
+    const std::string& base = tree_.entries()[index].path;
+    size_t skip = base == "." ? 0 : base.size() + 1;
+    for (size_t i = first; i < last; ++i) {
+      const ContextEntry& e = tree_.entries()[i];
+      plan_.ops.push_back(OpFor(e, fs::Join(dest, std::string_view(e.path).substr(skip))));
+    }
+  }
+
+  void AddHeredoc(const Heredoc& h, std::string dest) {
+    CopyOp op;
+    op.dest = std::move(dest);
+    op.type = EntryType::kRegular;
+    op.mode = req_.chmod ? req_.chmod->Apply(0644, false) : 0644;
+    if (req_.chown) {
+      op.uid = req_.chown->uid;
+      op.gid = req_.chown->gid;
+    }
+    op.size = h.content.size();
+    op.content = h.content;
+    plan_.ops.push_back(std::move(op));
+  }
+
+  const BuildContext& tree_;
+  const CopyRequest& req_;
+  CopyPlan plan_;
+  std::map<std::pair<uint64_t, uint64_t>, std::string> links_;  // (dev, ino) -> first dest
+};
+
+}  // namespace
+
+Result<std::optional<Chown>> ParseChown(std::string_view value) {
+  if (value.empty()) return std::optional<Chown>{};
+  Chown c;
+  size_t colon = value.find(':');
+  c.user = std::string(value.substr(0, colon));
+  if (colon != std::string_view::npos) {
+    c.group = std::string(value.substr(colon + 1));
+    if (c.group.empty()) {
+      return MakeError(ErrorKind::kInvalidArgument, "--chown={}: the group is empty", value);
+    }
+  }
+  if (c.user.empty()) {
+    return MakeError(ErrorKind::kInvalidArgument, "--chown={}: the user is empty", value);
+  }
+  return std::optional<Chown>(std::move(c));
+}
+
+Result<Owner> ResolveChown(const Chown& chown, const IdLookup& lookup) {
+  Owner out;
+  if (auto id = ParseId(chown.user)) {
+    out = {*id, *id};
+  } else {
+    auto u = lookup.user ? lookup.user(chown.user) : std::nullopt;
+    if (!u) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "unable to find user {}: no matching entries in passwd file", chown.user);
+    }
+    out = *u;
+  }
+  if (chown.group.empty()) return out;
+  if (auto id = ParseId(chown.group)) {
+    out.gid = *id;
+  } else {
+    auto g = lookup.group ? lookup.group(chown.group) : std::nullopt;
+    if (!g) {
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "unable to find group {}: no matching entries in group file", chown.group);
+    }
+    out.gid = *g;
+  }
+  return out;
+}
+
+Result<Chmod> Chmod::Parse(std::string_view value) {
+  Chmod m;
+  m.text_ = std::string(value);
+  if (value.empty()) return BadChmod(value);
+  if (value[0] >= '0' && value[0] <= '9') {
+    uint32_t v = 0;
+    for (char c : value) {
+      if (c < '0' || c > '7' || v > 07777) return BadChmod(value);
+      v = v * 8 + static_cast<uint32_t>(c - '0');
+    }
+    if (v > 07777) return BadChmod(value);
+    m.ops_ = {{Op::kClear, 07777, 0, 0}, {Op::kSet, v, 0, 0}};
+    return m;
+  }
+  // BSD setmode's grammar: clause[,clause...], clause = who* (op perm*)+.
+  auto add = [&](char op, uint32_t who, uint32_t perm) {
+    if (op == '=') {
+      m.ops_.push_back({Op::kClear, who != 0 ? who : kWhoAll, 0, 0});
+      op = '+';
+    }
+    uint32_t bits = (who != 0 ? who : 07777) & perm;
+    if (op == '+') m.ops_.push_back({Op::kSet, bits, 0, 0});
+    if (op == '-') m.ops_.push_back({Op::kClear, bits, 0, 0});
+    if (op == 'X') m.ops_.push_back({Op::kSetIfExecutable, bits, 0, 0});
+  };
+  size_t i = 0;
+  for (;;) {
+    uint32_t who = 0;
+    for (; i < value.size(); ++i) {
+      char c = value[i];
+      if (c == 'a') {
+        who |= kWhoAll;
+      } else if (c == 'u') {
+        who |= kWhoUser;
+      } else if (c == 'g') {
+        who |= kWhoGroup;
+      } else if (c == 'o') {
+        who |= kWhoOther;
+      } else {
+        break;
+      }
+    }
+    if (i >= value.size()) return BadChmod(value);
+    for (;;) {  // one op and its perms
+      char op = value[i++];
+      if (op != '+' && op != '-' && op != '=') return BadChmod(value);
+      bool equal_done = op != '=';
+      who &= ~kSticky;
+      uint32_t perm = 0, perm_x = 0;
+      for (;; ++i) {
+        char c = i < value.size() ? value[i] : '\0';
+        bool not_only_other = who == 0 || (who & ~kWhoOther) != 0;
+        if (c == 'r') {
+          perm |= 0444;
+        } else if (c == 'w') {
+          perm |= 0222;
+        } else if (c == 'x') {
+          perm |= 0111;
+        } else if (c == 's') {
+          if (not_only_other) perm |= 06000;
+        } else if (c == 't') {
+          if (not_only_other) {
+            who |= kSticky;
+            perm |= kSticky;
+          }
+        } else if (c == 'X') {
+          // chmod(1): with `-` every execute bit goes anyway, so X is x; with `+` and `=` it
+          // depends on the file (BuildKit's first parser ignored X after `=`: moby/buildkit#5835).
+          if (op == '-') {
+            perm |= 0111;
+          } else {
+            perm_x = 0111;
+          }
+        } else if (c == 'u' || c == 'g' || c == 'o') {
+          if (perm != 0) add(op, who, perm);
+          perm = 0;
+          if (op == '=') equal_done = true;
+          if (perm_x != 0) add('X', who, perm_x);
+          perm_x = 0;
+          Op copy{Op::kCopy, 0, c, op};
+          copy.u = who == 0 || (who & 0400) != 0;
+          copy.g = who == 0 || (who & 0040) != 0;
+          copy.o = who == 0 || (who & 0004) != 0;
+          m.ops_.push_back(copy);
+        } else {
+          if (perm != 0 || !equal_done) add(op, who, perm);
+          if (perm_x != 0) add('X', who, perm_x);
+          break;
+        }
+      }
+      if (i >= value.size() || value[i] == ',') break;
+    }
+    if (i >= value.size()) return m;
+    ++i;  // the ','
+  }
+}
+
+uint32_t Chmod::Apply(uint32_t mode, bool directory) const {
+  uint32_t orig = mode & 07777, out = orig;
+  auto shift = [](char cls) { return cls == 'u' ? 6 : cls == 'g' ? 3 : 0; };
+  for (const Op& op : ops_) {
+    switch (op.kind) {
+      case Op::kClear:
+        out &= ~op.bits;
+        break;
+      case Op::kSet:
+        out |= op.bits;
+        break;
+      case Op::kSetIfExecutable:
+        if (directory || (orig & 0111) != 0) out |= op.bits;
+        break;
+      case Op::kCopy: {
+        uint32_t v = (out >> shift(op.from)) & 7;
+        for (char to : {'u', 'g', 'o'}) {
+          bool on = to == 'u' ? op.u : to == 'g' ? op.g : op.o;
+          if (!on) continue;
+          int s = shift(to);
+          if (op.op == '-') out &= ~(v << s);
+          if (op.op == '=') out &= ~(7u << s);
+          if (op.op == '+' || op.op == '=') out |= v << s;
+        }
+        break;
+      }
+    }
+  }
+  return out & 07777;
+}
+
+bool IsRemoteSource(std::string_view s) {
+  return s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git://") ||
+         s.starts_with("git@") || s.starts_with("ssh://");
+}
+
+CopyDest ResolveCopyDest(std::string_view dest, std::string_view workdir) {
+  CopyDest d;
+  d.named_dir = dest.empty() || dest == "." || dest.back() == '/';
+  std::string joined = !dest.empty() && dest[0] == '/'
+                           ? std::string(dest)
+                           : std::string(workdir.empty() ? "/" : workdir) + "/" + std::string(dest);
+  d.path = CleanPath("/" + joined);
+  return d;
+}
+
+Result<CopyPlan> PlanCopy(const BuildContext& tree, const CopyRequest& request) {
+  return Planner(tree, request).Plan();
+}
+
+}  // namespace berth::build
