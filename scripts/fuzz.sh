@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_tar_apply fuzz_reference fuzz_www_authenticate fuzz_image_spec fuzz_runtime_spec fuzz_gpu_files)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_tar_apply fuzz_reference fuzz_www_authenticate fuzz_image_spec fuzz_runtime_spec fuzz_gpu_files fuzz_dockerfile)
 command -v clang++ >/dev/null || { echo "scripts/fuzz.sh: clang++ is missing (apt-get install clang)" >&2; exit 1; }
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_BUILD_TESTS=OFF \
   -DBERTH_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
