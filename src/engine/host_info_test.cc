@@ -1,0 +1,55 @@
+#include "engine/host_info.h"
+
+#include <gtest/gtest.h>
+
+namespace berth::engine {
+namespace {
+
+InfoFacts User(std::string kernel) {
+  InfoFacts f;
+  f.rootless = true;
+  f.kernel_release = std::move(kernel);
+  f.cgroup_layout = "hybrid";
+  return f;
+}
+
+TEST(HostInfo, KernelVersion) {
+  EXPECT_EQ(KernelVersion("6.1.0-28-amd64"), (std::pair{6, 1}));
+  EXPECT_EQ(KernelVersion("5.10.0"), (std::pair{5, 10}));
+  EXPECT_EQ(KernelVersion("x"), (std::pair{0, 0}));
+}
+
+TEST(HostInfo, OverlayByKernelAndHelpers) {
+  InfoFacts root;
+  EXPECT_EQ(ChooseOverlay(root).what, "overlayfs");
+  EXPECT_EQ(ChooseOverlay(User("6.1.0-28-amd64")).what, "overlayfs");
+  InfoFacts old = User("5.10.0-1");
+  EXPECT_EQ(ChooseOverlay(old).what, "none");
+  old.fuse_overlayfs = "/usr/bin/fuse-overlayfs";
+  EXPECT_EQ(ChooseOverlay(old).what, "none") << "no /dev/fuse";
+  old.dev_fuse = true;
+  EXPECT_EQ(ChooseOverlay(old).what, "fuse-overlayfs");
+  EXPECT_NE(ChooseOverlay(old).why.find("< 5.11"), std::string::npos);
+}
+
+TEST(HostInfo, NetworkAndLimits) {
+  EXPECT_EQ(ChooseNetwork(InfoFacts{}).what, "bridge");
+  InfoFacts u = User("6.1.0");
+  EXPECT_EQ(ChooseNetwork(u).what, "none");
+  u.slirp4netns = "/usr/bin/slirp4netns";
+  EXPECT_EQ(ChooseNetwork(u).what, "slirp4netns");
+  u.pasta = "/usr/bin/pasta";
+  EXPECT_EQ(ChooseNetwork(u).what, "pasta");
+  InfoFacts root;
+  root.cgroup_layout = "hybrid";
+  EXPECT_EQ(ChooseLimits(root).what, "enforced");
+  EXPECT_EQ(ChooseLimits(u).what, "not enforced");
+  EXPECT_NE(ChooseLimits(u).why.find("cgroup hybrid"), std::string::npos);
+  u.cgroup_layout = "v2";
+  EXPECT_EQ(ChooseLimits(u).what, "not enforced");
+  u.cgroup_delegated = true;
+  EXPECT_EQ(ChooseLimits(u).what, "enforced");
+}
+
+}  // namespace
+}  // namespace berth::engine
