@@ -18,12 +18,14 @@ Result<store::Store> OpenStore(const GlobalOptions& global) {
 }
 
 ShortName ShortNameOf(std::string_view name) {
+  if (store::IsUntaggedName(name)) return {"<none>", "<none>"};
   auto ref = registry::ParseStrict(name);
   if (!ref) return {std::string(name), "<none>"};
   return {ref->FamiliarName(), ref->tag.empty() ? "<none>" : ref->tag};
 }
 
 std::string FamiliarName(std::string_view name) {
+  if (store::IsUntaggedName(name)) return "<none>:<none>";
   auto ref = registry::ParseStrict(name);
   return ref ? ref->FamiliarString() : std::string(name);
 }

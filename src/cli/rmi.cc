@@ -48,7 +48,9 @@ int RunRmi(const GlobalOptions& g, const RmiOpts& o) {
       rc = Fail(removed.error());
       continue;
     }
-    for (const auto& r : *removed) std::printf("Untagged: %s\n", FamiliarName(r.name).c_str());
+    for (const auto& r : *removed)
+      if (!store::IsUntaggedName(r.name))
+        std::printf("Untagged: %s\n", FamiliarName(r.name).c_str());
     // The image itself is gone once no name is left for its config.
     for (const auto& r : *removed) {
       if (!store->HasBlob(r.config)) {

@@ -3,8 +3,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include <ctime>
-
 #include "base/fs.h"
 #include "image/change.h"
 #include "image/digest_source.h"
@@ -16,15 +14,6 @@
 
 namespace berth::image {
 namespace {
-
-std::string NowRfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 struct Measured {
   oci::Digest digest;  // of the file
@@ -108,18 +97,6 @@ Result<Measured> Measure(const std::string& path, uint64_t max_uncompressed) {
   return m;
 }
 
-std::string_view LayerMediaType(unpack::Compression c) {
-  switch (c) {
-    case unpack::Compression::kGzip:
-      return oci::media_type::kOciLayerGzip;
-    case unpack::Compression::kZstd:
-      return oci::media_type::kOciLayerZstd;
-    case unpack::Compression::kNone:
-      break;
-  }
-  return oci::media_type::kOciLayer;
-}
-
 // ImportImage once `path` (the tarball or its copy) can be read twice.
 Result<store::ImageRecord> Import(const store::Store& store, const ImportRequest& request,
                                   const registry::Reference& ref,
@@ -127,7 +104,7 @@ Result<store::ImageRecord> Import(const store::Store& store, const ImportRequest
                                   const unpack::ApplyOptions& apply) {
   BERTH_TRY(Measured m, Measure(path, apply.max_bytes), "importing {}", request.tarball);
 
-  std::string created = request.created.empty() ? NowRfc3339() : request.created;
+  std::string created = request.created.empty() ? Rfc3339Utc() : request.created;
   oci::Platform host = oci::HostPlatform();
   oci::ImageConfig config;
   config.created = created;
@@ -143,21 +120,11 @@ Result<store::ImageRecord> Import(const store::Store& store, const ImportRequest
                   ? "Imported from " + request.tarball.substr(request.tarball.rfind('/') + 1)
                   : request.message;
   config.history = {h};
-  std::string config_bytes = oci::ImageConfigToJson(config).dump();
-
-  oci::ImageManifest manifest;
-  manifest.media_type = oci::media_type::kOciManifest;
-  manifest.config = oci::Descriptor{std::string(oci::media_type::kOciConfig),
-                                    oci::Sha256Of(config_bytes),
-                                    static_cast<int64_t>(config_bytes.size()),
-                                    {},
-                                    std::nullopt,
-                                    {},
-                                    ""};
-  manifest.layers = {oci::Descriptor{
-      std::string(LayerMediaType(m.compression)), m.digest, m.size, {}, std::nullopt, {}, ""}};
-  std::string manifest_bytes = oci::ImageManifestToJson(manifest).dump();
-  oci::Digest manifest_digest = oci::Sha256Of(manifest_bytes);
+  oci::Descriptor layer;
+  layer.media_type = LayerMediaType(m.compression);
+  layer.digest = m.digest;
+  layer.size = m.size;
+  ImageDocuments docs = MakeImageDocuments(config, {layer});
 
   // Everything is staged in tmp/ and committed only once the layer has unpacked: a refused
   // tarball (a "../" entry, a device node, too large) leaves the store as it was.
@@ -178,10 +145,9 @@ Result<store::ImageRecord> Import(const store::Store& store, const ImportRequest
                        request.tarball);
     staging.AddBlob(m.digest, std::move(w));
   }
-  BERTH_CHECK(staging.AddBlob(manifest.config.digest, config_bytes));
-  BERTH_CHECK(staging.AddBlob(manifest_digest, manifest_bytes));
-  InstallRequest install{
-      ref.String(), manifest_digest, std::string(oci::media_type::kOciManifest), {}};
+  BERTH_CHECK(staging.AddBlob(docs.config_descriptor.digest, docs.config));
+  BERTH_CHECK(staging.AddBlob(docs.manifest_digest, docs.manifest));
+  InstallRequest install{ref.String(), docs.manifest_digest, docs.manifest_media_type, {}};
   BERTH_CHECK(staging.AddImage(install, apply), "importing {}", request.tarball);
   BERTH_TRY(auto records, staging.Commit(), "importing {}", request.tarball);
   return records.front();

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "oci/image_spec.h"
 #include "unpack/byte_io.h"
@@ -18,6 +19,45 @@ unpack::ApplyOptions DefaultApplyOptions() {
   // only root can make them, and the runtime's device cgroup decides what a container may open.
   o.allow_devices = ::geteuid() == 0;
   return o;
+}
+
+std::string Rfc3339Utc(std::optional<int64_t> unix_s) {
+  std::time_t t = unix_s ? static_cast<std::time_t>(*unix_s) : std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string_view LayerMediaType(unpack::Compression c, bool docker) {
+  switch (c) {
+    case unpack::Compression::kGzip:
+      return docker ? oci::media_type::kDockerLayerGzip : oci::media_type::kOciLayerGzip;
+    case unpack::Compression::kZstd:
+      return oci::media_type::kOciLayerZstd;
+    case unpack::Compression::kNone:
+      break;
+  }
+  return oci::media_type::kOciLayer;
+}
+
+ImageDocuments MakeImageDocuments(const oci::ImageConfig& config,
+                                  std::vector<oci::Descriptor> layers, bool docker) {
+  ImageDocuments d;
+  d.config = oci::ImageConfigToJson(config).dump();
+  d.config_descriptor.media_type =
+      docker ? oci::media_type::kDockerConfig : oci::media_type::kOciConfig;
+  d.config_descriptor.digest = oci::Sha256Of(d.config);
+  d.config_descriptor.size = static_cast<int64_t>(d.config.size());
+  oci::ImageManifest manifest;
+  d.manifest_media_type = docker ? oci::media_type::kDockerManifest : oci::media_type::kOciManifest;
+  manifest.media_type = d.manifest_media_type;
+  manifest.config = d.config_descriptor;
+  manifest.layers = std::move(layers);
+  d.manifest = oci::ImageManifestToJson(manifest).dump();
+  d.manifest_digest = oci::Sha256Of(d.manifest);
+  return d;
 }
 
 void Staging::AddBlob(const oci::Digest& digest, store::BlobWriter writer) {

@@ -3,7 +3,9 @@
 // anything moved into the store.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "oci/digest.h"
 #include "store/store.h"
 #include "unpack/apply.h"
+#include "unpack/decompress.h"
 
 namespace berth::image {
 
@@ -19,6 +22,26 @@ namespace berth::image {
 // when running as root the tar's owners kept and its device nodes made (otherwise files belong
 // to the caller and device nodes are refused). image/settings.h adds the configured limits.
 unpack::ApplyOptions DefaultApplyOptions();
+
+// `unix_s` (now when nullopt) as RFC 3339 in UTC with whole seconds: "2024-03-01T12:00:00Z".
+std::string Rfc3339Utc(std::optional<int64_t> unix_s = std::nullopt);
+
+// The layer media type of a blob compressed with `c`: OCI's, or Docker schema 2's gzip one
+// with `docker` (which has no type for plain or zstd layers: OCI's are used for those).
+std::string_view LayerMediaType(unpack::Compression c, bool docker = false);
+
+// An image made here (import, commit) serialized: its config and a manifest naming it and
+// `layers`. Docker schema 2 types with `docker` (an image made on top of a Docker-typed one
+// keeps its parent's family), OCI's otherwise.
+struct ImageDocuments {
+  std::string config;
+  std::string manifest;
+  oci::Digest manifest_digest;
+  std::string manifest_media_type;
+  oci::Descriptor config_descriptor;
+};
+ImageDocuments MakeImageDocuments(const oci::ImageConfig& config,
+                                  std::vector<oci::Descriptor> layers, bool docker = false);
 
 struct InstallRequest {
   std::string name;  // the normalized reference the record gets

@@ -139,6 +139,12 @@ std::string NowRfc3339() {
 
 }  // namespace
 
+std::string UntaggedName(const oci::Digest& config) { return config.ToString(); }
+
+bool IsUntaggedName(std::string_view name) {
+  return name.size() == 71 && str::StartsWith(name, "sha256:") && IsHex(name.substr(7));
+}
+
 Result<std::vector<ImageRecord>> Store::LoadImages() const {
   std::string path = fs::Join(root_, "images.json");
   auto text = fs::ReadFile(path);
@@ -198,6 +204,13 @@ Result<void> Store::PutImages(const std::vector<ImageRecord>& records) const {
     if (r.added.empty()) r.added = now;
     by_name.insert_or_assign(r.name, std::move(r));
   }
+  // An image with a name needs no untagged record.
+  std::set<oci::Digest> named;
+  for (const auto& [name, r] : by_name)
+    if (!IsUntaggedName(name)) named.insert(r.config);
+  std::erase_if(by_name, [&](const auto& e) {
+    return IsUntaggedName(e.first) && named.contains(e.second.config);
+  });
   images.clear();
   for (auto& [name, r] : by_name) images.push_back(std::move(r));
   return SaveImages(images);
@@ -217,7 +230,9 @@ Result<ImageRecord> Store::Tag(std::string_view source, std::string_view target)
     r.digest = {};  // the new name has not been seen at a registry
     r.added = NowRfc3339();
   }
-  std::erase_if(images, [&](const ImageRecord& e) { return e.name == r.name; });
+  std::erase_if(images, [&](const ImageRecord& e) {
+    return e.name == r.name || e.name == UntaggedName(r.config);
+  });
   images.push_back(r);
   BERTH_CHECK(SaveImages(images));
   return r;

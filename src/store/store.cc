@@ -115,6 +115,7 @@ struct BlobWriter::Impl {
   oci::Sha256Hasher hasher;
   uint64_t written = 0;
   bool done = false;
+  bool sealed = false;  // named by what was written: nothing to check at Commit
 };
 
 BlobWriter::BlobWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -128,6 +129,7 @@ const std::string& BlobWriter::path() const { return impl_->file.path(); }
 Result<void> BlobWriter::Write(std::string_view data) {
   Impl& w = *impl_;
   if (w.done) return MakeError("blob {}: write after commit", w.digest);
+  if (w.sealed) return MakeError("blob {}: write after seal", w.digest);
   if (w.size >= 0 && w.written + data.size() > static_cast<uint64_t>(w.size))
     return MakeError(ErrorKind::kDataLoss, "blob {}: more than the expected {} bytes", w.digest,
                      w.size);
@@ -144,7 +146,9 @@ Result<void> BlobWriter::Commit() {
   if (w.size >= 0 && w.written != static_cast<uint64_t>(w.size))
     return MakeError(ErrorKind::kDataLoss, "blob {}: size {} where {} was expected", w.digest,
                      w.written, w.size);
-  oci::Digest got = w.hasher.Finish();
+  if (!w.sealed && w.digest.empty())
+    return MakeError("blob of {} bytes: committed before Seal", w.written);
+  oci::Digest got = w.sealed ? w.digest : w.hasher.Finish();
   if (got != w.digest)
     return MakeError(ErrorKind::kDataLoss, "blob {}: digest mismatch: the content hashes to {}",
                      w.digest, got);
@@ -156,6 +160,24 @@ Result<void> BlobWriter::Commit() {
     return SysError("rename({} -> {})", w.file.path(), dest);
   w.file.Keep();
   return internal::SyncDir(dir);
+}
+
+oci::Digest BlobWriter::Seal() {
+  Impl& w = *impl_;
+  if (!w.sealed && w.digest.empty()) {
+    w.digest = w.hasher.Finish();
+    w.size = static_cast<int64_t>(w.written);
+    w.sealed = true;
+  }
+  return w.digest;
+}
+
+Result<BlobWriter> Store::NewBlobWriter() const {
+  BERTH_TRY(TempEntry file, TempEntry::File(internal::TmpDir(root_), "blob-"));
+  auto impl = std::make_unique<BlobWriter::Impl>();
+  impl->root = root_;
+  impl->file = std::move(file);
+  return BlobWriter(std::move(impl));
 }
 
 Result<BlobWriter> Store::NewBlobWriter(const oci::Digest& digest, int64_t size) const {

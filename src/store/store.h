@@ -77,6 +77,13 @@ struct ImageRecord {
   bool operator==(const ImageRecord&) const = default;
 };
 
+// The name of a record for an image that has no reference (`berth commit` without a
+// repository: docker's "<none>:<none>"): its image ID, "sha256:<hex>", which no normalized
+// reference can be. Find() reaches it by ID like any image. Naming the image (PutImages, Tag)
+// replaces the untagged record, as tagging a dangling image does in docker.
+std::string UntaggedName(const oci::Digest& config);
+bool IsUntaggedName(std::string_view name);
+
 // Objects that something besides an image record uses (containers, builds in progress):
 // Prune and RemoveImages keep them.
 struct Roots {
@@ -109,6 +116,10 @@ class BlobWriter {
 
   Result<void> Write(std::string_view data);
   uint64_t written() const;
+  // For a writer made without a digest (Store::NewBlobWriter()): ends the writing and names the
+  // blob by the digest of what was written, which it returns; Commit then stores it under that.
+  // Writes after Seal fail. A writer made for a digest returns it and checks it at Commit.
+  oci::Digest Seal();
   // The file in tmp/ being written. Until Commit, this process may read back what it wrote
   // (load and import unpack layers from staged blobs before committing them).
   const std::string& path() const;
@@ -169,6 +180,8 @@ class Store {
   Result<void> PutBlob(const oci::Digest& digest, std::string_view data) const;
   // size < 0: unknown.
   Result<BlobWriter> NewBlobWriter(const oci::Digest& digest, int64_t size) const;
+  // A blob whose digest is known only once it is written (a layer being made): see Seal().
+  Result<BlobWriter> NewBlobWriter() const;
   // Serializes writers of one blob (locks/blob-<hex>); check HasBlob again once it is held.
   // Hold a Lease while holding it (Prune deletes lock files when no Lease is held).
   Result<FileLock> LockBlob(const oci::Digest& digest) const;
