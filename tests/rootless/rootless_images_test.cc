@@ -101,9 +101,26 @@ TEST_F(RootlessImagesTest, ImageCommandsWorkInTheUsersOwnStore) {
   EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
   EXPECT_EQ(As("65534", "ps -aq", &rc), "");
 
+  // load and import (owners that a user cannot give are dropped), and push back to a registry.
+  ASSERT_TRUE(Shell("cp " + home + "/bb.tar " + dir_ + "/home65533/ && chown 65533 " + dir_ + "/home65533/bb.tar"));
+  out = As("65533", "load -i " + dir_ + "/home65533/bb.tar", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(As("65533", "images", &rc).find("mine"), std::string::npos);
+  ASSERT_TRUE(Shell("cp " + dir_ + "/img/rootfs.tar " + home + "/rootfs.tar && chown 65534 " + home + "/rootfs.tar"));
+  out = As("65534", "import " + home + "/rootfs.tar imported:1", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  out = As("65534", "push " + registry_->domain() + "/bb:1", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  out = As("65534", "tag imported:1 " + registry_->domain() + "/imported:1", &rc);
+  out = As("65534", "push " + registry_->domain() + "/imported:1", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_TRUE(Shell("skopeo inspect -n --tls-verify=false docker://" + registry_->domain() + "/imported:1 >/dev/null"));
+
   out = As("65534", "rmi mine:latest " + ref, &rc);
   EXPECT_EQ(rc, 0) << out;
-  EXPECT_EQ(As("65534", "images -q", &rc), "");
+  out = As("65534", "images", &rc);
+  EXPECT_NE(out.find("imported"), std::string::npos) << out;
+  EXPECT_EQ(out.find("mine"), std::string::npos) << out;
 }
 
 // A run root in /tmp that someone else made first is refused, not used.
