@@ -1,0 +1,128 @@
+#include "build/build_plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <set>
+
+#include "base/fs.h"
+#include "base/json.h"
+
+namespace berth::build {
+
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::optional<size_t> FindStage(const Dockerfile& dockerfile, std::string_view ref, size_t before) {
+  std::string name = Lower(ref);
+  size_t end = std::min(before, dockerfile.stages.size());
+  for (size_t i = 0; i < end; ++i)
+    if (!dockerfile.stages[i].name.empty() && dockerfile.stages[i].name == name) return i;
+  size_t index = 0;
+  auto [p, ec] = std::from_chars(ref.data(), ref.data() + ref.size(), index);
+  if (!ref.empty() && ec == std::errc() && p == ref.data() + ref.size() && index < end)
+    return index;
+  return std::nullopt;
+}
+
+Result<std::optional<std::string>> CopyFromValue(const Instruction& copy, const VarMap& vars,
+                                                 char escape) {
+  auto from = copy.FlagValue("from");
+  if (!from) return std::optional<std::string>();
+  BERTH_TRY(std::string v, ExpandWord(*from, vars, escape));
+  return std::optional<std::string>(std::move(v));
+}
+
+Result<std::vector<size_t>> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
+                                          std::string_view target) {
+  if (dockerfile.stages.empty()) return MakeError(ErrorKind::kInvalidArgument, "no build stage");
+  size_t last = dockerfile.stages.size() - 1;
+  if (!target.empty()) {
+    std::string t = Lower(target);
+    auto it = std::find_if(dockerfile.stages.begin(), dockerfile.stages.end(),
+                           [&](const Stage& s) { return s.name == t; });
+    if (it == dockerfile.stages.end())
+      return MakeError(ErrorKind::kInvalidArgument, "target stage \"{}\" could not be found",
+                       target);
+    last = static_cast<size_t>(it - dockerfile.stages.begin());
+  }
+  std::set<size_t> needed{last};
+  // Dependencies always point to earlier stages, so one pass from the target back suffices.
+  for (size_t i = last + 1; i-- > 0;) {
+    if (!needed.count(i)) continue;
+    const Stage& stage = dockerfile.stages[i];
+    if (auto dep = FindStage(dockerfile, scopes.stages[i].base, i)) needed.insert(*dep);
+    for (size_t k = 0; k < stage.instructions.size(); ++k) {
+      const Instruction& ins = stage.instructions[k];
+      if (ins.keyword != "COPY") continue;
+      BERTH_TRY(auto from,
+                CopyFromValue(ins, scopes.stages[i].instructions[k].vars, dockerfile.escape),
+                "{}:{}", dockerfile.source, ins.line);
+      if (!from) continue;
+      auto dep = FindStage(dockerfile, *from, i);
+      if (!dep)
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "{}:{}: COPY --from={}: no stage named {} (copying from an image is not "
+                         "supported)",
+                         dockerfile.source, ins.line, *from, *from);
+      needed.insert(*dep);
+    }
+  }
+  return std::vector<size_t>(needed.begin(), needed.end());
+}
+
+std::string StepLine(int vertex, std::string_view stage_name, size_t step, size_t steps,
+                     std::string_view text) {
+  if (stage_name.empty()) return fmt::format("#{} [{}/{}] {}", vertex, step, steps, text);
+  return fmt::format("#{} [{} {}/{}] {}", vertex, stage_name, step, steps, text);
+}
+
+std::string InstructionText(const Instruction& instruction) {
+  std::string_view s = instruction.original;
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  // The keyword as docker shows it (upper case), the rest as written.
+  size_t end = s.find_first_of(" \t");
+  if (end == std::string_view::npos) return instruction.keyword;
+  std::string_view rest = s.substr(end);
+  while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front())))
+    rest.remove_prefix(1);
+  return instruction.keyword + " " + std::string(rest);
+}
+
+Result<StepCache> StepCache::Load(const std::string& file) {
+  StepCache cache;
+  if (!fs::Exists(file)) return cache;
+  BERTH_TRY(std::string text, fs::ReadFile(file));
+  auto j = ParseJson(text, file);
+  if (!j || !j->is_object() || j->value("version", 0) != 1) return cache;
+  auto it = j->find("steps");
+  if (it == j->end() || !it->is_object()) return cache;
+  for (auto& [k, v] : it->items())
+    if (v.is_string()) cache.steps_[k] = v.get<std::string>();
+  return cache;
+}
+
+Result<void> StepCache::Save(const std::string& file) const {
+  Json steps = Json::object();
+  for (const auto& [k, v] : steps_) steps[k] = v;
+  Json j = {{"version", 1}, {"steps", steps}};
+  return fs::WriteFileAtomic(file, j.dump() + "\n");
+}
+
+std::optional<std::string> StepCache::Lookup(std::string_view key) const {
+  auto it = steps_.find(key);
+  if (it == steps_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace berth::build

@@ -1,0 +1,71 @@
+// `berth build`'s pure planning pieces: which stages a build needs and in which order, how a
+// stage names another, the progress lines, and the step cache's file (step key -> image ID).
+// The executor (src/cli/build.cc) walks what these decide.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "build/dockerfile.h"
+#include "build/expand.h"
+
+namespace berth::build {
+
+// The stage that `ref` (a FROM base or a COPY --from value, expanded) names among the stages
+// before `before`: a stage name (case-insensitive) or a decimal index. nullopt when it names
+// no earlier stage (then it is an image reference).
+std::optional<size_t> FindStage(const Dockerfile& dockerfile, std::string_view ref, size_t before);
+
+// The stages a build of `target` needs, in file order: the target (the last stage when target
+// is empty) and, transitively, the stages its FROM lines and COPY --from flags name. `scopes`
+// (ComputeScopes) gives the expanded FROM bases; --from values are expanded with the COPY's
+// scope. Errors (one line, kInvalidArgument): "target stage \"x\" could not be found", and a
+// --from that names no earlier stage: "Dockerfile:7: COPY --from=x: no stage named x (copying
+// from an image is not supported)".
+Result<std::vector<size_t>> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
+                                          std::string_view target);
+
+// The --from value of a COPY (expanded with `vars`); nullopt without --from.
+Result<std::optional<std::string>> CopyFromValue(const Instruction& copy, const VarMap& vars,
+                                                 char escape);
+
+// A progress line as BuildKit's plain output writes it: "#4 [build 2/5] RUN make" (the stage's
+// name, if any, then the step's number within its stage and the stage's step count).
+std::string StepLine(int vertex, std::string_view stage_name, size_t step, size_t steps,
+                     std::string_view text);
+
+// The instruction as the progress line and the history's created_by show it: the keyword and
+// the rest of the line as written ("RUN make -j2", "COPY --from=build /out /app").
+std::string InstructionText(const Instruction& instruction);
+
+// Step key -> image ID, kept between builds in <root>/build-cache.json:
+//   {"version":1,"steps":{"sha256:<key>":"sha256:<image id>"}}
+// A missing, unreadable-as-JSON or other-version file is an empty cache (a cache is never worth
+// failing a build for); an entry whose image is gone is the caller's to ignore.
+class StepCache {
+ public:
+  static Result<StepCache> Load(const std::string& file);
+  // Written atomically.
+  Result<void> Save(const std::string& file) const;
+  std::optional<std::string> Lookup(std::string_view key) const;
+  void Store(std::string key, std::string image_id) {
+    steps_[std::move(key)] = std::move(image_id);
+  }
+  // Keeps only the entries `keep` accepts (image IDs still present).
+  template <typename F>
+  void RetainImages(F keep) {
+    for (auto it = steps_.begin(); it != steps_.end();)
+      it = keep(it->second) ? std::next(it) : steps_.erase(it);
+  }
+  size_t size() const { return steps_.size(); }
+
+ private:
+  std::map<std::string, std::string, std::less<>> steps_;
+};
+
+}  // namespace berth::build

@@ -1,0 +1,800 @@
+// `berth build [-t REF]... [-f FILE] [--build-arg K[=V]]... [--target STAGE] [--no-cache]
+// [--label K=V]... [--network default|none|host] [--iidfile FILE] [-q] CONTEXT`: builds an image
+// from a Dockerfile (docker build), one image per step:
+//   FROM          an image (pulled when missing, as `berth run` does), scratch, or an earlier
+//                 stage by name or index;
+//   RUN           a container of the current image (the step's environment, WORKDIR, USER,
+//                 --network), waited for; its writable layer committed (image/commit.h) and
+//                 the container removed;
+//   COPY, ADD     the build context (after .dockerignore) or --from=<stage>, planned by
+//                 build/copy_plan.h and written through an overlay of the current image into a
+//                 fresh upper directory, which is committed;
+//   WORKDIR       the config, and the directory created the same way;
+//   ENV LABEL USER EXPOSE VOLUME CMD ENTRYPOINT SHELL STOPSIGNAL HEALTHCHECK MAINTAINER ONBUILD
+//                 the config alone (an empty_layer history entry).
+// Each step's key (build/cache_key.h) maps to its image in <root>/build-cache.json; a step whose
+// key is there and whose image still exists is reused ("CACHED") unless --no-cache.
+// SOURCE_DATE_EPOCH (--build-arg or the environment) sets every step's created time and clamps
+// the layers' mtimes: the same inputs give the same image ID.
+// Not supported (refused with one line): RUN --mount and other RUN flags, here-documents, COPY
+// --link/--parents/--exclude, --from naming an image, ADD of URLs and of local archives.
+// A failed build removes what it made: its containers, mounts and new images.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+
+#include "base/defer.h"
+#include "base/fs.h"
+#include "base/unique_fd.h"
+#include "build/build_plan.h"
+#include "build/cache_key.h"
+#include "build/context.h"
+#include "build/copy_plan.h"
+#include "build/dockerfile.h"
+#include "build/expand.h"
+#include "cli/container_common.h"
+#include "cli/image_common.h"
+#include "engine/commit.h"
+#include "engine/engine.h"
+#include "engine/rootfs.h"
+#include "engine/user_db.h"
+#include "image/change.h"
+#include "image/commit.h"
+#include "image/settings.h"
+#include "runtime/in_root.h"
+
+namespace berth::cli {
+namespace {
+
+struct BuildFlags {
+  std::vector<std::string> tags;
+  std::string file;
+  std::vector<std::string> build_args;
+  std::string target;
+  bool no_cache = false;
+  std::vector<std::string> labels;
+  std::string network = "default";
+  std::string iidfile;
+  bool quiet = false;
+  std::string context;
+};
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+  return out;
+}
+
+bool IsProxyArg(std::string_view name) {
+  static const std::set<std::string, std::less<>> kProxy = {
+      "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
+      "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"};
+  return kProxy.count(name) > 0;
+}
+
+// An overlay of an image's layers with a fresh upper directory: the view a COPY or WORKDIR step
+// writes through (and a --from stage is read through). Unmounted and removed when destroyed.
+class ScratchRootfs {
+ public:
+  static Result<ScratchRootfs> Mount(const store::Store& store, const std::string& image,
+                                     const std::string& dir) {
+    std::vector<std::string> lowers;
+    if (!image.empty()) {
+      BERTH_TRY(lowers, store.LayerDirs(image));
+    }
+    BERTH_CHECK(fs::MkdirAll(dir, 0700));
+    ScratchRootfs r(dir);
+    BERTH_CHECK(engine::MountRootfs(dir, lowers), "mounting {}", image);
+    return r;
+  }
+  ScratchRootfs(ScratchRootfs&& o) noexcept : dir_(std::move(o.dir_)) { o.dir_.clear(); }
+  ScratchRootfs& operator=(ScratchRootfs&&) = delete;
+  ~ScratchRootfs() {
+    if (dir_.empty()) return;
+    (void)Unmount();
+    (void)fs::RemoveAll(dir_);
+  }
+  Result<void> Unmount() { return engine::UnmountRootfs(dir_); }
+  std::string merged() const { return dir_ + "/merged"; }
+  std::string upper() const { return dir_ + "/upper"; }
+
+ private:
+  explicit ScratchRootfs(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
+// Whether a file starts like an archive ADD would unpack (tar, or a compressed stream).
+bool LooksLikeArchive(const std::string& path) {
+  auto fd = fs::Open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (!fd) return false;
+  unsigned char b[512] = {};
+  ssize_t n = ::pread(fd->get(), b, sizeof b, 0);
+  if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) return true;                               // gzip
+  if (n >= 3 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') return true;                  // bzip2
+  if (n >= 6 && b[0] == 0xfd && b[1] == '7' && b[2] == 'z' && b[3] == 'X') return true;  // xz
+  if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return true;
+  return n >= 262 && std::string_view(reinterpret_cast<char*>(b) + 257, 5) == "ustar";
+}
+
+Result<void> CopyFileContent(const std::string& source, int out_fd) {
+  BERTH_TRY(UniqueFd in, fs::Open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SysError("read({})", source);
+    }
+    if (n == 0) return {};
+    BERTH_CHECK(fs::WriteAll(out_fd, std::string_view(buf, static_cast<size_t>(n)), source));
+  }
+}
+
+// Sets owner then mode (chown clears setuid bits) of what `fd` (O_PATH) names.
+Result<void> SetOwnerMode(int fd, const std::string& dest, uint32_t uid, uint32_t gid,
+                          uint32_t mode) {
+  if (::fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+    return SysError("chown({}:{} {})", uid, gid, dest);
+  if (::chmod(runtime::FdPath(fd).c_str(), mode) != 0)
+    return SysError("chmod({:o} {})", mode, dest);
+  return {};
+}
+
+// Removes a non-directory at parent/name so the op can create its own; a directory there is an
+// error (docker refuses to replace a directory with a file).
+Result<void> ClearForFile(const runtime::ParentDir& parent, const std::string& dest) {
+  struct stat st;
+  if (::fstatat(parent.fd.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return SysError("stat({})", dest);
+  }
+  if (S_ISDIR(st.st_mode))
+    return MakeError(ErrorKind::kInvalidArgument, "cannot replace directory {} with a file", dest);
+  if (::unlinkat(parent.fd.get(), parent.name.c_str(), 0) != 0) return SysError("unlink({})", dest);
+  return {};
+}
+
+// Writes one planned op inside the mounted rootfs `root` (every path resolved in the root).
+Result<void> ApplyCopyOp(int root, const build::CopyOp& op) {
+  using build::EntryType;
+  if (op.type == EntryType::kDirectory) {
+    auto existing = runtime::OpenInRoot(root, op.dest, O_PATH | O_DIRECTORY);
+    if (existing && op.create_only) return {};
+    if (!existing && existing.error().errnum() != ENOENT) return Unexpected(existing.error());
+    UniqueFd dir;
+    if (existing) {
+      dir = std::move(*existing);
+    } else {
+      BERTH_TRY(dir, runtime::MkdirAllInRoot(root, op.dest, 0755));
+    }
+    return SetOwnerMode(dir.get(), op.dest, op.uid, op.gid, op.mode);
+  }
+  BERTH_TRY(runtime::ParentDir parent, runtime::OpenParentInRoot(root, op.dest));
+  BERTH_CHECK(ClearForFile(parent, op.dest));
+  const char* name = parent.name.c_str();
+  int pfd = parent.fd.get();
+  if (!op.hardlink.empty()) {
+    BERTH_TRY(UniqueFd target, runtime::OpenInRoot(root, op.hardlink, O_PATH | O_NOFOLLOW));
+    if (::linkat(target.get(), "", pfd, name, AT_EMPTY_PATH) != 0)
+      return SysError("link({} -> {})", op.dest, op.hardlink);
+    return {};
+  }
+  switch (op.type) {
+    case EntryType::kRegular: {
+      int fd = ::openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) return SysError("open({})", op.dest);
+      UniqueFd out(fd);
+      BERTH_CHECK(CopyFileContent(op.source, out.get()), "copying to {}", op.dest);
+      if (::fchown(out.get(), op.uid, op.gid) != 0)
+        return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
+      if (::fchmod(out.get(), op.mode) != 0) return SysError("chmod({:o} {})", op.mode, op.dest);
+      return {};
+    }
+    case EntryType::kSymlink:
+      if (::symlinkat(op.link_target.c_str(), pfd, name) != 0)
+        return SysError("symlink({} -> {})", op.dest, op.link_target);
+      if (::fchownat(pfd, name, op.uid, op.gid, AT_SYMLINK_NOFOLLOW) != 0)
+        return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
+      return {};
+    case EntryType::kFifo:
+    case EntryType::kCharDevice:
+    case EntryType::kBlockDevice: {
+      mode_t kind = op.type == EntryType::kFifo         ? S_IFIFO
+                    : op.type == EntryType::kCharDevice ? S_IFCHR
+                                                        : S_IFBLK;
+      if (::mknodat(pfd, name, kind | 0600, static_cast<dev_t>(op.rdev)) != 0)
+        return SysError("mknod({})", op.dest);
+      BERTH_TRY(UniqueFd node, runtime::OpenInRoot(root, op.dest, O_PATH | O_NOFOLLOW));
+      return SetOwnerMode(node.get(), op.dest, op.uid, op.gid, op.mode);
+    }
+    case EntryType::kDirectory:
+      break;
+  }
+  return {};
+}
+
+// One stage's state between steps.
+struct StageState {
+  std::string image;  // the current image ID; "" for scratch before its first step
+  std::string key;    // the last step's cache key (the parent of the next)
+  oci::ContainerConfig config;
+  std::string author;
+  bool cmd_set = false;  // a CMD in this stage (ENTRYPOINT then keeps it)
+  bool built = false;
+};
+
+class Builder {
+ public:
+  Builder(const GlobalOptions& g, const store::Store& store, const BuildFlags& f,
+          const image::Settings& settings)
+      : g_(g),
+        store_(store),
+        f_(f),
+        paths_(EnginePaths(g)),
+        apply_(image::ApplyOptionsFor(settings)) {}
+
+  ~Builder() {
+    if (!work_.empty()) (void)fs::RemoveAll(work_);
+  }
+
+  // Runs the build; returns the final image ID.
+  Result<std::string> Build();
+  // After a failure: removes the images this build made.
+  void RemoveCreatedImages() {
+    for (auto it = created_.rbegin(); it != created_.rend(); ++it)
+      (void)store_.RemoveImages(*it, true);
+  }
+
+ private:
+  Result<void> Prepare();
+  Result<void> BuildStage(size_t index);
+  Result<void> ConfigStep(StageState& st, const build::Instruction& ins,
+                          const build::InstructionScope& scope);
+  Result<void> RunStep(StageState& st, const build::Instruction& ins,
+                       const build::InstructionScope& scope);
+  Result<void> CopyStep(StageState& st, const build::Instruction& ins,
+                        const build::InstructionScope& scope, size_t stage_index);
+  Result<void> WorkdirStep(StageState& st, const build::Instruction& ins, std::string dir);
+  // Prints the step's line; true when the key's image is reused (then `st` moves to it).
+  bool Begin(StageState& st, const std::string& text, const oci::Digest& key);
+  Result<void> Commit(StageState& st, const std::string& key, image::CommitRequest req);
+  void Progress(const std::string& line) {
+    if (!f_.quiet) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  Result<std::string> Expand(std::string_view word, const build::InstructionScope& scope) const {
+    return build::ExpandWord(word, scope.vars, dockerfile_.escape);
+  }
+  std::string Where(const build::Instruction& ins) const {
+    return dockerfile_.source + ":" + std::to_string(ins.line);
+  }
+  std::string NewWorkDir() { return work_ + "/" + std::to_string(++mounts_); }
+
+  const GlobalOptions& g_;
+  const store::Store& store_;
+  const BuildFlags& f_;
+  engine::Paths paths_;
+  unpack::ApplyOptions apply_;
+  std::string work_;  // <root>/build-tmp/<pid>: the step mounts
+  int mounts_ = 0;
+  std::string context_dir_;
+  std::string dockerfile_path_;
+  build::Dockerfile dockerfile_;
+  std::optional<build::BuildContext> context_;
+  build::BuildInputs inputs_;
+  build::BuildScopes scopes_;
+  std::optional<int64_t> source_date_epoch_;
+  build::StepCache cache_;
+  std::vector<std::string> created_;
+  std::vector<StageState> stages_;
+  // The step being shown: its number in the stage, the stage's step count, the vertex number.
+  std::string stage_name_;
+  size_t step_ = 0, steps_ = 0;
+  int vertex_ = 0;
+};
+
+Result<void> Builder::Prepare() {
+  context_dir_ = f_.context;
+  if (!fs::IsDir(context_dir_))
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "unable to prepare context: path \"{}\" not found", f_.context);
+  dockerfile_path_ = f_.file.empty() ? fs::Join(context_dir_, "Dockerfile") : f_.file;
+  BERTH_TRY(std::string text,
+            fs::ReadRegularFile(dockerfile_path_, build::kMaxDockerfileBytes, "Dockerfile"),
+            "failed to read dockerfile");
+  std::string what = dockerfile_path_.substr(dockerfile_path_.rfind('/') + 1);
+  BERTH_TRY(dockerfile_, build::ParseDockerfile(text, what));
+  BERTH_TRY(build::IgnoreMatcher ignore, build::LoadIgnoreFile(context_dir_, dockerfile_path_));
+  BERTH_TRY(context_, build::BuildContext::FromDirectory(context_dir_, &ignore));
+
+  for (const std::string& a : f_.build_args) {
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      inputs_.build_args[a.substr(0, eq)] = a.substr(eq + 1);
+    } else if (const char* v = std::getenv(a.c_str())) {
+      inputs_.build_args[a] = v;
+    }
+  }
+  std::string sde;
+  if (auto it = inputs_.build_args.find("SOURCE_DATE_EPOCH"); it != inputs_.build_args.end())
+    sde = it->second;
+  else if (const char* v = std::getenv("SOURCE_DATE_EPOCH"))
+    sde = v;
+  if (!sde.empty()) {
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(sde.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0' || v < 0)
+      return MakeError(ErrorKind::kInvalidArgument, "invalid SOURCE_DATE_EPOCH \"{}\"", sde);
+    source_date_epoch_ = v;
+  }
+  oci::Platform host = oci::HostPlatform();
+  inputs_.target = {host.os, host.architecture, host.variant};
+  inputs_.build = inputs_.target;
+
+  BERTH_TRY(build::StepCache cache, build::StepCache::Load(fs::Join(g_.root, "build-cache.json")));
+  cache_ = std::move(cache);
+  work_ = fs::Join(g_.root, "build-tmp/" + std::to_string(::getpid()));
+  (void)fs::RemoveAll(work_);  // a dead build of the same pid
+  BERTH_CHECK(fs::MkdirAll(work_, 0700));
+  return {};
+}
+
+Result<std::string> Builder::Build() {
+  BERTH_CHECK(Prepare());
+  // The bases first (their ENV is part of every stage's scope), then the scopes for real.
+  BERTH_TRY(build::BuildScopes first, build::ComputeScopes(dockerfile_, inputs_));
+  BERTH_TRY(std::vector<size_t> order, build::StagesToBuild(dockerfile_, first, f_.target));
+  for (size_t i : order) {
+    const std::string& base = first.stages[i].base;
+    if (base == "scratch" || build::FindStage(dockerfile_, base, i)) continue;
+    if (inputs_.image_env.count(base)) continue;
+    engine::RunOptions o;
+    o.image = base;
+    o.pull = engine::PullPolicy::kMissing;
+    BERTH_CHECK(EnsureImage(g_, store_, o), "{} FROM {}", dockerfile_.source, base);
+    BERTH_TRY(oci::ImageConfig config, store_.Config(base));
+    build::VarMap env;
+    for (const std::string& kv : config.config.env) {
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    inputs_.image_env[base] = std::move(env);
+  }
+  BERTH_TRY(scopes_, build::ComputeScopes(dockerfile_, inputs_));
+  stages_.assign(dockerfile_.stages.size(), StageState{});
+  for (size_t i : order) BERTH_CHECK(BuildStage(i));
+
+  StageState& last = stages_[order.back()];
+  if (!f_.labels.empty()) {
+    // --label: one more config step on the final image.
+    build::StepText text;
+    text.keyword = "LABEL";
+    std::vector<std::string> changes;
+    for (const std::string& l : f_.labels) {
+      auto eq = l.find('=');
+      std::string k = l.substr(0, eq), v = eq == std::string::npos ? "" : l.substr(eq + 1);
+      last.config.labels[k] = v;
+      text.args.push_back(k + "=" + v);
+    }
+    oci::Digest key = build::StepKey(last.key, text, "");
+    stage_name_.clear();
+    step_ = steps_ = 1;
+    if (!Begin(last, "LABEL " + Join(text.args) + " (--label)", key)) {
+      image::CommitRequest req;
+      req.created_by = "LABEL " + Join(text.args);
+      BERTH_CHECK(Commit(last, key.ToString(), std::move(req)));
+    }
+  }
+  if (last.image.empty()) {
+    // FROM scratch and nothing else: an image with no layer.
+    image::CommitRequest req;
+    req.created_by = "FROM scratch";
+    BERTH_CHECK(Commit(last, "", std::move(req)));
+  }
+  cache_.RetainImages([&](const std::string& id) { return store_.Resolve(id).has_value(); });
+  BERTH_CHECK(cache_.Save(fs::Join(g_.root, "build-cache.json")), "saving the build cache");
+  return last.image;
+}
+
+Result<void> Builder::BuildStage(size_t index) {
+  const build::Stage& stage = dockerfile_.stages[index];
+  const build::StageScope& scope = scopes_.stages[index];
+  StageState& st = stages_[index];
+  stage_name_ = stage.name;
+  steps_ = 1 + static_cast<size_t>(
+                   std::count_if(stage.instructions.begin(), stage.instructions.end(),
+                                 [](const build::Instruction& i) { return i.keyword != "ARG"; }));
+  step_ = 1;
+  Progress(build::StepLine(++vertex_, stage_name_, step_, steps_, "FROM " + scope.base));
+  if (auto dep = build::FindStage(dockerfile_, scope.base, index)) {
+    st = stages_[*dep];
+    st.cmd_set = false;
+  } else if (scope.base == "scratch") {
+    st.key = "scratch";
+  } else {
+    BERTH_TRY(store::ImageRecord rec, store_.Resolve(scope.base));
+    BERTH_TRY(oci::ImageConfig config, store_.Config(rec.config.ToString()));
+    st.image = rec.config.ToString();
+    st.key = rec.manifest.ToString();
+    st.config = config.config;
+    st.author = config.author;
+  }
+  for (size_t k = 0; k < stage.instructions.size(); ++k) {
+    const build::Instruction& ins = stage.instructions[k];
+    const build::InstructionScope& is = scope.instructions[k];
+    if (ins.keyword == "ARG") continue;
+    ++step_;
+    if (ins.keyword == "RUN") {
+      BERTH_CHECK(RunStep(st, ins, is));
+    } else if (ins.keyword == "COPY" || ins.keyword == "ADD") {
+      BERTH_CHECK(CopyStep(st, ins, is, index));
+    } else {
+      BERTH_CHECK(ConfigStep(st, ins, is));
+    }
+  }
+  st.built = true;
+  return {};
+}
+
+bool Builder::Begin(StageState& st, const std::string& text, const oci::Digest& key) {
+  Progress(build::StepLine(++vertex_, stage_name_, step_, steps_, text));
+  if (f_.no_cache) return false;
+  auto id = cache_.Lookup(key.ToString());
+  if (!id || !store_.Resolve(*id)) return false;
+  Progress("#" + std::to_string(vertex_) + " CACHED");
+  st.image = *id;
+  st.key = key.ToString();
+  return true;
+}
+
+Result<void> Builder::Commit(StageState& st, const std::string& key, image::CommitRequest req) {
+  req.parent = st.image;
+  req.config = st.config;
+  req.author = st.author;
+  req.source_date_epoch = source_date_epoch_;
+  BERTH_TRY(store::ImageRecord rec, image::CommitLayer(store_, req, apply_));
+  st.image = rec.config.ToString();
+  if (std::find(created_.begin(), created_.end(), st.image) == created_.end())
+    created_.push_back(st.image);
+  if (!key.empty()) {
+    st.key = key;
+    cache_.Store(key, st.image);
+  }
+  return {};
+}
+
+Result<void> Builder::ConfigStep(StageState& st, const build::Instruction& ins,
+                                 const build::InstructionScope& scope) {
+  build::StepText text = build::StepTextOf(ins);
+  oci::ContainerConfig& c = st.config;
+  const std::string& kw = ins.keyword;
+  auto form = [&]() {
+    if (ins.json) return ins.args;
+    std::vector<std::string> v =
+        c.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : c.shell;
+    v.push_back(ins.args.empty() ? "" : ins.args[0]);
+    return v;
+  };
+  if (kw == "ENV" || kw == "LABEL") {
+    text.args.clear();
+    for (const build::KeyValue& kv : ins.pairs) {
+      BERTH_TRY(std::string k, Expand(kv.key, scope), "{}", Where(ins));
+      BERTH_TRY(std::string v, Expand(kv.value, scope), "{}", Where(ins));
+      if (kw == "ENV")
+        image::SetEnv(c.env, k, v);
+      else
+        c.labels[k] = v;
+      text.args.push_back(k + "=" + v);
+    }
+  } else if (kw == "WORKDIR") {
+    BERTH_TRY(std::string w, Expand(ins.args.at(0), scope), "{}", Where(ins));
+    if (w.empty() || w[0] != '/') w = fs::Join(c.working_dir.empty() ? "/" : c.working_dir, w);
+    w = fs::Clean(w);
+    text.args = {w};
+    return WorkdirStep(st, ins, w);
+  } else if (kw == "USER" || kw == "STOPSIGNAL" || kw == "MAINTAINER") {
+    BERTH_TRY(std::string v, Expand(ins.args.at(0), scope), "{}", Where(ins));
+    (kw == "USER" ? c.user : kw == "STOPSIGNAL" ? c.stop_signal : st.author) = v;
+    text.args = {v};
+  } else if (kw == "EXPOSE" || kw == "VOLUME") {
+    std::vector<std::string> words;
+    for (const std::string& a : ins.args) {
+      BERTH_TRY(std::string v, Expand(a, scope), "{}", Where(ins));
+      if (!v.empty()) words.push_back(v);
+    }
+    if (kw == "EXPOSE") {
+      BERTH_TRY(std::vector<std::string> ports, image::ParsePortSpecs(words), "{}", Where(ins));
+      words = ports;
+    }
+    auto& list = kw == "EXPOSE" ? c.exposed_ports : c.volumes;
+    list.insert(list.end(), words.begin(), words.end());
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
+    text.args = words;
+  } else if (kw == "CMD") {
+    c.cmd = form();
+    st.cmd_set = true;
+  } else if (kw == "ENTRYPOINT") {
+    c.entrypoint = form();
+    if (!st.cmd_set) c.cmd.reset();
+  } else if (kw == "SHELL") {
+    c.shell = ins.args;
+  } else if (kw == "HEALTHCHECK") {
+    const build::Healthcheck& h = *ins.health;
+    oci::HealthConfig hc;
+    hc.test = h.test;
+    hc.interval_ns = h.interval.count();
+    hc.timeout_ns = h.timeout.count();
+    hc.start_period_ns = h.start_period.count();
+    hc.start_interval_ns = h.start_interval.count();
+    hc.retries = h.retries;
+    c.healthcheck = hc;
+  } else if (kw == "ONBUILD") {
+    c.on_build.push_back(ins.args.at(0));
+  } else {
+    return MakeError(ErrorKind::kInvalidArgument, "{}: {} is not supported by berth build",
+                     Where(ins), kw);
+  }
+  oci::Digest key = build::StepKey(st.key, text, "");
+  if (Begin(st, build::InstructionText(ins), key)) return {};
+  image::CommitRequest req;
+  req.created_by = build::InstructionText(ins);
+  return Commit(st, key.ToString(), std::move(req));
+}
+
+Result<void> Builder::WorkdirStep(StageState& st, const build::Instruction& ins, std::string dir) {
+  st.config.working_dir = dir;
+  build::StepText text = build::StepTextOf(ins);
+  text.args = {dir};
+  oci::Digest key = build::StepKey(st.key, text, "");
+  if (Begin(st, build::InstructionText(ins), key)) return {};
+  // The directory, owned by the stage's USER as BuildKit makes it.
+  BERTH_TRY(ScratchRootfs fsv, ScratchRootfs::Mount(store_, st.image, NewWorkDir()));
+  uint32_t uid = 0, gid = 0;
+  if (!st.config.user.empty()) {
+    BERTH_TRY(engine::UserFiles files, engine::ReadUserFiles(fsv.merged()));
+    BERTH_TRY(engine::ExecUser u, engine::ResolveUser(st.config.user, files.passwd, files.group),
+              "{}", Where(ins));
+    uid = u.uid;
+    gid = u.gid;
+  }
+  BERTH_CHECK(engine::MakeWorkdir(fsv.merged(), dir, uid, gid), "{}", Where(ins));
+  BERTH_CHECK(fsv.Unmount());
+  image::CommitRequest req;
+  req.upper_dir = fsv.upper();
+  req.created_by = "WORKDIR " + dir;
+  return Commit(st, key.ToString(), std::move(req));
+}
+
+Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
+                              const build::InstructionScope& scope) {
+  for (const build::Flag& flag : ins.flags) {
+    if (flag.name == "mount")
+      return MakeError(ErrorKind::kInvalidArgument, "{}: RUN --mount is not supported yet",
+                       Where(ins));
+    return MakeError(ErrorKind::kInvalidArgument, "{}: RUN --{} is not supported", Where(ins),
+                     flag.name);
+  }
+  if (!ins.heredocs.empty())
+    return MakeError(ErrorKind::kInvalidArgument, "{}: here-documents are not supported yet",
+                     Where(ins));
+  std::vector<std::string> argv;
+  if (ins.json) {
+    argv = ins.args;
+  } else {
+    argv = st.config.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : st.config.shell;
+    argv.push_back(ins.args.empty() ? "" : ins.args[0]);
+  }
+  build::StepText text = build::StepTextOf(ins);
+  std::vector<std::string> env;
+  for (const auto& [k, v] : scope.vars) {
+    env.push_back(k + "=" + v);
+    if (!IsProxyArg(k)) text.env[k] = v;
+  }
+  oci::Digest key = build::StepKey(st.key, text, "");
+  if (Begin(st, build::InstructionText(ins), key)) return {};
+
+  engine::RunOptions o;
+  o.image = st.image;
+  o.pull = engine::PullPolicy::kNever;
+  o.entrypoint = std::vector<std::string>{};
+  o.command = argv;
+  o.env = env;
+  o.workdir = st.config.working_dir;
+  o.user = st.config.user;
+  o.no_healthcheck = true;
+  o.network = f_.network == "none"   ? net::Mode::kNone
+              : f_.network == "host" ? net::Mode::kHost
+                                     : net::Mode::kBridge;
+  BERTH_TRY(engine::ContainerRecord rec, engine::CreateContainer(paths_, store_, o), "{}",
+            Where(ins));
+  auto remove = Defer([&] { (void)engine::RemoveContainer(paths_, rec.id, true, true); });
+  // The step's output goes to stderr with the progress (nowhere with -q); stdout stays the
+  // build's own.
+  std::fflush(stdout);
+  int saved = ::dup(1);
+  if (saved < 0) return SysError("dup(1)");
+  UniqueFd saved_fd(saved);
+  UniqueFd null_fd;
+  if (f_.quiet) {
+    BERTH_TRY(null_fd, fs::Open("/dev/null", O_WRONLY | O_CLOEXEC));
+  }
+  ::dup2(f_.quiet ? null_fd.get() : 2, 1);
+  int saved_err = -1;
+  if (f_.quiet) {
+    saved_err = ::dup(2);
+    ::dup2(null_fd.get(), 2);
+  }
+  StartClient client;
+  client.attach_output = true;
+  int code = StartAndAttach(g_, store_, rec.id, client);
+  ::dup2(saved_fd.get(), 1);
+  if (saved_err >= 0) {
+    ::dup2(saved_err, 2);
+    ::close(saved_err);
+  }
+  if (code != 0)
+    return MakeError(ErrorKind::kFailedPrecondition,
+                     "process \"{}\" did not complete successfully: exit code: {}", Join(argv),
+                     code);
+  image::CommitRequest req;
+  req.upper_dir = engine::UpperDir(paths_, rec).value_or("");
+  // The mount points the container's start made are not the step's change.
+  if (auto lowers = engine::LowerDirs(store_, rec); lowers && !req.upper_dir.empty())
+    req.skip = engine::MountStubFilter(req.upper_dir, *lowers);
+  req.created_by = "RUN " + Join(argv) + " # buildkit";
+  return Commit(st, key.ToString(), std::move(req));
+}
+
+Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
+                               const build::InstructionScope& scope, size_t stage_index) {
+  const std::string& kw = ins.keyword;
+  build::StepText text = build::StepTextOf(ins);
+  text.flags.clear();
+  std::optional<size_t> from;
+  std::optional<build::Chown> chown;
+  std::optional<build::Chmod> chmod;
+  for (const build::Flag& flag : ins.flags) {
+    BERTH_TRY(std::string v, Expand(flag.value, scope), "{}", Where(ins));
+    text.flags.push_back({flag.name, v});
+    if (flag.name == "from" && kw == "COPY") {
+      from = build::FindStage(dockerfile_, v, stage_index);
+      if (!from)
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "{}: COPY --from={}: no stage named {} (copying from an image is not "
+                         "supported)",
+                         Where(ins), v, v);
+    } else if (flag.name == "chown") {
+      BERTH_TRY(chown, build::ParseChown(v), "{}", Where(ins));
+    } else if (flag.name == "chmod") {
+      BERTH_TRY(chmod, build::Chmod::Parse(v), "{}", Where(ins));
+    } else {
+      return MakeError(ErrorKind::kInvalidArgument, "{}: {} --{} is not supported", Where(ins), kw,
+                       flag.name);
+    }
+  }
+  if (!ins.heredocs.empty())
+    return MakeError(ErrorKind::kInvalidArgument, "{}: here-documents are not supported yet",
+                     Where(ins));
+  build::CopyRequest req;
+  req.command = kw;
+  for (const std::string& a : ins.args) {
+    BERTH_TRY(std::string v, Expand(a, scope), "{}", Where(ins));
+    req.sources.push_back(v);
+  }
+  req.dest = req.sources.back();
+  req.sources.pop_back();
+  text.args = req.sources;
+  text.args.push_back(req.dest);
+  req.workdir = st.config.working_dir.empty() ? "/" : st.config.working_dir;
+  req.from_context = !from;
+  req.chmod = chmod;
+
+  BERTH_TRY(ScratchRootfs dst, ScratchRootfs::Mount(store_, st.image, NewWorkDir()));
+  BERTH_TRY(UniqueFd root, fs::Open(dst.merged(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string dest_path = build::ResolveCopyDest(req.dest, req.workdir).path;
+  req.dest_is_directory =
+      runtime::OpenInRoot(root.get(), dest_path, O_PATH | O_DIRECTORY).has_value();
+  if (chown) {
+    BERTH_TRY(engine::UserFiles files, engine::ReadUserFiles(dst.merged()));
+    build::IdLookup lookup;
+    auto passwd = engine::ParsePasswd(files.passwd);
+    auto groups = engine::ParseGroup(files.group);
+    lookup.user = [&](std::string_view name) -> std::optional<build::Owner> {
+      for (const auto& p : passwd)
+        if (p.name == name) return build::Owner{p.uid, p.gid};
+      return std::nullopt;
+    };
+    lookup.group = [&](std::string_view name) -> std::optional<uint32_t> {
+      for (const auto& gr : groups)
+        if (gr.name == name) return gr.gid;
+      return std::nullopt;
+    };
+    BERTH_TRY(build::Owner owner, build::ResolveChown(*chown, lookup), "{}", Where(ins));
+    req.chown = owner;
+  }
+  std::optional<ScratchRootfs> src;
+  std::optional<build::BuildContext> tree;
+  if (from) {
+    BERTH_TRY(ScratchRootfs s, ScratchRootfs::Mount(store_, stages_[*from].image, NewWorkDir()));
+    src.emplace(std::move(s));
+    BERTH_TRY(tree, build::BuildContext::FromDirectory(src->merged()));
+  }
+  BERTH_TRY(build::CopyPlan plan, build::PlanCopy(from ? *tree : *context_, req), "{}", Where(ins));
+  for (const build::CopyOp& op : plan.ops)
+    if (op.unpack && op.type == build::EntryType::kRegular && LooksLikeArchive(op.source))
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "{}: ADD of a local archive ({}) is not supported yet: use COPY and RUN "
+                       "tar",
+                       Where(ins), op.source_path);
+  build::ContentHasher hasher;
+  BERTH_TRY(oci::Digest inputs, build::InputsDigest(plan, hasher), "{}", Where(ins));
+  oci::Digest key = build::StepKey(st.key, text, inputs.ToString());
+  if (Begin(st, build::InstructionText(ins), key)) return {};
+  for (const build::CopyOp& op : plan.ops)
+    BERTH_CHECK(ApplyCopyOp(root.get(), op), "{}", Where(ins));
+  root = UniqueFd();
+  BERTH_CHECK(dst.Unmount());
+  image::CommitRequest commit;
+  commit.upper_dir = dst.upper();
+  commit.created_by = build::InstructionText(ins) + " # buildkit";
+  return Commit(st, key.ToString(), std::move(commit));
+}
+
+int RunBuild(const GlobalOptions& g, const BuildFlags& f) {
+  if (f.network != "default" && f.network != "none" && f.network != "host" && f.network != "bridge")
+    return Fail(Error("invalid --network \"" + f.network + "\": default, none or host",
+                      ErrorKind::kInvalidArgument));
+  auto store = OpenStore(g);
+  if (!store) return Fail(store.error());
+  auto settings = image::LoadDefaultSettings();
+  if (!settings) return Fail(settings.error());
+  Builder builder(g, *store, f, *settings);
+  auto id = builder.Build();
+  if (!id) {
+    builder.RemoveCreatedImages();
+    return Fail(id.error());
+  }
+  int vertex = 0;
+  if (!f.quiet) std::fprintf(stderr, "#%d writing image %s\n", ++vertex, id->c_str());
+  for (const std::string& tag : f.tags) {
+    auto rec = store->Tag(*id, tag);
+    if (!rec) return Fail(rec.error());
+    if (!f.quiet) std::fprintf(stderr, "#%d naming to %s\n", vertex, rec->name.c_str());
+  }
+  if (!f.iidfile.empty()) {
+    auto w = fs::WriteFileAtomic(f.iidfile, *id);
+    if (!w) return Fail(w.error());
+  }
+  if (f.quiet) std::printf("%s\n", id->c_str());
+  return 0;
+}
+
+void AddBuild(CLI::App& app, GlobalOptions& g, Action& action) {
+  auto* c = app.add_subcommand("build", "Build an image from a Dockerfile");
+  auto f = std::make_shared<BuildFlags>();
+  c->add_option("context", f->context, "The build context (a directory)")->required();
+  c->add_option("-t,--tag", f->tags, "Name the image (name:tag), repeatable");
+  c->add_option("-f,--file", f->file, "The Dockerfile (default: CONTEXT/Dockerfile)");
+  c->add_option("--build-arg", f->build_args,
+                "Set a build-time variable (K=V, or K from the environment)");
+  c->add_option("--target", f->target, "Build up to this stage");
+  c->add_flag("--no-cache", f->no_cache, "Do not reuse cached steps");
+  c->add_option("--label", f->labels, "Set a label on the image (K=V)");
+  c->add_option("--network", f->network, "RUN's network: default (bridge), none or host");
+  c->add_option("--iidfile", f->iidfile, "Write the image ID to this file");
+  c->add_flag("-q,--quiet", f->quiet, "Print only the image ID");
+  c->callback([&g, &action, f] { action = [&g, f] { return RunBuild(g, *f); }; });
+}
+
+}  // namespace
+
+static const CommandRegistration kBuild(44, AddBuild);
+
+}  // namespace berth::cli
