@@ -10,6 +10,8 @@
 #include "cli/commands.h"
 #include "cli/container_common.h"
 #include "cli/image_common.h"
+#include "engine/engine.h"
+#include "engine/rootfs.h"
 #include "image/commit.h"
 #include "image/settings.h"
 
@@ -51,6 +53,9 @@ int RunCommit(const GlobalOptions& g, const CommitFlags& f) {
   req.message = f.message;
   req.created_by = engine::CommitCreatedBy(*req.config);
   req.upper_dir = engine::UpperDir(containers.paths(), *rec).value_or("");
+  // What starting the container made (mount points) is not its change (docker's init layer).
+  if (auto lowers = engine::LowerDirs(*store, *rec); lowers && !req.upper_dir.empty())
+    req.skip = engine::MountStubFilter(req.upper_dir, *lowers);
   engine::CommitPause paused;
   if (f.pause) {
     auto p = engine::PauseForCommit(containers, *rec);

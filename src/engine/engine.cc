@@ -57,7 +57,8 @@ std::vector<std::string> EffectiveArgs(const oci::ContainerConfig& image, const 
 Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store,
                                    const oci::ImageConfig& image, ContainerRecord& r);
 
-// The overlay's lower directories: the record's layers, top first.
+}  // namespace
+
 Result<std::vector<std::string>> LowerDirs(const store::Store& store, const ContainerRecord& r) {
   std::vector<std::string> lowers;
   for (auto it = r.layers.rbegin(); it != r.layers.rend(); ++it) {
@@ -66,8 +67,6 @@ Result<std::vector<std::string>> LowerDirs(const store::Store& store, const Cont
   }
   return lowers;
 }
-
-}  // namespace
 
 Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& store,
                                         const RunOptions& options) {

@@ -58,6 +58,9 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
                                                           const MonitorAttach& attach,
                                                           const std::optional<winsize>& tty_size);
 
+// The overlay's lower directories of a container: its image's layers in the store, top first.
+Result<std::vector<std::string>> LowerDirs(const store::Store& store, const ContainerRecord& r);
+
 // The path of the slim `berth` executable next to this one (or ../../bin/berth from libexec).
 Result<std::string> BerthExecutable();
 

@@ -20,4 +20,4 @@ if(TARGET berth_engine AND MONITOR_EXT_SRCS)
   add_dependencies(berth_engine berth_engine_ext)
 endif()
 
-berth_test(engine_container_test SOURCES container_test.cc commit_test.cc LIBS berth_engine)
+berth_test(engine_container_test SOURCES container_test.cc commit_test.cc rootfs_test.cc LIBS berth_engine)

@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <set>
 
 #include "base/fs.h"
 #include "base/strings.h"
@@ -156,6 +160,59 @@ Result<void> MakeWorkdir(const std::string& rootfs, const std::string& dir, uint
   if (::fchownat(made.get(), "", uid, gid, AT_EMPTY_PATH) != 0)
     return SysError("chown({}:{} the working directory {})", uid, gid, dir);
   return {};
+}
+
+namespace {
+
+// MountStubFilter's predicate: plain state, so that copies of it stay valid.
+struct MountStubs {
+  std::string upper;
+  std::vector<std::string> lowers;
+  std::string xattr_prefix;
+
+  // The image's entry at `path` (lstat in the top-most layer that has it).
+  std::optional<struct stat> Lower(const std::string& path) const {
+    for (const std::string& l : lowers) {
+      struct stat st;
+      if (::lstat(fs::Join(l, path).c_str(), &st) == 0) return st;
+    }
+    return std::nullopt;
+  }
+
+  bool operator()(const std::string& path, const struct stat& st) const {
+    static const std::set<std::string> kStubs = {"dev", "proc", "sys", "etc/hosts", "etc/hostname",
+                                                 "etc/resolv.conf"};
+    std::string full = fs::Join(upper, path);
+    if (kStubs.contains(path)) {
+      if (Lower(path)) return false;
+      if (S_ISREG(st.st_mode)) return st.st_size == 0;
+      auto names = fs::ListDir(full);
+      return S_ISDIR(st.st_mode) && names && names->empty();
+    }
+    if (path != "etc" || !S_ISDIR(st.st_mode)) return false;
+    auto image = Lower(path);
+    if (!image || !S_ISDIR(image->st_mode) || image->st_mode != st.st_mode ||
+        image->st_uid != st.st_uid || image->st_gid != st.st_gid)
+      return false;
+    char v[4] = {};
+    if (::lgetxattr(full.c_str(), (xattr_prefix + "opaque").c_str(), v, sizeof v) > 0) return false;
+    auto names = fs::ListDir(full);
+    if (!names) return false;
+    for (const std::string& n : *names) {
+      struct stat child;
+      std::string rel = path + "/" + n;
+      if (::lstat(fs::Join(upper, rel).c_str(), &child) != 0 || !(*this)(rel, child)) return false;
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+std::function<bool(const std::string& path, const struct stat& st)> MountStubFilter(
+    const std::string& upper, const std::vector<std::string>& lower_dirs,
+    const std::string& overlay_xattr_prefix) {
+  return MountStubs{upper, lower_dirs, overlay_xattr_prefix};
 }
 
 }  // namespace berth::engine

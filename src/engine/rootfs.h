@@ -14,6 +14,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <sys/stat.h>
+
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +34,15 @@ std::string OverlayOptions(size_t layers);
 Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>& lower_dirs);
 // Unmounts <dir>/merged if mounted (lazily when busy). Missing is fine.
 Result<void> UnmountRootfs(const std::string& dir);
+// What starting a container leaves in its upper dir that is not the container's doing, for a
+// commit to leave out (docker keeps these in an "-init" layer): the mount points of /dev, /proc,
+// /sys, /etc/hosts, /etc/hostname and /etc/resolv.conf that the image (`lower_dirs`) lacks, as
+// long as they are still empty, and /etc when it is only the image's own /etc copied up for them
+// (same owner and mode, not opaque, nothing else inside). For unpack::DiffOptions::skip.
+std::function<bool(const std::string& path, const struct stat& st)> MountStubFilter(
+    const std::string& upper, const std::vector<std::string>& lower_dirs,
+    const std::string& overlay_xattr_prefix = "trusted.overlay.");
+
 // Whether `path` is a mount point (per /proc/self/mountinfo).
 bool IsMountPoint(const std::string& path);
 

@@ -1,5 +1,7 @@
 #include "image/commit.h"
 
+#include <sys/stat.h>
+
 #include "base/fs.h"
 #include "image/change.h"
 #include "image/install.h"
@@ -85,6 +87,7 @@ Result<WrittenLayer> WriteLayer(const store::Store& store, const CommitRequest& 
   unpack::DiffOptions diff;
   diff.overlay_xattr_prefix = request.overlay_xattr_prefix;
   diff.clamp_mtime = request.source_date_epoch;
+  diff.skip = request.skip;
   if (request.upper_dir.empty()) {
     BERTH_CHECK(tar.Write(std::string(1024, '\0')));  // an empty tar: two zero blocks
   } else {
@@ -119,7 +122,12 @@ Result<store::ImageRecord> CommitLayer(const store::Store& store, const CommitRe
     if (!fs::IsDir(request.upper_dir))
       return MakeError(ErrorKind::kNotFound, "committing {}: not a directory", request.upper_dir);
     BERTH_TRY(std::vector<std::string> entries, fs::ListDir(request.upper_dir), "committing");
-    changed = !entries.empty();
+    for (const std::string& e : entries) {
+      struct stat st;
+      bool skipped = request.skip && ::lstat(fs::Join(request.upper_dir, e).c_str(), &st) == 0 &&
+                     request.skip(e, st);
+      changed = changed || !skipped;
+    }
   }
   const bool with_layer = changed || request.empty_layer == EmptyLayer::kKeep;
   // A Docker-typed parent keeps its family when the new layer has a Docker type (gzip).

@@ -14,7 +14,10 @@
 // of the pushed image would give, and its diff_id is checked on the way.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +47,8 @@ struct CommitRequest {
   std::string upper_dir;
   // Where overlayfs keeps its xattrs in upper_dir (unpack/diff.h).
   std::string overlay_xattr_prefix = "trusted.overlay.";
+  // Entries of the upper dir left out of the layer (unpack::DiffOptions::skip).
+  std::function<bool(const std::string& path, const struct stat& st)> skip;
   // The new image's name. Empty: an untagged image (store::UntaggedName).
   std::string reference;
   // The container config the changes apply to. nullopt: the parent's (empty without a parent).

@@ -58,6 +58,7 @@ class Differ {
         log::Debug("{}: skipping a socket", shown);
         continue;
       }
+      if (options_.skip && options_.skip(path, st)) continue;
       BERTH_TRY(Xattrs xattrs, ReadXattrs(dirfd, name, shown));
 
       if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {

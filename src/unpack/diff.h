@@ -21,6 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <sys/stat.h>
+
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -34,6 +37,10 @@ struct DiffOptions {
   std::string overlay_xattr_prefix = "trusted.overlay.";
   // SOURCE_DATE_EPOCH: mtimes later than this are written as this (reproducible builds).
   std::optional<int64_t> clamp_mtime;
+  // Entries left out (a directory with everything below it): `path` relative to the upper dir
+  // ("etc/hosts"), its lstat. For what starting a container made that is not the container's
+  // change (engine/rootfs.h: MountStubFilter).
+  std::function<bool(const std::string& path, const struct stat& st)> skip;
 };
 
 [[nodiscard]] Result<void> WriteLayerTar(const std::string& upper_dir, ByteSink& sink,

@@ -1,0 +1,67 @@
+#include "engine/rootfs.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+
+namespace berth::engine {
+namespace {
+
+class MountStubs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/berth-stubs-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    upper_ = dir_ + "/upper";
+    lower_ = dir_ + "/lower";
+    for (const char* d : {"/upper/etc", "/upper/dev", "/upper/proc", "/upper/sys", "/lower/etc", "/lower/sys"})
+      ASSERT_TRUE(fs::MkdirAll(dir_ + d));
+    ASSERT_EQ(::chmod((upper_ + "/etc").c_str(), 0755), 0);
+    ASSERT_EQ(::chmod((lower_ + "/etc").c_str(), 0755), 0);
+    for (const char* f : {"/upper/etc/hosts", "/upper/etc/hostname", "/upper/etc/resolv.conf"})
+      ASSERT_TRUE(fs::WriteFileAtomic(dir_ + f, ""));
+  }
+  void TearDown() override { (void)fs::RemoveAll(dir_); }
+  bool Skip(const std::string& path) {
+    struct stat st;
+    EXPECT_EQ(::lstat((upper_ + "/" + path).c_str(), &st), 0) << path;
+    return MountStubFilter(upper_, {lower_})(path, st);
+  }
+  std::string dir_, upper_, lower_;
+};
+
+TEST_F(MountStubs, LeavesOutWhatTheStartMade) {
+  // Mount points the image lacks, still empty: left out; /etc, only copied up for them: too.
+  EXPECT_TRUE(Skip("dev"));
+  EXPECT_TRUE(Skip("proc"));
+  EXPECT_TRUE(Skip("etc/hosts"));
+  EXPECT_TRUE(Skip("etc"));
+  // The image has /sys: an upper /sys is a change of its own.
+  EXPECT_FALSE(Skip("sys"));
+}
+
+TEST_F(MountStubs, KeepsWhatTheContainerChanged) {
+  ASSERT_TRUE(fs::WriteFileAtomic(upper_ + "/etc/hosts", "10.0.0.1 db\n"));
+  EXPECT_FALSE(Skip("etc/hosts")) << "written to";
+  EXPECT_FALSE(Skip("etc"));
+  ASSERT_TRUE(fs::WriteFileAtomic(upper_ + "/etc/hosts", ""));
+  ASSERT_TRUE(fs::WriteFileAtomic(upper_ + "/etc/motd", "hi\n"));
+  EXPECT_FALSE(Skip("etc")) << "holds a real change";
+  ASSERT_EQ(::unlink((upper_ + "/etc/motd").c_str()), 0);
+  ASSERT_EQ(::chmod((upper_ + "/etc").c_str(), 0700), 0);
+  EXPECT_FALSE(Skip("etc")) << "its mode changed";
+  ASSERT_EQ(::chmod((upper_ + "/etc").c_str(), 0755), 0);
+  ASSERT_TRUE(fs::WriteFileAtomic(upper_ + "/dev/null-ish", ""));
+  EXPECT_FALSE(Skip("dev")) << "not empty";
+  if (::geteuid() == 0) {  // trusted.* xattrs need root
+    ASSERT_EQ(::lsetxattr((upper_ + "/etc").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
+    EXPECT_FALSE(Skip("etc")) << "opaque: the image's /etc was replaced";
+  }
+}
+
+}  // namespace
+}  // namespace berth::engine
