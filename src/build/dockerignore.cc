@@ -15,15 +15,6 @@ std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
   return s;
 }
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // How a compiled pattern is tested, as patternmatcher decides it from the pattern's shape.
 enum class MatchType {
   kExact,   // no wildcards: the path equals the pattern

@@ -20,15 +20,6 @@ std::optional<char32_t> ClassChar(std::string_view p, size_t& i) {
   return r;
 }
 
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // Whether pattern[p..] matches name[n..]. `*` is the only token of variable length, so on a
 // mismatch the match resumes from the last `*` with one more character swallowed (the classic
 // backtracking glob walk: linear in practice, never exponential).
@@ -83,6 +74,15 @@ bool Match(std::string_view pat, std::string_view name) {
 }
 
 }  // namespace
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
 
 std::pair<char32_t, size_t> DecodeRune(std::string_view s, size_t i) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };

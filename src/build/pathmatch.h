@@ -40,6 +40,9 @@ bool ValidMatchSyntax(std::string_view pattern);
 // source (a `\` before one of them makes it literal).
 bool HasWildcards(std::string_view pattern);
 
+// A pattern as Go's %q shows it in errors: in double quotes, `"` and `\` escaped.
+std::string Quote(std::string_view s);
+
 // filepath.Match(pattern, name). Errors (kInvalidArgument) with Go's wording for a malformed
 // pattern: `syntax error in pattern: "a["`. Unlike Go, the whole pattern is checked first, so a
 // malformed pattern is an error even when an earlier part already fails to match.
