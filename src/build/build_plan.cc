@@ -109,13 +109,16 @@ Result<StepCache> StepCache::Load(const std::string& file) {
   if (it == j->end() || !it->is_object()) return cache;
   for (auto& [k, v] : it->items())
     if (v.is_string()) cache.steps_[k] = v.get<std::string>();
+  if (auto r = j->find("replaced"); r != j->end() && r->is_array())
+    for (const auto& v : *r)
+      if (v.is_string()) cache.replaced_.insert(v.get<std::string>());
   return cache;
 }
 
 Result<void> StepCache::Save(const std::string& file) const {
   Json steps = Json::object();
   for (const auto& [k, v] : steps_) steps[k] = v;
-  Json j = {{"version", 1}, {"steps", steps}};
+  Json j = {{"version", 1}, {"steps", steps}, {"replaced", replaced_}};
   return fs::WriteFileAtomic(file, j.dump() + "\n");
 }
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,8 @@ std::string StepLine(int vertex, std::string_view stage_name, size_t step, size_
 std::string InstructionText(const Instruction& instruction);
 
 // Step key -> image ID, kept between builds in <root>/build-cache.json:
-//   {"version":1,"steps":{"sha256:<key>":"sha256:<image id>"}}
+//   {"version":1,"steps":{"sha256:<key>":"sha256:<image id>"},"replaced":["sha256:<id>"]}
+// ("replaced": images a later build of the same step superseded, still build cache to prune).
 // A missing, unreadable-as-JSON or other-version file is an empty cache (a cache is never worth
 // failing a build for); an entry whose image is gone is the caller's to ignore.
 class StepCache {
@@ -54,18 +56,29 @@ class StepCache {
   Result<void> Save(const std::string& file) const;
   std::optional<std::string> Lookup(std::string_view key) const;
   void Store(std::string key, std::string image_id) {
-    steps_[std::move(key)] = std::move(image_id);
+    auto& slot = steps_[std::move(key)];
+    if (!slot.empty() && slot != image_id) replaced_.insert(slot);
+    replaced_.erase(image_id);
+    slot = std::move(image_id);
   }
   // Keeps only the entries `keep` accepts (image IDs still present).
   template <typename F>
   void RetainImages(F keep) {
     for (auto it = steps_.begin(); it != steps_.end();)
       it = keep(it->second) ? std::next(it) : steps_.erase(it);
+    std::erase_if(replaced_, [&](const std::string& id) { return !keep(id); });
   }
   size_t size() const { return steps_.size(); }
+  // The image IDs the cache names or replaced, each once.
+  std::set<std::string> ImageIds() const {
+    std::set<std::string> ids = replaced_;
+    for (const auto& [key, id] : steps_) ids.insert(id);
+    return ids;
+  }
 
  private:
   std::map<std::string, std::string, std::less<>> steps_;
+  std::set<std::string> replaced_;
 };
 
 }  // namespace berth::build

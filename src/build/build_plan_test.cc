@@ -100,6 +100,15 @@ TEST(StepCacheTest, RoundTripAndRetain) {
   back->RetainImages([](const std::string& id) { return id == "sha256:i2"; });
   EXPECT_EQ(back->Lookup("sha256:k1"), std::nullopt);
   EXPECT_EQ(back->Lookup("sha256:k2"), "sha256:i2");
+  // A step built again to another image: the old one stays known as cache (for pruning).
+  back->Store("sha256:k2", "sha256:i3");
+  ASSERT_TRUE(back->Save(file));
+  auto again = StepCache::Load(file);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->Lookup("sha256:k2"), "sha256:i3");
+  EXPECT_EQ(again->ImageIds(), (std::set<std::string>{"sha256:i2", "sha256:i3"}));
+  again->RetainImages([](const std::string& id) { return id == "sha256:i3"; });
+  EXPECT_EQ(again->ImageIds(), (std::set<std::string>{"sha256:i3"}));
   ASSERT_TRUE(fs::WriteFileAtomic(file, "not json"));
   auto bad = StepCache::Load(file);
   ASSERT_TRUE(bad);

@@ -32,4 +32,8 @@ std::optional<std::time_t> ParseRfc3339(std::string_view s);
 // "3 days ago", "About an hour ago", "N/A" when the time is unknown.
 std::string HumanAgo(std::string_view rfc3339, std::time_t now);
 
+// The build cache's untagged step images that no container uses, removed, and the cache file
+// trimmed to what is left (cli/builder.cc). Returns the removed image IDs.
+Result<std::vector<std::string>> PruneBuildCache(const GlobalOptions& g, const store::Store& store);
+
 }  // namespace berth::cli

@@ -36,6 +36,10 @@ int RunPrune(const GlobalOptions& g) {
   if (!containers->containers.empty()) std::printf("Deleted Containers:\n");
   for (const auto& id : containers->containers) std::printf("%s\n", id.c_str());
   for (const auto& what : containers->stale) std::printf("cleaned up %s\n", what.c_str());
+  // The build cache's step images, then what nothing uses any more.
+  auto cache = PruneBuildCache(g, *store);
+  if (!cache) return Fail(cache.error());
+  for (const auto& id : *cache) std::printf("deleted build cache image %s\n", id.c_str());
   // What the remaining containers use stays, even when no image names it any more.
   auto roots = engine::ContainerRoots(paths);
   if (!roots) return Fail(roots.error());
@@ -56,7 +60,7 @@ void AddSystem(CLI::App& app, GlobalOptions& g, Action& action) {
   check->callback(
       [&g, &action, repair] { action = [&g, repair] { return RunCheck(g, *repair); }; });
   auto* prune =
-      sys->add_subcommand("prune", "Remove stopped containers, then blobs and layers nothing uses");
+      sys->add_subcommand("prune", "Remove stopped containers, the build cache, then blobs and layers nothing uses");
   auto force = std::make_shared<bool>(false);
   prune->add_flag("-f,--force", *force, "Accepted for docker compatibility (nothing is asked)");
   // The callback keeps `force` alive: CLI11 writes the flag after this function has returned

@@ -163,6 +163,17 @@ TEST_F(BuildE2eTest, MultiStageBuildRunsAndIsCached) {
   BuildId("--target build --build-arg GREETING=yo -t stage:1 " + Ctx());
   EXPECT_EQ(B("run --rm --network none stage:1 cat /out/msg").out, "yo from 1\n");
   ExpectNothingLeft();
+
+  // builder prune: every step image goes (those --no-cache superseded too), the named ones stay.
+  EXPECT_NE(B("images").out.find("<none>"), std::string::npos);
+  Res prune = B("builder prune -f");
+  ASSERT_EQ(prune.code, 0) << prune.out;
+  EXPECT_NE(prune.out.find("Deleted build cache objects:"), std::string::npos) << prune.out;
+  EXPECT_EQ(B("images").out.find("<none>"), std::string::npos) << B("images").out;
+  EXPECT_EQ(B("run --rm --network none app:2").out, "hi from 1\n");
+  Res rebuilt = B("build --network none -t app:2 " + Ctx());
+  ASSERT_EQ(rebuilt.code, 0) << rebuilt.out;
+  EXPECT_LT(Count(rebuilt.out, "CACHED"), 11u) << "the cache is gone: " << rebuilt.out;
 }
 
 TEST_F(BuildE2eTest, SourceDateEpochGivesTheSameImageInTwoStores) {
