@@ -214,5 +214,28 @@ TEST_F(BuildE2eTest, FailuresAreOneLineAndLeaveNothing) {
   EXPECT_EQ(B("images -q").out, before.out);
 }
 
+// A hostile base image whose /app and /w are absolute symlinks to host directories: COPY into
+// /app/ and WORKDIR /w/made resolve them inside the image, never on the host.
+TEST_F(BuildE2eTest, HostileBaseImageSymlinksStayInsideTheImage) {
+  std::string host = dir_ + "/host-target";
+  ASSERT_TRUE(fs::MkdirAll(host));
+  std::string img = dir_ + "/hostile";
+  ASSERT_TRUE(Shell(berth::testing::MakeBusyboxRootfs(img + "/rootfs") + " && ln -s " + host + " " + img +
+                    "/rootfs/app && ln -s " + host + " " + img + "/rootfs/w && tar -C " + img +
+                    "/rootfs -cf " + img + "/rootfs.tar . && " + Berth(Root()) + " import " + img +
+                    "/rootfs.tar hostile:1 >/dev/null"));
+  std::string ctx = dir_ + "/hostile-ctx";
+  ASSERT_TRUE(fs::MkdirAll(ctx));
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/a.txt", "payload\n"));
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/Dockerfile", "FROM hostile:1\nCOPY a.txt /app/\nWORKDIR /w/made\n"));
+  std::string id = BuildId("-t hostile:2 " + ctx);
+  EXPECT_EQ(Capture("ls -A " + host), "") << "the build wrote on the host";
+  // Inside the image the links led to the image's own path.
+  Res in = B("run --rm --network none hostile:2 sh -c 'cat " + host + "/a.txt; ls -d " + host + "/made'");
+  EXPECT_EQ(in.code, 0) << in.out;
+  EXPECT_NE(in.out.find("payload"), std::string::npos) << in.out;
+  ExpectNothingLeft();
+}
+
 }  // namespace
 }  // namespace berth

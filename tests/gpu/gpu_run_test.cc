@@ -327,6 +327,11 @@ TEST_F(GpuRunTest, GeneratedCdiSpecIsAcceptedByPodman) {
   std::string yaml = Capture(Berth() + " gpu cdi generate 2>&1", &rc);
   ASSERT_EQ(rc, 0) << yaml;
   EXPECT_NE(yaml.find("kind: \"nvidia.com/gpu\""), std::string::npos) << yaml;
+  // A bad format: one line, no file.
+  std::string bad = Capture(Berth() + " gpu cdi generate --format xml --output " + d + "/bad.yaml 2>&1", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(bad, "berth: --format: expected json or yaml, not \"xml\"\n");
+  EXPECT_FALSE(fs::Exists(d + "/bad.yaml"));
   // berth reads it back through --device.
   ASSERT_TRUE(Shell(Berth() + " gpu cdi generate --output " + d + "/cdi/nvidia.json"));
   std::string out = Run("--device nvidia.com/gpu=1 gpu-test sh -c 'ls /dev'", &rc);
@@ -359,6 +364,32 @@ TEST_F(GpuRunTest, GeneratedCdiSpecIsAcceptedByPodman) {
     EXPECT_NE(ours.find(want), std::string::npos) << "berth: " << want << ours;
   }
   EXPECT_EQ(pod.find("nvidia0\n"), std::string::npos) << pod;
+}
+
+// A hostile GPU image: its ldconfig is a script that would mark the host if it ran there, and its
+// library and ld.so.conf.d directories are absolute symlinks to host directories. The script
+// runs, as root, only inside the container; the soname links, the driver's files and the loader
+// configuration land inside the image; the host directories stay empty.
+TEST_F(GpuRunTest, HostileImageCannotReachTheHostThroughTheDriverSetUp) {
+  const std::string& d = *dir_;
+  std::string marker = d + "/ldconfig-ran-on-host", host_lib = d + "/host-lib", host_conf = d + "/host-conf";
+  ASSERT_TRUE(fs::MkdirAll(host_lib));
+  ASSERT_TRUE(fs::MkdirAll(host_conf));
+  std::string r = d + "/hostile/rootfs";
+  ASSERT_TRUE(Shell(testing::MakeBusyboxRootfs(r) + " && mkdir -p " + r + "/sbin " + r + "/usr/lib " + r +
+                    "/etc && ln -s " + host_lib + " " + r + "/usr/lib/x86_64-linux-gnu && ln -s " + host_conf +
+                    " " + r + "/etc/ld.so.conf.d && printf '#!/bin/sh\\nid -u > /ldconfig-ran\\ntouch " + marker +
+                    "\\n' > " + r + "/sbin/ldconfig && chmod 755 " + r + "/sbin/ldconfig && tar -C " + r +
+                    " -cf " + d + "/hostile.tar . && " + Berth() + " import " + d + "/hostile.tar hostile-gpu >/dev/null"));
+  int rc;
+  std::string out = Run("--gpus all hostile-gpu sh -c 'cat /ldconfig-ran; ls " + host_lib + " " + host_conf + "'", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("0\n"), std::string::npos) << "the image's ldconfig ran in the container: " << out;
+  EXPECT_NE(out.find("libcuda.so.1"), std::string::npos) << "the links are in the image's own path: " << out;
+  EXPECT_NE(out.find("000-berth-gpu.conf"), std::string::npos) << out;
+  EXPECT_FALSE(fs::Exists(marker)) << "the image's ldconfig ran on the host";
+  EXPECT_EQ(Capture("find " + host_lib + " " + host_conf + " -mindepth 1 | wc -l"), "0\n")
+      << "the set-up wrote through the image's symlinks onto the host";
 }
 
 }  // namespace
