@@ -647,7 +647,7 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
   req.upper_dir = engine::UpperDir(paths_, rec).value_or("");
   // The mount points the container's start made are not the step's change.
   if (auto lowers = engine::LowerDirs(store_, rec); lowers && !req.upper_dir.empty())
-    req.skip = engine::MountStubFilter(req.upper_dir, *lowers);
+    req.skip = engine::MountPointFilter(req.upper_dir, *lowers);
   req.created_by = "RUN " + Join(argv) + " # buildkit";
   return Commit(st, key.ToString(), std::move(req));
 }

@@ -55,7 +55,7 @@ int RunCommit(const GlobalOptions& g, const CommitFlags& f) {
   req.upper_dir = engine::UpperDir(containers.paths(), *rec).value_or("");
   // What starting the container made (mount points) is not its change (docker's init layer).
   if (auto lowers = engine::LowerDirs(*store, *rec); lowers && !req.upper_dir.empty())
-    req.skip = engine::MountStubFilter(req.upper_dir, *lowers);
+    req.skip = engine::MountPointFilter(req.upper_dir, *lowers);
   engine::CommitPause paused;
   if (f.pause) {
     auto p = engine::PauseForCommit(containers, *rec);

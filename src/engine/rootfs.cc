@@ -164,8 +164,8 @@ Result<void> MakeWorkdir(const std::string& rootfs, const std::string& dir, uint
 
 namespace {
 
-// MountStubFilter's predicate: plain state, so that copies of it stay valid.
-struct MountStubs {
+// MountPointFilter's predicate: plain state, so that copies of it stay valid.
+struct MountPointLeftovers {
   std::string upper;
   std::vector<std::string> lowers;
   std::string xattr_prefix;
@@ -180,10 +180,10 @@ struct MountStubs {
   }
 
   bool operator()(const std::string& path, const struct stat& st) const {
-    static const std::set<std::string> kStubs = {"dev", "proc", "sys", "etc/hosts", "etc/hostname",
+    static const std::set<std::string> kMountPoints = {"dev", "proc", "sys", "etc/hosts", "etc/hostname",
                                                  "etc/resolv.conf"};
     std::string full = fs::Join(upper, path);
-    if (kStubs.contains(path)) {
+    if (kMountPoints.contains(path)) {
       if (Lower(path)) return false;
       if (S_ISREG(st.st_mode)) return st.st_size == 0;
       auto names = fs::ListDir(full);
@@ -209,10 +209,10 @@ struct MountStubs {
 
 }  // namespace
 
-std::function<bool(const std::string& path, const struct stat& st)> MountStubFilter(
+std::function<bool(const std::string& path, const struct stat& st)> MountPointFilter(
     const std::string& upper, const std::vector<std::string>& lower_dirs,
     const std::string& overlay_xattr_prefix) {
-  return MountStubs{upper, lower_dirs, overlay_xattr_prefix};
+  return MountPointLeftovers{upper, lower_dirs, overlay_xattr_prefix};
 }
 
 }  // namespace berth::engine

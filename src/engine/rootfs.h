@@ -39,7 +39,7 @@ Result<void> UnmountRootfs(const std::string& dir);
 // /sys, /etc/hosts, /etc/hostname and /etc/resolv.conf that the image (`lower_dirs`) lacks, as
 // long as they are still empty, and /etc when it is only the image's own /etc copied up for them
 // (same owner and mode, not opaque, nothing else inside). For unpack::DiffOptions::skip.
-std::function<bool(const std::string& path, const struct stat& st)> MountStubFilter(
+std::function<bool(const std::string& path, const struct stat& st)> MountPointFilter(
     const std::string& upper, const std::vector<std::string>& lower_dirs,
     const std::string& overlay_xattr_prefix = "trusted.overlay.");
 

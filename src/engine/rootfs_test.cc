@@ -10,10 +10,10 @@
 namespace berth::engine {
 namespace {
 
-class MountStubs : public ::testing::Test {
+class MountPointLeftovers : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-stubs-XXXXXX";
+    char tmpl[] = "/tmp/berth-mountpoints-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     upper_ = dir_ + "/upper";
@@ -29,12 +29,12 @@ class MountStubs : public ::testing::Test {
   bool Skip(const std::string& path) {
     struct stat st;
     EXPECT_EQ(::lstat((upper_ + "/" + path).c_str(), &st), 0) << path;
-    return MountStubFilter(upper_, {lower_})(path, st);
+    return MountPointFilter(upper_, {lower_})(path, st);
   }
   std::string dir_, upper_, lower_;
 };
 
-TEST_F(MountStubs, LeavesOutWhatTheStartMade) {
+TEST_F(MountPointLeftovers, LeavesOutWhatTheStartMade) {
   // Mount points the image lacks, still empty: left out; /etc, only copied up for them: too.
   EXPECT_TRUE(Skip("dev"));
   EXPECT_TRUE(Skip("proc"));
@@ -44,7 +44,7 @@ TEST_F(MountStubs, LeavesOutWhatTheStartMade) {
   EXPECT_FALSE(Skip("sys"));
 }
 
-TEST_F(MountStubs, KeepsWhatTheContainerChanged) {
+TEST_F(MountPointLeftovers, KeepsWhatTheContainerChanged) {
   ASSERT_TRUE(fs::WriteFileAtomic(upper_ + "/etc/hosts", "10.0.0.1 db\n"));
   EXPECT_FALSE(Skip("etc/hosts")) << "written to";
   EXPECT_FALSE(Skip("etc"));

@@ -39,7 +39,7 @@ struct DiffOptions {
   std::optional<int64_t> clamp_mtime;
   // Entries left out (a directory with everything below it): `path` relative to the upper dir
   // ("etc/hosts"), its lstat. For what starting a container made that is not the container's
-  // change (engine/rootfs.h: MountStubFilter).
+  // change (engine/rootfs.h: MountPointFilter).
   std::function<bool(const std::string& path, const struct stat& st)> skip;
 };
 
