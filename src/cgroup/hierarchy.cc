@@ -1,5 +1,7 @@
 #include "cgroup/hierarchy.h"
 
+#include <unistd.h>
+
 #include <set>
 #include <vector>
 
@@ -163,6 +165,21 @@ Result<std::string> ResolvePath(std::string_view cgroups_path, bool systemd,
     unit = prefix.empty() ? name + ".scope" : prefix + "-" + name + ".scope";
   }
   return fs::Join(dir, unit);
+}
+
+bool MayManage(const Hierarchy& h, const std::string& path) {
+  std::set<std::string> mounts;
+  if (h.layout != Layout::kV2)
+    for (const auto& [ctrl, mount] : h.v1) mounts.insert(mount);
+  if (!h.unified.empty()) mounts.insert(h.unified);
+  if (mounts.empty()) return false;
+  for (const std::string& mount : mounts) {
+    std::string dir = mount + path;
+    while (dir.size() > mount.size() && ::access(dir.c_str(), F_OK) != 0)
+      dir = dir.substr(0, dir.rfind('/'));
+    if (::access(dir.c_str(), W_OK) != 0) return false;
+  }
+  return true;
 }
 
 }  // namespace berth::cgroup

@@ -49,6 +49,13 @@ Result<Hierarchy> Detect(const std::string& root = "/sys/fs/cgroup");
 Result<std::string> ResolvePath(std::string_view cgroups_path, bool systemd,
                                 std::string_view container_id);
 
+// Whether this process may make and use cgroup `path` (a ResolvePath result) in every mount of
+// `h`: in each, the deepest directory of the path that exists is writable by it. What an
+// unprivileged (rootless) runtime checks before it gives a container a cgroup: true on a
+// delegated cgroup v2 subtree, false on v1 and hybrid hierarchies owned by root. Not pure
+// (access(2)).
+bool MayManage(const Hierarchy& h, const std::string& path);
+
 // systemd's slice expansion: "a-b-c.slice" -> "/a.slice/a-b.slice/a-b-c.slice".
 Result<std::string> ExpandSlice(std::string_view slice);
 

@@ -27,6 +27,12 @@ std::string Basename(const std::string& path) {
 
 }  // namespace
 
+std::unique_ptr<Manager> Manager::OpenNone(const std::string& path) {
+  Hierarchy none;
+  none.layout = Layout::kV1;
+  return std::unique_ptr<Manager>(new Manager(std::move(none), path, RealSys()));
+}
+
 Result<std::unique_ptr<Manager>> Manager::Open(const Hierarchy& h, const std::string& path,
                                                Sys* sys) {
   if (path.empty() || path[0] != '/' || fs::Clean(path) != path || path == "/")
@@ -154,6 +160,7 @@ Result<void> Manager::Execute(const Write& w) {
 }
 
 Result<void> Manager::Apply(const oci::Resources& resources) {
+  if (Paths().empty()) return {};  // OpenNone
   std::vector<Write> plan;
   if (OnV2()) {
     BERTH_TRY(plan, PlanV2(resources), "applying limits to {}", path_);
@@ -184,6 +191,7 @@ Result<void> Manager::AddProcess(pid_t pid, bool v1, bool v2) {
 }
 
 Result<std::vector<pid_t>> Manager::Pids() {
+  if (Paths().empty()) return std::vector<pid_t>{};  // OpenNone
   std::string root;
   if (OnV2()) {
     root = Path("");

@@ -44,6 +44,9 @@ class Manager {
   // `path` is a ResolvePath result: absolute, clean, not "/". sys defaults to RealSys().
   static Result<std::unique_ptr<Manager>> Open(const Hierarchy& h, const std::string& path,
                                                Sys* sys = nullptr);
+  // No cgroup at all (a rootless container where no subtree is delegated): no paths; Create,
+  // Apply, AddProcess, Destroy do nothing, Pids is empty, Freeze says no freezer is mounted.
+  static std::unique_ptr<Manager> OpenNone(const std::string& path);
 
   // mkdir in every hierarchy, parents included; existing dirs are fine. v1 cpuset dirs get the
   // parent's cpus/mems when theirs are empty (else no task could join); v2 parents get every

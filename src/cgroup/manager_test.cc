@@ -144,6 +144,40 @@ class HybridTest : public ::testing::Test {
   FakeSys sys_;
 };
 
+TEST(NoCgroupTest, EveryOperationDoesNothing) {
+  auto m = Manager::OpenNone("/berth/c1");
+  EXPECT_TRUE(m->Paths().empty());
+  EXPECT_TRUE(m->Create());
+  oci::Resources r;
+  r.devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
+  EXPECT_TRUE(m->Apply(r));
+  EXPECT_TRUE(m->AddProcess(1));
+  auto pids = m->Pids();
+  ASSERT_TRUE(pids);
+  EXPECT_TRUE(pids->empty());
+  EXPECT_TRUE(m->Signal(SIGTERM));
+  EXPECT_FALSE(m->Freeze());
+  EXPECT_TRUE(m->Destroy());
+  EXPECT_TRUE(m->ContainerMounts().empty());
+}
+
+TEST(NoCgroupTest, MayManageOnlyWritableTrees) {
+  TempDir tmp;
+  Hierarchy none;
+  none.layout = Layout::kV1;
+  EXPECT_FALSE(MayManage(none, "/berth/c1"));
+  Hierarchy v2;
+  v2.layout = Layout::kV2;
+  v2.root = v2.unified = tmp.path();
+  // The deepest existing directory decides: here the root, which we (root or not) own.
+  EXPECT_TRUE(MayManage(v2, "/user.slice/berth/c1"));
+  Hierarchy v1;
+  v1.layout = Layout::kV1;
+  v1.root = tmp.path();
+  v1.v1 = {{"memory", tmp.path() + "/not-mounted"}};  // missing: nothing to write in
+  EXPECT_FALSE(MayManage(v1, "/berth/c1"));
+}
+
 TEST_F(HybridTest, OpenRefusesBadPaths) {
   EXPECT_FALSE(Manager::Open(h_, "/", &sys_));
   EXPECT_FALSE(Manager::Open(h_, "relative", &sys_));

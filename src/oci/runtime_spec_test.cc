@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace berth::oci {
 namespace {
 
@@ -29,6 +31,9 @@ TEST(RuntimeSpecTest, DefaultSpecRoundTrips) {
     auto back = SpecFromJson(SpecToJson(d));
     ASSERT_TRUE(back) << back.error().message();
     EXPECT_EQ(*back, d);
+    // devpts's group 5 is unmapped when only the user's own ids are (runc leaves it out).
+    const auto& pts = d.mounts[2].options;
+    EXPECT_EQ(std::count(pts.begin(), pts.end(), "gid=5"), rootless ? 0 : 1);
   }
 }
 

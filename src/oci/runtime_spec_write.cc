@@ -219,6 +219,8 @@ Spec DefaultSpec(bool rootless, uint32_t uid, uint32_t gid) {
     l.resources.reset();
     // sysfs cannot be mounted without a network namespace the user owns; bind it instead.
     s.mounts[5] = {"/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}};
+    // Only the user's own gid is mapped: devpts cannot be given group 5 (runc drops it too).
+    std::erase(s.mounts[2].options, "gid=5");
     s.mounts.pop_back();
   }
   l.masked_paths = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",

@@ -44,13 +44,36 @@ enum MsgType : int {
   kMsgHooksDone = 3,  // parent -> child: hooks ran; payload is the state JSON for later hooks
   kMsgReady = 4,      // child -> parent: everything done, waiting on the exec fifo
   kMsgError = 5,      // child -> parent: payload is the error, err the errno
+  kMsgNsFds = 6,      // child -> parent: its user and network namespaces, as two fds
 };
 
 struct Msg {
   int type = 0;  // 0: the peer closed the socket (the child died)
   int err = 0;
   std::string payload;
+  std::vector<UniqueFd> fds;  // passed with SCM_RIGHTS (kMsgNsFds)
 };
+
+// A message with descriptors (at most 2).
+int SendMsgFds(int fd, int type, const std::vector<int>& fds) {
+  int header[2] = {type, 0};
+  struct iovec iov = {header, sizeof header};
+  char buf[CMSG_SPACE(2 * sizeof(int))] = {};
+  struct msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = buf;
+  msg.msg_controllen = CMSG_SPACE(fds.size() * sizeof(int));
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(fds.size() * sizeof(int));
+  std::memcpy(CMSG_DATA(c), fds.data(), fds.size() * sizeof(int));
+  ssize_t n;
+  do n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? errno : 0;
+}
 
 int SendMsg(int fd, int type, int err, std::string_view payload) {
   std::string buf(sizeof(int) * 2 + payload.size(), '\0');
@@ -72,12 +95,28 @@ Result<Msg> RecvMsg(int fd) {
   if (len < 0) return SysError("recv(sync socket)");
   std::string buf(static_cast<size_t>(len), '\0');
   ssize_t n = 0;
+  Msg m;
   if (len > 0) {
-    do n = ::recv(fd, buf.data(), buf.size(), 0);
+    struct iovec iov = {buf.data(), buf.size()};
+    char cbuf[CMSG_SPACE(2 * sizeof(int))] = {};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    do n = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     if (n < 0) return SysError("recv(sync socket)");
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int got;
+        std::memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        m.fds.emplace_back(got);
+      }
+    }
   }
-  Msg m;
   if (n == 0) return m;
   if (n < static_cast<ssize_t>(2 * sizeof(int))) return MakeError("sync socket: short message");
   std::memcpy(&m.type, buf.data(), sizeof(int));
@@ -100,6 +139,10 @@ struct ChildContext {
   const oci::Spec* spec = nullptr;
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   bool no_new_keyring = false;
+  bool send_ns_fds = false;  // CreateOptions::userns_fd: kMsgNsFds after the namespaces
+  // An unprivileged parent writes our id maps through our /proc files (decided before clone:
+  // our own euid changes as the map is written).
+  bool parent_writes_maps = false;
   std::string state_json;  // filled from kMsgHooksDone
   // The cgroup's v1 `tasks` files the child writes "0" to, joining them itself.
   const cgroup::Manager::JoinFds* join = nullptr;
@@ -146,11 +189,19 @@ Result<void> ChildSetup(ChildContext& ctx) {
   ::close(ctx.parent_fd);
   BERTH_TRY(Msg go, RecvMsg(ctx.sync_fd));
   if (go.type != kMsgGo) ::_exit(1);  // the parent gave up
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Before a new cgroup namespace is made, so that its root is the container's cgroup.
   size_t bad = 0;
   if (int e = cgroup::WriteSelfToTasks(ctx.join->v1_tasks, &bad))
     return SysErrorN(e, "joining the cgroup: writing 0 to {}", ctx.join->v1_paths[bad]);
   BERTH_CHECK(EnterNamespaces(ctx.ns));
+  if (ctx.send_ns_fds) {
+    // Our own /proc/self/ns files open to us whatever our dumpable flag.
+    BERTH_TRY(UniqueFd user, fs::Open("/proc/self/ns/user", O_RDONLY));
+    BERTH_TRY(UniqueFd net, fs::Open("/proc/self/ns/net", O_RDONLY));
+    if (int e = SendMsgFds(ctx.sync_fd, kMsgNsFds, {user.get(), net.get()}))
+      return SysErrorN(e, "send(sync socket)");
+  }
   // Whether the uts namespace is new or joined by path (as runc: the hostname is set in either).
   if (ctx.spec->FindNamespace("uts")) {
     const auto& s = *ctx.spec;
@@ -187,7 +238,10 @@ Result<void> ChildSetup(ChildContext& ctx) {
 [[noreturn]] void ChildMain(ChildContext& ctx) {
   // Until execve we are berth: a non-dumpable process's /proc/PID/exe cannot be opened by the
   // container's processes (CVE-2019-5736). execve makes the container's program dumpable again.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // An unprivileged runtime writes our id maps itself, and a non-dumpable process's /proc files
+  // are root's: then we stay dumpable until the maps are written (kMsgGo, in ChildSetup); no
+  // process of the container exists before that.
+  if (!ctx.parent_writes_maps) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto r = ChildSetup(ctx);
   if (!r) ChildFail(ctx, r.error());
   ChildError err;
@@ -251,7 +305,16 @@ Result<ContainerState> Runtime::Load(const std::string& id) { return dir_.Load(i
 
 Result<std::unique_ptr<cgroup::Manager>> OpenCgroup(const RuntimeOptions& o, const std::string& path) {
   BERTH_TRY(cgroup::Hierarchy h, cgroup::Detect(o.cgroup_root));
+  if (::geteuid() != 0 && !cgroup::MayManage(h, path)) return cgroup::Manager::OpenNone(path);
   return cgroup::Manager::Open(h, path);
+}
+
+// Whether the spec asks for resource limits (device rules aside: in a user namespace devices
+// are bound from the host, never made).
+bool HasLimits(const oci::Spec& spec) {
+  if (!spec.linux || !spec.linux->resources) return false;
+  const auto& r = *spec.linux->resources;
+  return r.memory || r.cpu || r.pids || r.blkio_weight || !r.unified.empty();
 }
 
 Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool keep_as_child) {
@@ -300,6 +363,11 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
 
   BERTH_TRY(std::string cg_path, cgroup::ResolvePath(spec.linux ? spec.linux->cgroups_path : "", options_.systemd_cgroup, o.id));
   BERTH_TRY(auto cg, OpenCgroup(options_, cg_path), "cgroup {}", cg_path);
+  if (cg->Paths().empty() && HasLimits(spec))
+    return MakeError(ErrorKind::kFailedPrecondition,
+                     "linux.resources: limits cannot be enforced: as an unprivileged user berth "
+                     "needs a cgroup v2 subtree delegated to it (cgroup {} is not writable)",
+                     cg_path);
 
   ContainerState st;
   if (ns.host_mount) {
@@ -374,6 +442,8 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   ctx.no_new_keyring = o.no_new_keyring;
   ctx.lock_fd = lock.get();
   ctx.parent_fd = parent_end.get();
+  ctx.send_ns_fds = ns.new_user && o.userns_fd && o.netns_fd;
+  ctx.parent_writes_maps = ns.new_user && ::geteuid() != 0;
 
   // Joining the cgroup the fast way (cgroup/manager.h): unless the init starts in a new user
   // namespace, it writes itself into the v1 hierarchies.
@@ -411,6 +481,11 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
         BERTH_CHECK(RunHooks(spec.hooks->create_runtime, "createRuntime", state_json));
       }
       if (int e = SendMsg(parent_end.get(), kMsgHooksDone, 0, state_json)) return SysErrorN(e, "send(sync socket)");
+      continue;
+    }
+    if (m.type == kMsgNsFds && m.fds.size() == 2 && o.userns_fd && o.netns_fd) {
+      *o.userns_fd = std::move(m.fds[0]);
+      *o.netns_fd = std::move(m.fds[1]);
       continue;
     }
     if (m.type == kMsgReady) break;
@@ -492,7 +567,9 @@ Result<void> Runtime::Kill(const std::string& id, int sig, bool all) {
     return MakeError(ErrorKind::kFailedPrecondition, "container {} is not running", id);
   if (all) {
     BERTH_TRY(auto cg, OpenCgroup(options_, s.cgroups_path));
-    return cg->Signal(sig);
+    if (!cg->Paths().empty()) return cg->Signal(sig);
+    // No cgroup (rootless): the init, and with it its pid namespace's every process.
+    if (status == Status::kStopped) return {};
   }
   if (::kill(s.pid, sig) != 0) return SysError("kill({}, {})", s.pid, sig);
   return {};

@@ -5,14 +5,20 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/json.h"
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "oci/runtime_spec.h"
 #include "runtime/state.h"
+
+namespace berth::cgroup {
+class Manager;
+}
 
 namespace berth::runtime {
 
@@ -31,6 +37,12 @@ struct CreateOptions {
   bool no_new_keyring = false;
   int preserve_fds = 0;        // fds 3..3+N-1 are passed to the container process
   int console_fd = -1;         // instead of console_socket: an already connected socket
+  // For a helper that must join the container's namespaces before it starts (a rootless
+  // network's pasta): the init sends its user and network namespaces here once it is in them.
+  // Nobody else can open them: until execve the init is not dumpable, so its /proc/PID/ns files
+  // are closed to its own user. Left empty (-1) when the spec makes no user namespace.
+  UniqueFd* userns_fd = nullptr;
+  UniqueFd* netns_fd = nullptr;
 };
 
 struct ExecOptions {
@@ -46,6 +58,12 @@ struct ExecOptions {
 struct ProcessInfo {
   pid_t pid;
 };
+
+// The cgroup of a container at `path` (a cgroup::ResolvePath result). An unprivileged runtime
+// (rootless) gets one only where it may make it, a delegated cgroup v2 subtree; elsewhere the
+// container has none, as in runc's rootless mode (cgroup::Manager::OpenNone), and Create
+// refuses a spec that asks for limits.
+Result<std::unique_ptr<cgroup::Manager>> OpenCgroup(const RuntimeOptions& o, const std::string& path);
 
 class Runtime {
  public:

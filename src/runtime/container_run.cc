@@ -191,8 +191,7 @@ Result<int> Runtime::Exec(const ExecOptions& o) {
   }
 
   // Into the container's cgroup the fast way, as create does (cgroup/manager.h).
-  BERTH_TRY(cgroup::Hierarchy h, cgroup::Detect(options_.cgroup_root));
-  BERTH_TRY(auto cg, cgroup::Manager::Open(h, s.cgroups_path));
+  BERTH_TRY(auto cg, OpenCgroup(options_, s.cgroups_path));
   BERTH_TRY(auto join, cg->OpenJoin(!(ns.clone_flags & CLONE_NEWUSER)), "the container's cgroup");
 
   int sv[2];

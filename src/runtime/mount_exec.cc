@@ -141,6 +141,13 @@ Result<void> PrepareRootfs(const RootfsPlan& plan) {
   // host's propagation is left as it is: the mounts below are the container's, detached by
   // Delete.)
   if (!plan.host_mount) BERTH_CHECK(Mount("", "/", "/", nullptr, MS_SLAVE | MS_REC, ""));
+  if (!plan.overlay_dir.empty()) {
+    // The relative lower/upper/work paths resolve against the working directory.
+    if (::chdir(plan.overlay_dir.c_str()) != 0) return SysError("chdir({})", plan.overlay_dir);
+    BERTH_CHECK(Mount("overlay", plan.rootfs, plan.rootfs, "overlay", 0, plan.overlay_options),
+                "the rootfs overlay in {}", plan.overlay_dir);
+    if (::chdir("/") != 0) return SysError("chdir(/)");
+  }
   // The rootfs must be a mount point for pivot_root; in the host's namespace the bind holds
   // every container mount, so that one detach removes them all.
   BERTH_CHECK(Mount(plan.rootfs, plan.rootfs, plan.rootfs, nullptr, MS_BIND | MS_REC, ""));

@@ -194,6 +194,23 @@ Result<RootfsPlan> PlanRootfs(const oci::Spec& spec, const RootfsInputs& in) {
     plan.mounts.push_back(std::move(op));
   }
   plan.cgroup_binds = in.cgroup_binds;
+  auto dir = spec.annotations.find(kOverlayDirAnnotation);
+  auto options = spec.annotations.find(kOverlayOptionsAnnotation);
+  if ((dir == spec.annotations.end()) != (options == spec.annotations.end()))
+    return MakeError(ErrorKind::kInvalidArgument, "annotations {} and {} go together",
+                     kOverlayDirAnnotation, kOverlayOptionsAnnotation);
+  if (dir != spec.annotations.end()) {
+    if (dir->second.empty() || dir->second[0] != '/' || options->second.empty())
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "annotation {}: an absolute directory is required, got \"{}\"",
+                       kOverlayDirAnnotation, dir->second);
+    if (in.host_mount)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "annotation {}: the rootfs overlay needs a mount namespace of its own",
+                       kOverlayDirAnnotation);
+    plan.overlay_dir = dir->second;
+    plan.overlay_options = options->second;
+  }
 
   // Devices: the defaults when /dev is ours, then the spec's (which override defaults by path).
   std::map<std::string, DeviceOp> by_path;

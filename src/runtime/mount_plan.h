@@ -77,8 +77,18 @@ struct RootfsPlan {
   // The runtime's own mount namespace (NamespacePlan::host_mount): no propagation change on
   // "/", a chroot instead of pivot_root, and the rootfs bind left for Delete to detach.
   bool host_mount = false;
+  // A rootfs the init mounts itself, in the container's mount namespace, before anything else:
+  // an overlay of `overlay_options` (lowerdir/upperdir/workdir relative to `overlay_dir`, to stay
+  // within mount(2)'s one page for any number of layers). berth's engine asks for it through the
+  // annotations below when it runs unprivileged (rootless): a user may mount an overlay only
+  // inside a user namespace of its own, so it cannot be mounted on the host beforehand.
+  std::string overlay_dir;
+  std::string overlay_options;
   bool operator==(const RootfsPlan&) const = default;
 };
+
+inline constexpr const char* kOverlayDirAnnotation = "org.berth.rootfs.overlay.dir";
+inline constexpr const char* kOverlayOptionsAnnotation = "org.berth.rootfs.overlay.options";
 
 struct RootfsInputs {
   std::string rootfs;  // absolute

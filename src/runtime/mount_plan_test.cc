@@ -37,6 +37,31 @@ TEST(MountPlanTest, DefaultSpecPlansDevicesLinksAndMasks) {
   EXPECT_EQ(plan->cgroup_binds, in.cgroup_binds);
 }
 
+TEST(MountPlanTest, OverlayRootfsFromAnnotations) {
+  oci::Spec spec = oci::DefaultSpec();
+  RootfsInputs in;
+  in.rootfs = "/c/merged";
+  auto plain = PlanRootfs(spec, in);
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_EQ(plain->overlay_dir, "");
+  spec.annotations[kOverlayDirAnnotation] = "/c";
+  spec.annotations[kOverlayOptionsAnnotation] = "lowerdir=l/0,upperdir=upper,workdir=work,userxattr";
+  auto plan = PlanRootfs(spec, in);
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(plan->overlay_dir, "/c");
+  EXPECT_EQ(plan->overlay_options, "lowerdir=l/0,upperdir=upper,workdir=work,userxattr");
+  // One without the other, a relative directory, or no mount namespace of its own: refused.
+  oci::Spec half = spec;
+  half.annotations.erase(kOverlayOptionsAnnotation);
+  EXPECT_FALSE(PlanRootfs(half, in));
+  oci::Spec relative = spec;
+  relative.annotations[kOverlayDirAnnotation] = "c";
+  EXPECT_FALSE(PlanRootfs(relative, in));
+  RootfsInputs host = in;
+  host.host_mount = true;
+  EXPECT_FALSE(PlanRootfs(spec, host));
+}
+
 TEST(MountPlanTest, BindMountsAndUserNamespaceDevices) {
   oci::Spec spec = oci::DefaultSpec();
   spec.mounts.push_back({"/data/../data/x", "bind", "/srv", {"rbind", "ro", "rprivate"}});

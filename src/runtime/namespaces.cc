@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -72,8 +73,75 @@ Result<std::vector<UniqueFd>> OpenNamespaceFds(NamespacePlan& plan) {
   return fds;
 }
 
+namespace {
+
+// CloneChild for an unprivileged runtime joining a container's pid namespace that the
+// container's user namespace owns (a rootless exec): only a process in that user namespace may
+// join it, and joining would change every thread's credentials. A forked intermediate joins the
+// user and pid namespaces and clones the child with CLONE_PARENT, so that the child is ours (we
+// wait for it) and born in the pid namespace; the intermediate reports its pid and exits.
+Result<pid_t> CloneThroughUserNamespace(const NsJoin& user, const NsJoin& pid_ns,
+                                        const std::function<void()>& child) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return SysError("pipe2");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t mid = ::fork();
+  if (mid < 0) return SysError("fork");
+  if (mid == 0) {
+    rd.reset();
+    long got = -1;
+    int err = 0;
+    if (::setns(user.fd, CLONE_NEWUSER) != 0 || ::setns(pid_ns.fd, CLONE_NEWPID) != 0) {
+      err = errno;
+    } else {
+      got = ::syscall(SYS_clone, CLONE_PARENT, nullptr, nullptr, nullptr, 0);
+      if (got == 0) {
+        wr.reset();
+        child();
+        ::_exit(1);
+      }
+      if (got < 0) err = errno;
+    }
+    long reply[2] = {got, err};
+    [[maybe_unused]] ssize_t n = ::write(wr.get(), reply, sizeof reply);
+    ::_exit(0);
+  }
+  wr.reset();
+  long reply[2] = {-1, EIO};
+  ssize_t n;
+  do n = ::read(rd.get(), reply, sizeof reply);
+  while (n < 0 && errno == EINTR);
+  while (::waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (n != sizeof reply) return MakeError("joining {} and {}: the intermediate process died", user.path, pid_ns.path);
+  if (reply[0] < 0)
+    return SysErrorN(static_cast<int>(reply[1]), "joining {} and {} from an unprivileged runtime", user.path,
+                     pid_ns.path);
+  return static_cast<pid_t>(reply[0]);
+}
+
+// Whether fd is the user namespace we are in already (setns to it would fail with EINVAL).
+bool InUserNamespaceOf(int fd) {
+  struct stat target, own;
+  return ::fstat(fd, &target) == 0 && ::stat("/proc/self/ns/user", &own) == 0 &&
+         target.st_ino == own.st_ino && target.st_dev == own.st_dev;
+}
+
+}  // namespace
+
 Result<pid_t> CloneChild(const NamespacePlan& plan, const std::function<void()>& child,
                          int cgroup_fd, bool* into_cgroup) {
+  if (::geteuid() != 0) {
+    const NsJoin *user = nullptr, *pid_ns = nullptr;
+    for (const auto& j : plan.joins) {
+      if (j.nstype == CLONE_NEWUSER) user = &j;
+      if (j.nstype == CLONE_NEWPID) pid_ns = &j;
+    }
+    if (user && pid_ns && !(plan.clone_flags & CLONE_NEWUSER) && !InUserNamespaceOf(user->fd)) {
+      if (into_cgroup) *into_cgroup = false;
+      return CloneThroughUserNamespace(*user, *pid_ns, child);
+    }
+  }
   UniqueFd own_pidns;
   for (const auto& j : plan.joins) {
     if (j.nstype != CLONE_NEWPID) continue;
@@ -114,7 +182,9 @@ Result<void> EnterNamespaces(const NamespacePlan& plan) {
   }
   for (const auto& j : plan.joins) {
     if (j.nstype == CLONE_NEWPID) continue;  // done by the parent around clone()
-    if (::setns(j.fd, j.nstype) != 0) return SysError("setns({})", j.path);
+    // A user namespace an intermediate joined already for us (CloneThroughUserNamespace).
+    bool joined = j.nstype == CLONE_NEWUSER && InUserNamespaceOf(j.fd);
+    if (!joined && ::setns(j.fd, j.nstype) != 0) return SysError("setns({})", j.path);
     if (j.nstype == CLONE_NEWUSER) {
       if (::setresgid(0, 0, 0) != 0) return SysError("setresgid(0) in user namespace {}", j.path);
       if (::setresuid(0, 0, 0) != 0) return SysError("setresuid(0) in user namespace {}", j.path);
@@ -133,8 +203,68 @@ Result<void> WriteIdMaps(pid_t pid, const oci::Spec& spec) {
     for (const auto& e : m) s += fmt::format("{} {} {}\n", e.container_id, e.host_id, e.size);
     return s;
   };
+  if (::geteuid() == 0) {
+    BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/uid_map", pid), text(spec.linux->uid_mappings)));
+    BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/gid_map", pid), text(spec.linux->gid_mappings)));
+    return {};
+  }
+  // Unprivileged (rootless): the kernel lets us map only our own ids, one each, and our gid
+  // only once setgroups is denied. Anything more (a subordinate range from /etc/subuid) is
+  // written by the setuid helpers newuidmap/newgidmap, which check that range.
+  if (NeedsIdMapHelpers(spec.linux->uid_mappings, spec.linux->gid_mappings, ::geteuid(),
+                        ::getegid())) {
+    BERTH_CHECK(RunIdMapHelper("newuidmap", pid, spec.linux->uid_mappings));
+    BERTH_CHECK(RunIdMapHelper("newgidmap", pid, spec.linux->gid_mappings));
+    return {};
+  }
   BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/uid_map", pid), text(spec.linux->uid_mappings)));
+  BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/setgroups", pid), "deny"));
   BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/gid_map", pid), text(spec.linux->gid_mappings)));
+  return {};
+}
+
+bool NeedsIdMapHelpers(const std::vector<oci::IdMapping>& uids,
+                       const std::vector<oci::IdMapping>& gids, uint32_t uid, uint32_t gid) {
+  auto only_self = [](const std::vector<oci::IdMapping>& m, uint32_t id) {
+    return m.size() == 1 && m[0].host_id == id && m[0].size == 1;
+  };
+  return !only_self(uids, uid) || !only_self(gids, gid);
+}
+
+Result<void> RunIdMapHelper(const char* helper, pid_t pid, const std::vector<oci::IdMapping>& maps) {
+  std::string path;
+  for (const char* dir : {"/usr/bin", "/bin", "/usr/sbin", "/sbin"}) {
+    std::string p = fmt::format("{}/{}", dir, helper);
+    if (::access(p.c_str(), X_OK) == 0) {
+      path = p;
+      break;
+    }
+  }
+  if (path.empty())
+    return MakeError(ErrorKind::kFailedPrecondition,
+                     "{} is not installed (Debian's uidmap): an unprivileged user can map only its "
+                     "own ids",
+                     helper);
+  std::vector<std::string> args = {path, std::to_string(pid)};
+  for (const auto& m : maps)
+    for (uint32_t v : {m.container_id, m.host_id, m.size}) args.push_back(std::to_string(v));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child = ::fork();
+  if (child < 0) return SysError("fork");
+  if (child == 0) {
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return MakeError(ErrorKind::kPermissionDenied,
+                     "{} {} failed (status {:#x}): are the ranges in /etc/subuid and /etc/subgid?",
+                     path, str::Join(std::vector<std::string>(args.begin() + 2, args.end()), " "),
+                     status);
   return {};
 }
 

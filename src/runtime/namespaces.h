@@ -54,6 +54,14 @@ Result<pid_t> CloneChild(const NamespacePlan& plan, const std::function<void()>&
 // In the child: become root of a new user namespace, join the others, unshare the rest.
 Result<void> EnterNamespaces(const NamespacePlan& plan);
 
+// Whether the id maps of a new user namespace made by an unprivileged runtime need
+// newuidmap/newgidmap: the kernel lets it write them itself only when each maps its own id
+// alone. Pure.
+bool NeedsIdMapHelpers(const std::vector<oci::IdMapping>& uids,
+                       const std::vector<oci::IdMapping>& gids, uint32_t uid, uint32_t gid);
+// Runs `helper` (newuidmap or newgidmap) for `pid` with `maps`.
+Result<void> RunIdMapHelper(const char* helper, pid_t pid, const std::vector<oci::IdMapping>& maps);
+
 // Parent: uid_map/gid_map of a new user namespace from linux.uidMappings/gidMappings.
 Result<void> WriteIdMaps(pid_t pid, const oci::Spec& spec);
 

@@ -88,5 +88,14 @@ TEST(NamespacesTest, NetSysctlsRefusedInTheHostNetworkNamespace) {
   EXPECT_TRUE(RefuseHostNetworkSysctls(spec, *fresh));
 }
 
+TEST(NamespacesTest, IdMapHelpersOnlyForMoreThanOurOwnIds) {
+  using M = std::vector<oci::IdMapping>;
+  EXPECT_FALSE(NeedsIdMapHelpers(M{{0, 1000, 1}}, M{{0, 1000, 1}}, 1000, 1000));
+  EXPECT_TRUE(NeedsIdMapHelpers(M{{0, 1000, 1}, {1, 100000, 65536}}, M{{0, 1000, 1}}, 1000, 1000));
+  EXPECT_TRUE(NeedsIdMapHelpers(M{{0, 1000, 1}}, M{{0, 1001, 1}}, 1000, 1000));
+  EXPECT_TRUE(NeedsIdMapHelpers(M{{0, 1000, 2}}, M{{0, 1000, 1}}, 1000, 1000));
+  EXPECT_TRUE(NeedsIdMapHelpers(M{}, M{{0, 1000, 1}}, 1000, 1000));
+}
+
 }  // namespace
 }  // namespace berth::runtime
