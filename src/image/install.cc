@@ -18,6 +18,12 @@ unpack::ApplyOptions DefaultApplyOptions() {
   // As docker and podman: images may carry device nodes (old base images have /dev/console);
   // only root can make them, and the runtime's device cgroup decides what a container may open.
   o.allow_devices = ::geteuid() == 0;
+  // A user's layers are lower dirs of overlays mounted with userxattr in a user namespace
+  // (engine/rootless.h): opaque directories are marked where that overlay looks for them.
+  if (::geteuid() != 0) {
+    o.overlay_xattr_prefix = "user.overlay.";
+    o.record_owner = true;
+  }
   return o;
 }
 

@@ -25,6 +25,11 @@
 
 namespace berth::unpack {
 
+std::string OwnerRecord(uint32_t uid, uint32_t gid, mode_t mode) {
+  return fmt::format("{}:{}:0{:o}", uid, gid, mode & 07777);
+}
+
+
 namespace {
 
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
@@ -458,9 +463,12 @@ class Applier {
     // No *at() form of setxattr on this libc: go through the parent's /proc/self/fd magic link,
     // which pins the directory we verified, and lsetxattr the final component unfollowed.
     std::string via = fmt::format("/proc/self/fd/{}/{}", pfd, base);
-    BERTH_CHECK(SetXattrs(e, shown, [&](const char* name, const void* value, size_t n) {
-      return ::lsetxattr(via.c_str(), name, value, n, 0);
-    }));
+    BERTH_CHECK(SetXattrs(
+        e, shown,
+        [&](const char* name, const void* value, size_t n) {
+          return ::lsetxattr(via.c_str(), name, value, n, 0);
+        },
+        /*can_record_owner=*/false));
     struct timespec ts[2];
     Times(e, ts);
     if (::utimensat(pfd, base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
@@ -482,19 +490,30 @@ class Applier {
     return {};
   }
 
+  // The layer's xattrs, less overlayfs's and the owner record's (a layer must not claim an
+  // owner); then, with ApplyOptions::record_owner, the owner record (files and directories
+  // only: the kernel allows user.* xattrs on nothing else).
   template <typename SetFn>
-  Result<void> SetXattrs(struct archive_entry* e, const std::string& shown, SetFn set) {
+  Result<void> SetXattrs(struct archive_entry* e, const std::string& shown, SetFn set,
+                         bool can_record_owner = true) {
     archive_entry_xattr_reset(e);
     const char* name = nullptr;
     const void* value = nullptr;
     size_t size = 0;
     while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
       std::string_view n = name;
-      if (n.starts_with("trusted.overlay.") || n.starts_with("user.overlay.")) {
-        log::Debug("{}: dropping overlay xattr {} from the layer", shown, n);
+      if (n.starts_with("trusted.overlay.") || n.starts_with("user.overlay.") || n == kOwnerXattr) {
+        log::Debug("{}: dropping xattr {} from the layer", shown, n);
         continue;
       }
       if (set(name, value, size) != 0) return SysError("setxattr({}, {})", shown, n);
+    }
+    if (options_.record_owner && !options_.preserve_owner && can_record_owner &&
+        (archive_entry_uid(e) != 0 || archive_entry_gid(e) != 0)) {
+      std::string v = OwnerRecord(static_cast<uint32_t>(archive_entry_uid(e)),
+                                  static_cast<uint32_t>(archive_entry_gid(e)),
+                                  static_cast<mode_t>(archive_entry_perm(e) & 07777));
+      if (set(kOwnerXattr, v.data(), v.size()) != 0) return SysError("setxattr({}, {})", shown, kOwnerXattr);
     }
     return {};
   }

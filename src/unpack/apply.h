@@ -66,7 +66,16 @@ struct ApplyOptions {
   // Prefix of the xattrs overlayfs reads: "trusted.overlay." (root), "user.overlay." (rootless
   // overlay mounted with userxattr).
   std::string overlay_xattr_prefix = "trusted.overlay.";
+  // Without preserve_owner: record the owner the tar gives (when not 0:0) and the mode in
+  // kOwnerXattr on files and directories, so that what cannot be chown'ed is not forgotten
+  // (containers/storage's rootless convention, which fuse-overlayfs reads). A layer's own
+  // kOwnerXattr is always dropped.
+  bool record_owner = false;
 };
+
+// containers/storage's record of a rootless file's real owner and mode: "UID:GID:0MODE".
+inline constexpr const char* kOwnerXattr = "user.containers.override_stat";
+std::string OwnerRecord(uint32_t uid, uint32_t gid, mode_t mode);
 
 struct LayerStats {
   uint64_t entries = 0;  // tar entries read, whiteouts included

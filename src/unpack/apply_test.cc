@@ -92,6 +92,47 @@ TEST(ApplyLayerTest, TreeAndMetadata) {
   EXPECT_TRUE(S_ISDIR(Lstat(t / "run").st_mode));  // implied parent
 }
 
+std::string OwnerXattr(const std::string& path) {
+  char buf[256];
+  ssize_t n = ::lgetxattr(path.c_str(), kOwnerXattr, buf, sizeof buf);
+  return n < 0 ? "" : std::string(buf, static_cast<size_t>(n));
+}
+
+// Unprivileged, owners that cannot be given are recorded (containers/storage's convention); a
+// layer's own record is never believed.
+TEST(ApplyLayerTest, OwnersThatCannotBeGivenAreRecorded) {
+  TempDir t;
+  ApplyOptions o = Unprivileged();
+  o.record_owner = true;
+  TarEntry home = Dir("home/user", 0700);
+  home.uid = home.gid = 1000;
+  TarEntry tool = File("usr/bin/tool", "x", 04750);
+  tool.uid = 0;
+  tool.gid = 50;
+  TarEntry plain = File("etc/plain", "root's own");
+  TarEntry fifo = Special("home/user/fifo", AE_IFIFO);
+  fifo.uid = 1000;
+  TarEntry link = Symlink("home/user/link", "fifo");
+  link.uid = 1000;
+  TarEntry liar = File("etc/liar", "claims root");
+  liar.uid = 1000;
+  liar.xattrs = {{kOwnerXattr, "0:0:04755"}};
+  auto stats = Apply({Dir("home", 0755), home, Dir("usr/bin"), tool, Dir("etc"), plain, fifo, link, liar}, t.path(), o,
+                     /*full_pax=*/true);
+  ASSERT_TRUE(stats) << stats.error().message();
+  EXPECT_EQ(OwnerXattr(t.path() + "/home/user"), "1000:1000:0700");
+  EXPECT_EQ(OwnerXattr(t.path() + "/usr/bin/tool"), "0:50:04750");
+  EXPECT_EQ(OwnerXattr(t.path() + "/home/user/fifo"), "");  // user.* xattrs: files and dirs only
+  EXPECT_EQ(OwnerXattr(t.path() + "/etc/plain"), "");     // 0:0 needs no record
+  EXPECT_EQ(OwnerXattr(t.path() + "/home/user/link"), "");  // symlinks cannot hold one
+  EXPECT_EQ(OwnerXattr(t.path() + "/etc/liar"), "1000:0:0644");
+  // Without record_owner nothing is recorded, and the layer's claim is still dropped.
+  TempDir u;
+  ASSERT_TRUE(Apply({Dir("etc"), liar, tool}, u.path(), Unprivileged(), true));
+  EXPECT_EQ(OwnerXattr(u.path() + "/etc/liar"), "");
+  EXPECT_EQ(OwnerXattr(u.path() + "/etc/tool"), "");
+}
+
 TEST(ApplyLayerTest, RootEntryAndAbsolutePathsAreCleaned) {
   TempDir t;
   TarEntry root = Dir("./", 0700);
