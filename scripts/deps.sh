@@ -13,6 +13,8 @@ packages=(
   # peers the tests and benchmarks run against
   runc containerd skopeo umoci docker-registry apache2-utils busybox-static mmdebstrap
   podman buildah
+  # rootless containers: pasta (user-mode network), newuidmap/newgidmap (subordinate ids)
+  passt uidmap
   # tools the tests use
   iproute2 iptables nftables procps psmisc curl openssl python3 hyperfine time
 )

@@ -11,6 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/test.sh: run as root (the runtime tests need namespaces and cgroups)" >&2; exit 1; }
 scripts/deps.sh
+# The rootless tests' user with a subordinate id range (tests/rootless), made once as an
+# administrator makes one; the tests themselves then change nothing in /etc.
+if ! id -u berth-rl-test >/dev/null 2>&1; then
+  useradd -M -d /nonexistent -s /usr/sbin/nologin berth-rl-test
+fi
+if ! grep -q '^berth-rl-test:' /etc/subuid 2>/dev/null || ! grep -q '^berth-rl-test:' /etc/subgid 2>/dev/null; then
+  usermod --add-subuids 300000-365535 --add-subgids 300000-365535 berth-rl-test
+fi
 if [ "${1:-}" = --sanitize ]; then
   shift
   target=all labels='unit|root'

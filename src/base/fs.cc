@@ -200,6 +200,9 @@ Result<void> RemoveAt(int dirfd, const char* name, const std::string& shown, dev
   }
   if (st.st_dev != dev)
     return MakeError("refusing to remove {}: it is a mount point", shown);
+  // A directory of ours we may not list or change (a container made it 0500): ours to open up.
+  if (st.st_uid == ::geteuid() && (st.st_mode & 0700) != 0700)
+    (void)::fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0);
   UniqueFd dir(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir) return SysError("open({})", shown);
   BERTH_TRY(auto names, ListDirAt(dir.get(), shown));
@@ -223,6 +226,14 @@ Result<void> RemoveAll(const std::string& path) {
 bool Exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::optional<struct stat> LstatInFirst(const std::vector<std::string>& dirs, const std::string& rel) {
+  for (const std::string& d : dirs) {
+    struct stat st;
+    if (::lstat(Join(d, rel).c_str(), &st) == 0) return st;
+  }
+  return std::nullopt;
 }
 
 bool IsDir(const std::string& path) {

@@ -1,8 +1,10 @@
 // Small file-system helpers that every layer uses. All return errors naming the call and path.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +43,9 @@ Result<void> MkdirAll(const std::string& path, mode_t mode = 0755);
 Result<void> RemoveAll(const std::string& path);
 bool Exists(const std::string& path);
 bool IsDir(const std::string& path);
+// lstat of `rel` in the first of `dirs` that has it (the top-most layer of an overlay's lower
+// directories, given top first); nullopt when none does.
+std::optional<struct stat> LstatInFirst(const std::vector<std::string>& dirs, const std::string& rel);
 // Names in a directory, without "." and "..", sorted.
 Result<std::vector<std::string>> ListDir(const std::string& path);
 // The same for an open directory (read through a description of its own, so dirfd's offset is

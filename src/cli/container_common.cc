@@ -21,6 +21,8 @@
 #include "cli/image_common.h"
 #include "engine/engine.h"
 #include "engine/gpus.h"
+#include "engine/host_info.h"
+#include "engine/rootless.h"
 #include "gpu/gpus_flag.h"
 #include "image/settings.h"
 #include "cli/sibling.h"
@@ -136,10 +138,17 @@ std::string CurrentDir() {
 Result<engine::ContainerRecord> CreateFromFlags(const GlobalOptions& g, const store::Store& store,
                                                 const engine::RawRunFlags& raw) {
   BERTH_TRY(engine::RunOptions o, engine::ParseRunFlags(raw, CurrentDir(), HostEnv()));
-  if (::geteuid() != 0)
-    return MakeError(ErrorKind::kFailedPrecondition,
-                     "containers as an unprivileged user are not implemented yet (see berth info); "
-                     "the image commands work");
+  if (engine::Rootless()) {
+    if (o.gpus || !o.cdi_devices.empty())
+      return MakeError(ErrorKind::kFailedPrecondition,
+                       "--gpus and CDI devices as an unprivileged user are not supported yet");
+    // Limits that cannot be enforced are said once, not silently dropped (podman's warning).
+    engine::Choice limits = engine::ChooseLimits(engine::ReadInfoFacts(""));
+    if (limits.what != "enforced") {
+      std::string w = engine::UnenforcedLimitsWarning(o, limits.why);
+      if (!w.empty()) log::Warn("{}", w);
+    }
+  }
   // A host without the NVIDIA driver, or without the CDI devices named, says so before a pull.
   if (o.gpus || !o.cdi_devices.empty()) BERTH_CHECK(engine::CheckGpus(EnginePaths(g).gpu, {}, o));
   BERTH_CHECK(EnsureImage(g, store, o));

@@ -9,10 +9,25 @@
 #include "base/locations.h"
 #include "cli/container_common.h"
 #include "engine/host_info.h"
+#include "engine/rootless.h"
 #include "image/settings.h"
 
 namespace berth::cli {
 namespace {
+
+// Whether containers can run, and how.
+std::string ContainersLine(const engine::InfoFacts& f, const engine::Choice& overlay,
+                           const engine::Choice& network) {
+  if (!f.rootless) return "available";
+  if (overlay.what != "overlayfs")
+    return "unavailable: berth needs overlayfs in a user namespace (Linux 5.11 or later)";
+  auto maps = engine::RootlessMaps();
+  std::string ids = maps.uids.size() > 1
+                        ? fmt::format("uid {} as root plus {} subordinate ids", ::geteuid(), maps.uids[1].size)
+                        : fmt::format("uid {} as root only (no range in /etc/subuid)", ::geteuid());
+  return fmt::format("available in a user namespace: {}; --network bridge {}", ids,
+                     network.what == "pasta" ? "through pasta" : "unavailable (none and host work)");
+}
 
 int RunInfo(const GlobalOptions& g, const std::string& format) {
   auto where = fs::DefaultLocations();
@@ -33,9 +48,7 @@ int RunInfo(const GlobalOptions& g, const std::string& format) {
             {"Network", {{"Method", network.what}, {"Why", network.why}}},
             {"Limits", {{"State", limits.what}, {"Why", limits.why}}},
             {"GPUDriver", f.gpu_driver},
-            {"Containers", f.rootless ? "unavailable: containers as an unprivileged user are not implemented yet; "
-                                        "image commands work"
-                                      : "available"}};
+            {"Containers", ContainersLine(f, overlay, network)}};
   if (format == "json") {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;

@@ -16,6 +16,7 @@
 #include "base/strings.h"
 #include "engine/engine.h"
 #include "engine/rootfs.h"
+#include "engine/rootless.h"
 #include "engine/volume.h"
 #include "net/network.h"
 #include "oci/runtime_spec.h"
@@ -145,6 +146,12 @@ Result<void> ReleaseResources(const Paths& paths, const std::string& id) {
     if (!d && d.error().kind() != ErrorKind::kNotFound)
       return Unexpected(std::move(d).error().Wrap("deleting the runtime's container {}", id));
   }
+  if (Rootless()) {
+    // Nothing was mounted or attached on the host: the rootfs lives in the container's mount
+    // namespace, the network in its own, served by pasta.
+    StopPasta(PastaPidFile(paths, id));
+    return {};
+  }
   BERTH_CHECK(UnmountRootfs(paths.ContainerDir(id)), "unmounting the rootfs of {}", id);
   // Volumes and binds are mounted in the container's own mount namespace only: nothing else to
   // unmount on the host.
@@ -168,12 +175,12 @@ Result<void> DeleteContainerFiles(const Paths& paths, const ContainerRecord& r, 
   BERTH_CHECK(fs::MkdirWithMode(paths.RemovingDir(), fs::kPrivateDirMode));
   std::string gone = fs::Join(paths.RemovingDir(), r.id);
   if (fs::Exists(dir)) {
-    BERTH_CHECK(fs::RemoveAll(gone));
+    BERTH_CHECK(RemoveTree(gone));
     if (::rename(dir.c_str(), gone.c_str()) != 0)
       return SysError("removing container {}: rename({}, {})", r.id, dir, gone);
   }
-  BERTH_CHECK(fs::RemoveAll(gone), "removing container {}", r.id);
-  BERTH_CHECK(fs::RemoveAll(paths.RunDir(r.id)));
+  BERTH_CHECK(RemoveTree(gone), "removing container {}", r.id);
+  BERTH_CHECK(RemoveTree(paths.RunDir(r.id)));
   if (volumes) {
     Volumes vols(paths);
     for (const auto& m : r.mounts) {
@@ -279,7 +286,7 @@ Result<PruneReport> PruneContainers(const Paths& paths) {
       UniqueFd held(fd);
       if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) continue;
       if (containers.MonitorAlive(id)) continue;
-      BERTH_CHECK(fs::RemoveAll(dir), "finishing the removal of container {}", id);
+      BERTH_CHECK(RemoveTree(dir), "finishing the removal of container {}", id);
       report.stale.push_back(id);
     }
   }
@@ -291,7 +298,7 @@ Result<PruneReport> PruneContainers(const Paths& paths) {
       if (fs::IsDir(paths.ContainerDir(id)) || !RunDirIsOurs(paths, id)) continue;
       if (containers.MonitorAlive(id)) continue;
       BERTH_CHECK(ReleaseResources(paths, id));
-      BERTH_CHECK(fs::RemoveAll(paths.RunDir(id)));
+      BERTH_CHECK(RemoveTree(paths.RunDir(id)));
       report.stale.push_back(id);
     }
   }

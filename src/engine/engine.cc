@@ -22,6 +22,7 @@
 #include "base/strings.h"
 #include "engine/gpus.h"
 #include "engine/rootfs.h"
+#include "engine/rootless.h"
 #include "engine/spec_gen.h"
 #include "engine/volume.h"
 #include "oci/image_spec.h"
@@ -256,7 +257,41 @@ Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store
     return paths.RootfsPath(r.id);
   };
   std::vector<MountPoint> mounts;
-  Result<void> done = ResolveMounts(paths, r, image, rootfs, mounts);
+  Result<void> done;
+  if (Rootless()) {
+    // The overlay can be mounted only in a user namespace of our own: the whole resolution
+    // runs there, and sends back what it made (also on failure, for the undo below).
+    BERTH_TRY(std::vector<std::string> lowers, LowerDirs(store, r));
+    auto reply = InUserNamespace([&]() -> Result<std::string> {
+      std::vector<MountPoint> made;
+      Result<void> d = ResolveMounts(
+          paths, r, image,
+          [&]() -> Result<std::string> {
+            BERTH_CHECK(MountRootfs(dir, lowers, /*userxattr=*/true), "mounting the rootfs of {}", r.id);
+            return paths.RootfsPath(r.id);
+          },
+          made);
+      ContainerRecord x = r;
+      x.mounts = std::move(made);
+      Json j = {{"record", RecordToJson(x)}};
+      if (!d) j["error"] = {{"kind", static_cast<int>(d.error().kind())}, {"message", d.error().message()}};
+      return j.dump();
+    });
+    if (!reply) {
+      done = Unexpected(std::move(reply).error());
+    } else {
+      Json j = Json::parse(*reply, nullptr, false);
+      auto x = j.is_object() && j.contains("record") ? RecordFromJson(j["record"])
+                                                     : Result<ContainerRecord>(MakeError("bad reply"));
+      if (!x) return Unexpected(std::move(x).error().Wrap("resolving the mounts of {}", r.id));
+      mounts = std::move(x->mounts);
+      if (j.contains("error"))
+        done = Unexpected(Error(j["error"].value("message", ""),
+                                static_cast<ErrorKind>(j["error"].value("kind", 1))));
+    }
+  } else {
+    done = ResolveMounts(paths, r, image, rootfs, mounts);
+  }
   if (mounted) {
     auto u = UnmountRootfs(dir);
     if (done && !u) done = Unexpected(std::move(u).error().Wrap("unmounting the rootfs of {}", r.id));
@@ -308,13 +343,39 @@ std::vector<ResolvedMount> ToSpecMounts(const ContainerRecord& r,
   return out;
 }
 
-// Everything a start makes before the monitor: undone by ReleaseResources on failure.
-Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const ContainerRecord& r) {
+// Everything a start makes before the monitor, with the rootfs mounted (as root on the host;
+// rootless in InUserNamespace): undone by ReleaseResources on failure.
+// -p, and with -P the image's exposed ports that no -p names.
+Result<std::vector<net::PortMapping>> PublishedPorts(const oci::ImageConfig& image,
+                                                     const RunOptions& o) {
+  std::vector<net::PortMapping> ports = o.ports;
+  if (o.publish_all) {
+    BERTH_TRY(auto exposed, net::ExposedToMappings(image.config.exposed_ports));
+    for (auto& e : exposed) {
+      bool have = std::any_of(ports.begin(), ports.end(), [&](const net::PortMapping& x) {
+        return x.container_port == e.container_port && x.protocol == e.protocol;
+      });
+      if (!have) ports.push_back(e);
+    }
+  }
+  return ports;
+}
+
+// What a rootless start decides on the host before the namespace of its own is entered (there
+// this process is uid 0 and sees none of the host's limits): the spec's differences and the
+// network.
+struct RootlessPlan {
+  RootlessInput input;
+  net::Attachment network;
+};
+
+Result<Prepared> PrepareMounted(const Paths& paths, const store::Store& store,
+                                const ContainerRecord& r, const std::vector<std::string>& lowers,
+                                const RootlessPlan* rootless) {
   Prepared p;
   BERTH_TRY(oci::ImageConfig image, ImageConfigOf(store, r.image_id));
   std::string dir = paths.ContainerDir(r.id);
-  BERTH_TRY(std::vector<std::string> lowers, LowerDirs(store, r));
-  BERTH_CHECK(MountRootfs(dir, lowers), "mounting the rootfs of {}", r.id);
+  BERTH_CHECK(MountRootfs(dir, lowers, rootless != nullptr), "mounting the rootfs of {}", r.id);
   std::string rootfs = paths.RootfsPath(r.id);
 
   if (r.started_at.empty() && r.mounts.empty()) {
@@ -331,18 +392,13 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
   std::string ip;
   std::vector<std::string> fallback_dns = {"8.8.8.8", "8.8.4.4"};
   std::string netns;
-  {
+  if (rootless) {
+    // A new network namespace for bridge and none, the host's for host: no attachment to make
+    // here. With bridge the monitor starts pasta in it, with these forwards.
+    p.network = rootless->network;
+  } else {
     BERTH_TRY(net::Network network, net::Network::Open(paths.NetworkOptions()));
-    std::vector<net::PortMapping> ports = r.options.ports;
-    if (r.options.publish_all) {
-      BERTH_TRY(auto exposed, net::ExposedToMappings(image.config.exposed_ports));
-      for (auto& e : exposed) {
-        bool have = std::any_of(ports.begin(), ports.end(), [&](const net::PortMapping& x) {
-          return x.container_port == e.container_port && x.protocol == e.protocol;
-        });
-        if (!have) ports.push_back(e);
-      }
-    }
+    BERTH_TRY(std::vector<net::PortMapping> ports, PublishedPorts(image, r.options));
     std::vector<std::string> warnings;
     BERTH_TRY(net::Attachment a, network.Attach(r.id, r.options.network, ports, &warnings));
     for (const auto& w : warnings) log::Warn("{}", w);
@@ -394,12 +450,40 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
   BERTH_TRY(p.spec, GenerateSpec(in));
   BERTH_CHECK(ApplyGpus(paths.gpu, image.config.env, r.options, rootfs, p.spec));
   DropCapabilitiesWeLack(p.spec);
+  if (rootless) MakeSpecRootless(p.spec, rootless->input);
   if (p.spec.process && !p.spec.process->cwd.empty())
     BERTH_CHECK(MakeWorkdir(rootfs, p.spec.process->cwd, p.spec.process->user.uid,
                             p.spec.process->user.gid));
   BERTH_CHECK(fs::MkdirAll(paths.RunDir(r.id), 0700));
   BERTH_CHECK(fs::WriteFileAtomic(paths.BundleSpecPath(r.id), oci::SpecToJson(p.spec).dump(2), 0600,
                                   false));
+  return p;
+}
+
+Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const ContainerRecord& r) {
+  BERTH_TRY(std::vector<std::string> lowers, LowerDirs(store, r));
+  if (!Rootless()) return PrepareMounted(paths, store, r, lowers, nullptr);
+  // Rootless: prepared in a user namespace of our own, where the overlay can be mounted; the
+  // spec is in the bundle, the rest comes back as a record.
+  RootlessPlan plan;
+  BERTH_TRY(plan.input, RootlessInputFor(paths.ContainerDir(r.id), lowers.size()));
+  {
+    BERTH_TRY(oci::ImageConfig image, ImageConfigOf(store, r.image_id));
+    BERTH_TRY(std::vector<net::PortMapping> ports, PublishedPorts(image, r.options));
+    BERTH_TRY(plan.network, RootlessAttachment(r.options.network, ports));
+  }
+  BERTH_TRY(std::string reply, InUserNamespace([&]() -> Result<std::string> {
+    BERTH_TRY(Prepared q, PrepareMounted(paths, store, r, lowers, &plan));
+    ContainerRecord x = r;
+    x.mounts = std::move(q.mounts);
+    x.network = std::move(q.network);
+    return RecordToJson(x).dump();
+  }));
+  Json j = Json::parse(reply, nullptr, false);
+  BERTH_TRY(ContainerRecord x, RecordFromJson(j), "preparing container {}", r.id);
+  Prepared p;
+  p.mounts = std::move(x.mounts);
+  p.network = std::move(x.network);
   return p;
 }
 

@@ -1,5 +1,6 @@
 #include "engine/host_info.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -43,10 +44,14 @@ Choice ChooseOverlay(const InfoFacts& f) {
 
 Choice ChooseNetwork(const InfoFacts& f) {
   if (!f.rootless) return {"bridge", "berth0: veth pairs and nftables NAT, as root"};
-  if (!f.pasta.empty())
-    return {"pasta", f.pasta + " (user-mode networking without a tap reader's copy; ports and IPv6 built in)"};
-  if (!f.slirp4netns.empty()) return {"slirp4netns", f.slirp4netns + " (pasta is not installed)"};
-  return {"none", "neither pasta (Debian's passt) nor slirp4netns is installed"};
+  if (f.pasta.empty())
+    return {"none", f.slirp4netns.empty()
+                        ? "pasta (Debian's passt) is not installed"
+                        : "pasta (Debian's passt) is not installed; berth does not use slirp4netns"};
+  if (!f.tun_usable)
+    return {"none", "/dev/net/tun cannot be opened by this user, and pasta needs it (udev makes it "
+                    "0666; a machine without udev keeps the kernel's 0600)"};
+  return {"pasta", f.pasta + " (user-mode networking without a tap reader's copy; ports and IPv6 built in)"};
 }
 
 Choice ChooseLimits(const InfoFacts& f) {
@@ -77,6 +82,10 @@ InfoFacts ReadInfoFacts(const std::string& gpu_driver_root) {
   f.dev_fuse = fs::Exists("/dev/fuse");
   f.pasta = FindTool("pasta");
   f.slirp4netns = FindTool("slirp4netns");
+  if (int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC); fd >= 0) {
+    f.tun_usable = true;
+    ::close(fd);
+  }
   if (auto v = gpu::DriverVersion(gpu::DriverRoots{gpu_driver_root, "/"})) f.gpu_driver = *v;
   return f;
 }

@@ -19,6 +19,7 @@ struct InfoFacts {
   std::string fuse_overlayfs;   // its path, "" when not installed
   bool dev_fuse = false;        // /dev/fuse exists
   std::string pasta, slirp4netns;  // paths, "" when not installed
+  bool tun_usable = false;         // /dev/net/tun opens read-write for this user
   std::string gpu_driver;       // the NVIDIA driver's version, "" when none
   bool operator==(const InfoFacts&) const = default;
 };
@@ -37,8 +38,8 @@ std::pair<int, int> KernelVersion(const std::string& release);
 // none (with why).
 Choice ChooseOverlay(const InfoFacts& f);
 // The `bridge` network: berth's bridge (veth, nftables) for root; for a user pasta (from passt:
-// no extra copy of each packet through a tap reader, IPv6 and port forwarding built in), else
-// slirp4netns, else none.
+// no extra copy of each packet through a tap reader, IPv6 and port forwarding built in) when it
+// is installed and /dev/net/tun can be opened, else none (with why).
 Choice ChooseNetwork(const InfoFacts& f);
 // Resource limits (--cpus, --memory, --pids-limit): enforced for root on any layout; for a user
 // only on cgroup v2 with a delegated subtree, else a warning says they are not.

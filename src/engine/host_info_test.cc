@@ -35,11 +35,17 @@ TEST(HostInfo, OverlayByKernelAndHelpers) {
 TEST(HostInfo, NetworkAndLimits) {
   EXPECT_EQ(ChooseNetwork(InfoFacts{}).what, "bridge");
   InfoFacts u = User("6.1.0");
+  u.tun_usable = true;
   EXPECT_EQ(ChooseNetwork(u).what, "none");
   u.slirp4netns = "/usr/bin/slirp4netns";
-  EXPECT_EQ(ChooseNetwork(u).what, "slirp4netns");
+  EXPECT_EQ(ChooseNetwork(u).what, "none");
+  EXPECT_NE(ChooseNetwork(u).why.find("passt"), std::string::npos);
   u.pasta = "/usr/bin/pasta";
   EXPECT_EQ(ChooseNetwork(u).what, "pasta");
+  u.tun_usable = false;
+  EXPECT_EQ(ChooseNetwork(u).what, "none");
+  EXPECT_NE(ChooseNetwork(u).why.find("/dev/net/tun"), std::string::npos);
+  u.tun_usable = true;
   InfoFacts root;
   root.cgroup_layout = "hybrid";
   EXPECT_EQ(ChooseLimits(root).what, "enforced");

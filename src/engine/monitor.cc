@@ -30,7 +30,9 @@
 #include "base/strings.h"
 #include "engine/engine.h"
 #include "engine/gpus.h"
+#include "engine/host_info.h"
 #include "engine/logs.h"
+#include "engine/rootless.h"
 #include "runtime/process_plan.h"
 
 namespace berth::engine {
@@ -282,6 +284,14 @@ Result<void> Monitor::StartOnce() {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, &blocked);
   ::signal(SIGPIPE, SIG_DFL);  // an ignored signal stays ignored across execve
+  // A rootless bridge network's pasta joins the container's namespaces, which only the init
+  // can open for us before it runs (runtime::CreateOptions::userns_fd).
+  UniqueFd userns, netns;
+  bool pasta = Rootless() && record_.network && record_.network->mode == net::Mode::kBridge;
+  if (pasta) {
+    co.userns_fd = &userns;
+    co.netns_fd = &netns;
+  }
   auto created = runtime_.Create(co);
   ::signal(SIGPIPE, SIG_IGN);
   ::sigprocmask(SIG_SETMASK, &blocked, nullptr);
@@ -301,6 +311,20 @@ Result<void> Monitor::StartOnce() {
     }
   }
   RefreshLdcache(runtime_, id_, *created);
+  if (pasta) {
+    // The user-mode network, in the namespaces the runtime just made (engine/rootless.h); a
+    // restart's previous pasta first lets go of the ports.
+    StopPasta(PastaPidFile(paths_, id_));
+    Result<pid_t> started =
+        userns && netns ? StartPasta(ReadInfoFacts("").pasta, userns.get(), netns.get(),
+                                     record_.network->ports, PastaPidFile(paths_, id_))
+                        : Result<pid_t>(MakeError(ErrorKind::kInternal,
+                                                  "the runtime sent no namespaces for pasta"));
+    if (!started) {
+      (void)runtime_.Delete(id_, true);
+      return Unexpected(std::move(started).error());
+    }
+  }
   if (auto s = runtime_.Start(id_); !s) {
     (void)runtime_.Delete(id_, true);
     return Unexpected(s.error());
@@ -470,7 +494,8 @@ int Monitor::Run() {
   if (!rec) return fail(rec.error(), 125);
   record_ = *rec;
   if (auto l = LogWriter::Open(paths_.LogPath(id_)); l) log_.emplace(std::move(*l));
-  if (record_.network && !record_.network->ports.empty()) {
+  // Root's published ports are held here; a rootless container's by its pasta.
+  if (!Rootless() && record_.network && !record_.network->ports.empty()) {
     auto network = net::Network::Open(paths_.NetworkOptions());
     if (!network) return fail(network.error(), 125);
     auto ports = network->ReservePorts(*record_.network);

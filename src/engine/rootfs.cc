@@ -64,9 +64,8 @@ bool IsMountPoint(const std::string& path) {
   return false;
 }
 
-Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>& lower_dirs) {
-  std::string merged = fs::Join(dir, "merged");
-  if (IsMountPoint(merged)) return {};
+Result<std::string> PrepareOverlayDirs(const std::string& dir,
+                                       const std::vector<std::string>& lower_dirs) {
   for (const char* sub : {"upper", "work", "merged", "l"})
     BERTH_CHECK(fs::MkdirAll(fs::Join(dir, sub), 0755));
   std::vector<std::string> lowers = lower_dirs;
@@ -82,7 +81,15 @@ Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>&
     if (::symlink(lowers[i].c_str(), link.c_str()) != 0)
       return SysError("symlink({} -> {})", link, lowers[i]);
   }
-  std::string options = OverlayOptions(lowers.size());
+  return OverlayOptions(lowers.size());
+}
+
+Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>& lower_dirs,
+                         bool userxattr) {
+  std::string merged = fs::Join(dir, "merged");
+  if (IsMountPoint(merged)) return {};
+  BERTH_TRY(std::string options, PrepareOverlayDirs(dir, lower_dirs));
+  if (userxattr) options += ",userxattr";
   // The relative paths resolve against the caller's working directory: mount from a child so
   // that no thread of ours sees its cwd change.
   int pipefd[2];
@@ -108,7 +115,7 @@ Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>&
   if (n != sizeof err) err = EIO;
   if (err != 0)
     return SysErrorN(err, "mount(overlay -> {}, {}) with lower dirs {}", merged, options,
-                     str::Join(lowers, ":"));
+                     str::Join(lower_dirs, ":"));
   return {};
 }
 
@@ -157,7 +164,9 @@ Result<void> MakeWorkdir(const std::string& rootfs, const std::string& dir, uint
   if (existing.error().errnum() != ENOENT) return Unexpected(std::move(existing).error());
   BERTH_TRY(UniqueFd made, runtime::MkdirAllInRoot(root.get(), dir, 0755),
             "creating the working directory {}", dir);
-  if (::fchownat(made.get(), "", uid, gid, AT_EMPTY_PATH) != 0)
+  // EINVAL: an id this (rootless) user namespace does not map; the directory stays root's, as
+  // everything of the image does there.
+  if (::fchownat(made.get(), "", uid, gid, AT_EMPTY_PATH) != 0 && errno != EINVAL)
     return SysError("chown({}:{} the working directory {})", uid, gid, dir);
   return {};
 }
@@ -171,13 +180,7 @@ struct MountPointLeftovers {
   std::string xattr_prefix;
 
   // The image's entry at `path` (lstat in the top-most layer that has it).
-  std::optional<struct stat> Lower(const std::string& path) const {
-    for (const std::string& l : lowers) {
-      struct stat st;
-      if (::lstat(fs::Join(l, path).c_str(), &st) == 0) return st;
-    }
-    return std::nullopt;
-  }
+  std::optional<struct stat> Lower(const std::string& path) const { return fs::LstatInFirst(lowers, path); }
 
   bool operator()(const std::string& path, const struct stat& st) const {
     static const std::set<std::string> kMountPoints = {"dev", "proc", "sys", "etc/hosts", "etc/hostname",

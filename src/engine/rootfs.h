@@ -28,10 +28,15 @@ namespace berth::engine {
 // workdir=work" (relative to the container's directory). Pure.
 std::string OverlayOptions(size_t layers);
 
-// Creates upper/work/merged/l under `dir` and mounts the overlay of `lower_dirs` (top layer
-// first) at <dir>/merged. An image without layers gets an empty read-only lower directory.
+// Creates upper/work/merged/l under `dir` (the links l/N to `lower_dirs`, top layer first; an
+// image without layers gets an empty lower directory) and returns OverlayOptions for them.
+Result<std::string> PrepareOverlayDirs(const std::string& dir,
+                                       const std::vector<std::string>& lower_dirs);
+// PrepareOverlayDirs, then mounts the overlay at <dir>/merged; with `userxattr` (in a user
+// namespace: rootless) overlayfs keeps its whiteouts and opaque marks in user.overlay.*.
 // Mounting what is already mounted is a no-op.
-Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>& lower_dirs);
+Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>& lower_dirs,
+                         bool userxattr = false);
 // Unmounts <dir>/merged if mounted (lazily when busy). Missing is fine.
 Result<void> UnmountRootfs(const std::string& dir);
 // What starting a container leaves in its upper dir that is not the container's doing, for a

@@ -10,6 +10,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "engine/rootless.h"
 #include "base/root_dir.h"
 #include "engine/names.h"
 #include "runtime/in_root.h"
@@ -95,7 +96,7 @@ Result<void> Volumes::Remove(const std::string& name, bool force) const {
       return MakeError(ErrorKind::kFailedPrecondition, "remove {}: volume is in use - [{}]", name,
                        fmt::join(users, ", "));
   }
-  return fs::RemoveAll(Dir(name));
+  return RemoveTree(Dir(name));
 }
 
 Result<std::vector<std::string>> Volumes::Prune(bool all) const {
@@ -105,7 +106,7 @@ Result<std::vector<std::string>> Volumes::Prune(bool all) const {
     if (!all && !v.anonymous) continue;
     BERTH_TRY(auto users, Users(v.name));
     if (!users.empty()) continue;
-    BERTH_CHECK(fs::RemoveAll(Dir(v.name)));
+    BERTH_CHECK(RemoveTree(Dir(v.name)));
     removed.push_back(v.name);
   }
   return removed;

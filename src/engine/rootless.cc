@@ -1,0 +1,447 @@
+#include "engine/rootless.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/fs.h"
+#include "base/strings.h"
+#include "base/unique_fd.h"
+#include "engine/host_info.h"
+#include "engine/rootfs.h"
+#include "runtime/mount_plan.h"
+#include "runtime/namespaces.h"
+
+namespace berth::engine {
+
+bool Rootless() { return ::geteuid() != 0; }
+
+namespace {
+
+int WriteProcFile(const char* path, const std::string& text) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t n = ::write(fd, text.data(), text.size());
+  int err = n == static_cast<ssize_t>(text.size()) ? 0 : (n < 0 ? errno : EIO);
+  ::close(fd);
+  return err;
+}
+
+}  // namespace
+
+UserMaps RootlessMaps() {
+  UserMaps m;
+  uid_t uid = ::geteuid();
+  gid_t gid = ::getegid();
+  m.uids = {{0, uid, 1}};
+  m.gids = {{0, gid, 1}};
+  if (::access("/usr/bin/newuidmap", X_OK) != 0 || ::access("/usr/bin/newgidmap", X_OK) != 0)
+    return m;
+  std::string name;
+  if (struct passwd* pw = ::getpwuid(uid)) name = pw->pw_name;
+  auto subuid_text = fs::ReadFile("/etc/subuid");
+  auto subgid_text = fs::ReadFile("/etc/subgid");
+  if (!subuid_text || !subgid_text) return m;
+  auto subuid = FindSubordinateRange(*subuid_text, name, uid);
+  auto subgid = FindSubordinateRange(*subgid_text, name, gid);
+  if (!subuid || !subgid) return m;
+  // The user is root; the range gives ids 1..count, as podman maps them.
+  m.uids.push_back({1, subuid->start, subuid->count});
+  m.gids.push_back({1, subgid->start, subgid->count});
+  return m;
+}
+
+Result<std::string> InUserNamespace(const std::function<Result<std::string>()>& fn) {
+  UserMaps maps = RootlessMaps();
+  bool helpers = maps.uids.size() > 1;
+  int pipefd[2], gofd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return SysError("pipe2");
+  UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+  if (::pipe2(gofd, O_CLOEXEC) != 0) return SysError("pipe2");
+  UniqueFd go_rd(gofd[0]), go_wr(gofd[1]);
+  std::string uid_map = fmt::format("0 {} 1\n", ::geteuid()), gid_map = fmt::format("0 {} 1\n", ::getegid());
+  pid_t pid = ::fork();
+  if (pid < 0) return SysError("fork");
+  if (pid == 0) {
+    rd.reset();
+    go_wr.reset();
+    // The reply: "0\n<value>" or "<kind>\n<message>". The first byte, before the maps are
+    // written, says the namespace exists ("u") or not ("!" then the reply).
+    std::string reply;
+    auto fail = [&](const char* what, int err) {
+      reply = fmt::format("!{}\nentering a user namespace of this user's own: {}: {}",
+                          static_cast<int>(ErrorKind::kFailedPrecondition), what,
+                          std::strerror(err));
+    };
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+      fail("unshare(CLONE_NEWUSER|CLONE_NEWNS)", errno);
+    } else if (helpers) {
+      char c = 'u';
+      char ok = 0;
+      if (::write(wr.get(), &c, 1) != 1 || ::read(go_rd.get(), &ok, 1) != 1 || ok != 'y')
+        ::_exit(1);  // the parent says why
+    } else if (int e = WriteProcFile("/proc/self/uid_map", uid_map)) {
+      fail("writing /proc/self/uid_map", e);
+    } else if (int e2 = WriteProcFile("/proc/self/setgroups", "deny")) {
+      fail("writing /proc/self/setgroups", e2);
+    } else if (int e3 = WriteProcFile("/proc/self/gid_map", gid_map)) {
+      fail("writing /proc/self/gid_map", e3);
+    }
+    if (reply.empty() && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0))
+      fail("becoming root in it", errno);
+    if (reply.empty() && ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
+      fail("making / a slave mount", errno);
+    if (reply.empty()) {
+      Result<std::string> r = fn();
+      reply = r ? "0\n" + *r
+                : fmt::format("{}\n{}", static_cast<int>(r.error().kind()), r.error().message());
+    }
+    for (size_t off = 0; off < reply.size();) {
+      ssize_t n = ::write(wr.get(), reply.data() + off, reply.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    ::_exit(0);
+  }
+  wr.reset();
+  go_rd.reset();
+  auto reap = [&] {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+  };
+  std::string reply;
+  char buf[65536];
+  auto read_some = [&] {
+    ssize_t n;
+    do n = ::read(rd.get(), buf, sizeof buf);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) reply.append(buf, static_cast<size_t>(n));
+    return n > 0;
+  };
+  if (helpers) {
+    if (!read_some()) {
+      int status = reap();
+      return MakeError(ErrorKind::kInternal, "the process entering this user's namespace died (status {:#x})", status);
+    }
+    if (reply[0] == 'u') {
+      Result<void> mapped = runtime::RunIdMapHelper("newuidmap", pid, maps.uids);
+      if (mapped) mapped = runtime::RunIdMapHelper("newgidmap", pid, maps.gids);
+      char ok = mapped ? 'y' : 'n';
+      [[maybe_unused]] ssize_t n = ::write(go_wr.get(), &ok, 1);
+      go_wr.reset();
+      if (!mapped) {
+        reap();
+        return Unexpected(std::move(mapped).error().Wrap("mapping this user's subordinate ids"));
+      }
+      reply.erase(0, 1);
+    }
+  }
+  go_wr.reset();
+  while (read_some()) {
+  }
+  int status = reap();
+  if (!reply.empty() && reply[0] == '!') reply.erase(0, 1);
+  auto nl = reply.find('\n');
+  if (nl == std::string::npos)
+    return MakeError(ErrorKind::kInternal,
+                     "the process working in this user's namespace died (status {:#x})", status);
+  int kind = std::atoi(reply.substr(0, nl).c_str());
+  if (kind == 0) return reply.substr(nl + 1);
+  return Unexpected(Error(reply.substr(nl + 1), static_cast<ErrorKind>(kind)));
+}
+
+std::optional<IdRange> FindSubordinateRange(std::string_view text, std::string_view user,
+                                            uint32_t id) {
+  std::string id_text = std::to_string(id);
+  for (std::string_view line : str::Split(text, '\n')) {
+    auto f = str::Split(line, ':');
+    if (f.size() != 3 || (f[0] != user && f[0] != id_text)) continue;
+    auto start = str::ParseInt(f[1]);
+    auto count = str::ParseInt(f[2]);
+    if (!start || !count || *start < 0 || *count <= 0 || *start > UINT32_MAX ||
+        *count > UINT32_MAX - *start)
+      continue;
+    return IdRange{static_cast<uint32_t>(*start), static_cast<uint32_t>(*count)};
+  }
+  return std::nullopt;
+}
+
+void MakeSpecRootless(oci::Spec& spec, const RootlessInput& in) {
+  if (!spec.linux) spec.linux = oci::Linux{};
+  auto& l = *spec.linux;
+  std::erase_if(l.namespaces, [](const oci::Namespace& n) { return n.type == "user"; });
+  l.namespaces.insert(l.namespaces.begin(), oci::Namespace{"user", ""});
+  l.uid_mappings = {{0, in.uid, 1}};
+  l.gid_mappings = {{0, in.gid, 1}};
+  if (in.subuid && in.subgid) {
+    // The user is root; the range gives ids 1..count, as podman maps them.
+    l.uid_mappings.push_back({1, in.subuid->start, in.subuid->count});
+    l.gid_mappings.push_back({1, in.subgid->start, in.subgid->count});
+  }
+  if (!in.subgid) {
+    // Only the user's own gid is mapped: devpts cannot be given group tty (5), as runc's
+    // rootless spec leaves it out.
+    for (auto& m : spec.mounts)
+      if (m.type == "devpts") std::erase_if(m.options, [](const std::string& o) { return o.starts_with("gid="); });
+  }
+  spec.annotations[runtime::kOverlayDirAnnotation] = in.overlay_dir;
+  spec.annotations[runtime::kOverlayOptionsAnnotation] = in.overlay_options;
+  if (in.limits_enforced) {
+    if (!in.cgroup_base.empty()) {
+      std::string leaf = l.cgroups_path.substr(l.cgroups_path.rfind('/') + 1);
+      l.cgroups_path = in.cgroup_base + "/" + leaf;
+    }
+  } else if (l.resources) {
+    // Device rules stay (harmless: a user namespace binds devices, never makes them).
+    oci::Resources kept;
+    kept.devices = l.resources->devices;
+    l.resources = kept;
+  }
+  if (spec.process) {
+    for (auto& r : spec.process->rlimits)
+      for (const auto& [name, hard] : in.hard_limits)
+        if (r.type == name) {
+          r.hard = std::min(r.hard, hard);
+          r.soft = std::min(r.soft, r.hard);
+        }
+    // Resetting the OOM score below our own needs CAP_SYS_RESOURCE on the host.
+    spec.process->oom_score_adj.reset();
+  }
+}
+
+Result<RootlessInput> RootlessInputFor(const std::string& dir, size_t layers) {
+  RootlessInput in;
+  in.uid = ::geteuid();
+  in.gid = ::getegid();
+  InfoFacts f = ReadInfoFacts("");
+  Choice overlay = ChooseOverlay(f);
+  if (overlay.what != "overlayfs")
+    return MakeError(ErrorKind::kFailedPrecondition,
+                     "containers as an unprivileged user need overlayfs in a user namespace "
+                     "(Linux 5.11 or later): {}",
+                     overlay.why);
+  in.overlay_dir = dir;
+  in.overlay_options = OverlayOptions(std::max<size_t>(layers, 1)) + ",userxattr";
+  Choice limits = ChooseLimits(f);
+  in.limits_enforced = limits.what == "enforced";
+  if (in.limits_enforced)
+    in.cgroup_base = fmt::format("/user.slice/user-{}.slice/user@{}.service/berth.slice", in.uid, in.uid);
+  UserMaps maps = RootlessMaps();
+  if (maps.uids.size() > 1) {
+    in.subuid = IdRange{maps.uids[1].host_id, maps.uids[1].size};
+    in.subgid = IdRange{maps.gids[1].host_id, maps.gids[1].size};
+  }
+  for (const auto& [name, resource] : {std::pair<const char*, int>{"RLIMIT_NOFILE", RLIMIT_NOFILE},
+                                       {"RLIMIT_NPROC", RLIMIT_NPROC},
+                                       {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+                                       {"RLIMIT_CORE", RLIMIT_CORE}}) {
+    struct rlimit rl;
+    if (::getrlimit(resource, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+      in.hard_limits.emplace_back(name, static_cast<uint64_t>(rl.rlim_max));
+  }
+  return in;
+}
+
+Result<net::Attachment> RootlessAttachment(net::Mode mode, std::vector<net::PortMapping> ports) {
+  net::Attachment a;
+  a.mode = mode;
+  if (mode != net::Mode::kBridge) return a;
+  Choice network = ChooseNetwork(ReadInfoFacts(""));
+  if (network.what != "pasta")
+    return MakeError(ErrorKind::kFailedPrecondition,
+                     "--network bridge: an unprivileged user's bridge network needs pasta: {} "
+                     "(--network none and --network host work without it)",
+                     network.why);
+  for (auto& p : ports) {
+    if (p.host_port != 0) continue;
+    // "-p 8888" and -P: a free port, as the kernel picks one.
+    UniqueFd s(::socket(AF_INET, (p.protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    socklen_t len = sizeof addr;
+    if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      return SysError("-p {}: choosing a free host port", p.container_port);
+    p.host_port = ntohs(addr.sin_port);
+  }
+  BERTH_CHECK(CheckHostPorts(ports));
+  a.ports = std::move(ports);
+  return a;
+}
+
+std::string UnenforcedLimitsWarning(const RunOptions& o, const std::string& why) {
+  std::vector<std::string> given;
+  if (o.nano_cpus) given.push_back("--cpus");
+  if (o.cpu_shares) given.push_back("--cpu-shares");
+  if (!o.cpuset_cpus.empty()) given.push_back("--cpuset-cpus");
+  if (o.memory) given.push_back("--memory");
+  if (o.memory_swap) given.push_back("--memory-swap");
+  if (o.pids_limit) given.push_back("--pids-limit");
+  if (given.empty()) return "";
+  return fmt::format("{}: resource limits are not enforced for an unprivileged user here ({}); "
+                     "the container runs without them",
+                     str::Join(given, ", "), why);
+}
+
+std::vector<std::string> PastaArgs(const std::string& pasta, const std::string& userns,
+                                   const std::string& netns,
+                                   const std::vector<net::PortMapping>& ports,
+                                   const std::string& pid_file) {
+  std::vector<std::string> args = {pasta, "--config-net", "--quiet", "--pid", pid_file};
+  bool tcp = false, udp = false;
+  for (const auto& p : ports) {
+    std::string spec = p.host_ip.empty() ? "" : p.host_ip + "/";
+    spec += fmt::format("{}:{}", p.host_port, p.container_port);
+    args.push_back(p.protocol == "udp" ? "-u" : "-t");
+    args.push_back(spec);
+    (p.protocol == "udp" ? udp : tcp) = true;
+  }
+  if (!tcp) args.insert(args.end(), {"-t", "none"});
+  if (!udp) args.insert(args.end(), {"-u", "none"});
+  // Nothing the container listens on reaches the host's ports but what -p publishes.
+  args.insert(args.end(), {"-T", "none", "-U", "none", "--userns", userns, "--netns", netns});
+  return args;
+}
+
+Result<void> CheckHostPorts(const std::vector<net::PortMapping>& ports) {
+  for (const auto& p : ports) {
+    if (p.protocol != "tcp" && p.protocol != "udp")
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "-p {}:{}/{}: an unprivileged user's network forwards tcp and udp only",
+                       p.host_port, p.container_port, p.protocol);
+    UniqueFd s(::socket(AF_INET, (p.protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+    if (!s) return SysError("socket");
+    int one = 1;
+    ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(p.host_port);
+    if (p.host_ip.empty()) {
+      a.sin_addr.s_addr = htonl(INADDR_ANY);
+    } else if (::inet_pton(AF_INET, p.host_ip.c_str(), &a.sin_addr) != 1) {
+      return MakeError(ErrorKind::kInvalidArgument, "-p {}:{}:{}: not an IPv4 address", p.host_ip,
+                       p.host_port, p.container_port);
+    }
+    if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      int err = errno;
+      std::string shown = fmt::format("{}{}:{}", p.host_ip.empty() ? "" : p.host_ip + ":",
+                                      p.host_port, p.container_port);
+      if (err == EACCES)
+        return MakeError(ErrorKind::kPermissionDenied,
+                         "-p {}: this user may not bind port {} on the host (ports below "
+                         "net.ipv4.ip_unprivileged_port_start need root)",
+                         shown, p.host_port);
+      return SysErrorN(err, "-p {}: binding port {} on the host", shown, p.host_port);
+    }
+  }
+  return {};
+}
+
+Result<pid_t> StartPasta(const std::string& pasta, int userns_fd, int netns_fd,
+                         const std::vector<net::PortMapping>& ports, const std::string& pid_file) {
+  ::unlink(pid_file.c_str());
+  // The namespaces as pasta will see them: fds 3 and 4 of its own.
+  std::vector<std::string> args =
+      PastaArgs(pasta, "/proc/self/fd/3", "/proc/self/fd/4", ports, pid_file);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int errpipe[2];
+  if (::pipe2(errpipe, O_CLOEXEC) != 0) return SysError("pipe2");
+  UniqueFd rd(errpipe[0]), wr(errpipe[1]);
+  pid_t child = ::fork();
+  if (child < 0) return SysError("fork");
+  if (child == 0) {
+    // pasta daemonizes once the namespace is configured: this child's exit says when. Its
+    // messages go to the pipe, for the error.
+    int user = ::fcntl(userns_fd, F_DUPFD, 10), net = ::fcntl(netns_fd, F_DUPFD, 10);
+    int out = ::fcntl(wr.get(), F_DUPFD, 10);
+    int devnull = ::open("/dev/null", O_RDWR);
+    ::dup2(devnull, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::dup2(user, 3);  // dup2 clears FD_CLOEXEC on the copies
+    ::dup2(net, 4);
+    ::setsid();
+    // The monitor blocks and ignores signals for its own loop: pasta starts clean.
+    for (int sig = 1; sig < NSIG; ++sig)
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  wr.reset();
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string out;
+  char buf[4096];
+  ::fcntl(rd.get(), F_SETFL, O_NONBLOCK);
+  for (ssize_t n; (n = ::read(rd.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string last;
+    for (std::string_view line : str::Split(out, '\n'))
+      if (!line.empty() && line.find("syslog") == std::string_view::npos) last = std::string(line);
+    return MakeError(ErrorKind::kFailedPrecondition, "starting pasta for the container's network: {}",
+                     last.empty() ? fmt::format("exit status {:#x}", status) : last);
+  }
+  auto text = fs::ReadFile(pid_file);
+  auto value = text ? str::ParseInt(str::Trim(*text)) : std::nullopt;
+  if (!value || *value <= 0)
+    return MakeError(ErrorKind::kInternal, "pasta started but wrote no pid to {}", pid_file);
+  return static_cast<pid_t>(*value);
+}
+
+Result<void> RemoveTree(const std::string& path) {
+  auto r = fs::RemoveAll(path);
+  if (r || !Rootless() || (r.error().errnum() != EACCES && r.error().errnum() != EPERM)) return r;
+  BERTH_TRY(std::string done, InUserNamespace([&]() -> Result<std::string> {
+    BERTH_CHECK(fs::RemoveAll(path));
+    return std::string();
+  }));
+  return {};
+}
+
+std::string PastaPidFile(const Paths& paths, const std::string& id) {
+  return fs::Join(paths.RunDir(id), "pasta.pid");
+}
+
+void StopPasta(const std::string& pid_file) {
+  auto text = fs::ReadFile(pid_file);
+  if (!text) return;
+  auto value = str::ParseInt(str::Trim(*text));
+  auto is_pasta = [&] {
+    // Only if it is still pasta (a pid reused since is someone else's): its comm is "pasta",
+    // "passt" or "passt.avx2" (Debian's binary re-executes the variant for the CPU).
+    auto comm = fs::ReadFile(fmt::format("/proc/{}/comm", *value));
+    return comm && (str::Trim(*comm).starts_with("pasta") || str::Trim(*comm).starts_with("passt"));
+  };
+  if (value && *value > 0 && is_pasta()) {
+    // Not our child (it daemonized): wait for it to be gone, so that its ports are free.
+    pid_t pid = static_cast<pid_t>(*value);
+    ::kill(pid, SIGTERM);
+    for (int i = 0; i < 200 && ::kill(pid, 0) == 0 && is_pasta(); ++i) ::usleep(10'000);
+    if (::kill(pid, 0) == 0 && is_pasta()) ::kill(pid, SIGKILL);
+  }
+  ::unlink(pid_file.c_str());
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,119 @@
+// Containers as an unprivileged user (rootless). The same engine, with four differences:
+//  - identity: the container gets a user namespace in which the user is root. With no
+//    subordinate range only the user's own ids are mapped (the runtime writes the maps itself);
+//    a range from /etc/subuid and /etc/subgid is added through newuidmap/newgidmap;
+//  - the rootfs: a user may mount an overlay only inside a user namespace of its own (Linux
+//    5.11+, "userxattr"), so it is never mounted on the host: the runtime's init mounts it in
+//    the container's mount namespace (runtime/mount_plan.h: kOverlayDirAnnotation), and what
+//    berth reads or fills in it before a start (passwd, the workdir, volumes to copy up) is done
+//    in a child process that is root in a namespace of its own (InUserNamespace);
+//  - the network: `bridge` is pasta's user-mode network (host_info.h: ChooseNetwork), started
+//    by the monitor once the container's namespaces exist, with -p as pasta's forwards;
+//  - limits: enforced only on a delegated cgroup v2 subtree; elsewhere one warning line says
+//    they are not, and the container runs without them (as podman does).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "engine/container.h"
+#include "engine/run_options.h"
+#include "net/network.h"
+#include "oci/runtime_spec.h"
+
+namespace berth::engine {
+
+// Whether this process is an unprivileged user's (euid != 0).
+bool Rootless();
+
+// The id maps of this user's containers: its own uid and gid as 0, plus 1..count from its
+// subordinate ranges when /etc/subuid and /etc/subgid have both and newuidmap and newgidmap are
+// installed (podman's rootless layout).
+struct UserMaps {
+  std::vector<oci::IdMapping> uids, gids;
+};
+UserMaps RootlessMaps();
+
+// Runs `fn` in a child process that is root in a new user namespace of its own (RootlessMaps)
+// with a private mount namespace, and returns what fn returned (its error's kind and message).
+// Whatever fn mounts goes when the child exits.
+Result<std::string> InUserNamespace(const std::function<Result<std::string>()>& fn);
+
+// A subordinate id range of this user: /etc/subuid or /etc/subgid lines "name:start:count" or
+// "uid:start:count". Pure: `text` is the file's content.
+struct IdRange {
+  uint32_t start = 0, count = 0;
+  bool operator==(const IdRange&) const = default;
+};
+std::optional<IdRange> FindSubordinateRange(std::string_view text, std::string_view user,
+                                            uint32_t id);
+
+// How a rootless container's spec differs from root's. Pure.
+struct RootlessInput {
+  uint32_t uid = 0, gid = 0;             // the user's
+  std::optional<IdRange> subuid, subgid;  // both, or neither, are used
+  std::string overlay_dir;               // the container's directory (l/N, upper, work)
+  std::string overlay_options;           // OverlayOptions(n) + ",userxattr"
+  bool limits_enforced = false;          // host_info.h: ChooseLimits
+  std::string cgroup_base;               // with limits: the delegated subtree the cgroup goes in
+  // The process's hard limits: a user cannot raise a hard limit, so the container's are clamped
+  // (name "RLIMIT_NOFILE" -> hard).
+  std::vector<std::pair<std::string, uint64_t>> hard_limits;
+};
+// Adds the user namespace and its maps, the overlay annotations, keeps the limits or drops
+// them (linux.resources but its device rules), and clamps rlimits. The network namespace stays
+// as the spec has it (new for bridge and none, none for host: the runtime binds /sys then).
+void MakeSpecRootless(oci::Spec& spec, const RootlessInput& in);
+
+// The RootlessInput for a container in `dir` over `layers` lower dirs on this host: the user's
+// ids, their subordinate ranges when /etc/subuid and /etc/subgid have them and newuidmap and
+// newgidmap are installed, the limits choice (host_info.h), the hard limits.
+Result<RootlessInput> RootlessInputFor(const std::string& dir, size_t layers);
+
+// The network of a rootless container: for bridge, pasta must be usable (host_info.h:
+// ChooseNetwork says why not), -p host ports of 0 get a free port, and each must be one this
+// user may bind (CheckHostPorts); host and none publish nothing. The attachment records the
+// mode and the forwards, for the monitor and `berth port`.
+Result<net::Attachment> RootlessAttachment(net::Mode mode, std::vector<net::PortMapping> ports);
+
+// The warning for limits that cannot be enforced, naming the flags given; "" when none were.
+std::string UnenforcedLimitsWarning(const RunOptions& o, const std::string& why);
+
+// pasta's command line for a container's network: joins the user and network namespaces at
+// `userns` and `netns` (paths; the monitor passes the init's as /proc/self/fd/N), configures the
+// interface as the host's (--config-net), forwards each published port (-t/-u
+// [ADDR/]HOSTPORT:PORT) and nothing else (pasta's default would forward every port bound in
+// the namespace: -t none / -u none; -T none -U none: nothing from the namespace to the host's
+// ports), writes its pid to `pid_file`, quiet. Pure.
+std::vector<std::string> PastaArgs(const std::string& pasta, const std::string& userns,
+                                   const std::string& netns,
+                                   const std::vector<net::PortMapping>& ports,
+                                   const std::string& pid_file);
+
+// Each published host port must be one this user may bind: checked by binding it (and letting
+// go) before anything starts. Errors name the -p.
+Result<void> CheckHostPorts(const std::vector<net::PortMapping>& ports);
+
+// Starts pasta (PastaArgs) in the namespaces `userns_fd` and `netns_fd` refer to and waits for
+// it to have configured the network; its pid. Its messages are the error when it fails.
+Result<pid_t> StartPasta(const std::string& pasta, int userns_fd, int netns_fd,
+                         const std::vector<net::PortMapping>& ports, const std::string& pid_file);
+
+// Removes the tree at `path`: fs::RemoveAll, retried as root of this user's namespace
+// (InUserNamespace) when rootless and refused: a container's files may belong to its
+// subordinate ids, or be directories without write permission.
+Result<void> RemoveTree(const std::string& path);
+
+// Where the monitor keeps the pid of a container's pasta: <RunDir>/pasta.pid.
+std::string PastaPidFile(const Paths& paths, const std::string& id);
+
+// Stops the pasta whose pid is in `pid_file` (if it is still that pasta) and removes the file.
+void StopPasta(const std::string& pid_file);
+
+}  // namespace berth::engine

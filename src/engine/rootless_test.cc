@@ -1,0 +1,131 @@
+#include "engine/rootless.h"
+
+#include <gtest/gtest.h>
+
+#include "runtime/mount_plan.h"
+
+namespace berth::engine {
+namespace {
+
+TEST(RootlessTest, SubordinateRangeByNameOrUid) {
+  std::string text = "alice:100000:65536\n# comment\nbob:x:1\n1002:300000:1000\nbad:5\n";
+  EXPECT_EQ(FindSubordinateRange(text, "alice", 1001), (IdRange{100000, 65536}));
+  EXPECT_EQ(FindSubordinateRange(text, "carol", 1002), (IdRange{300000, 1000}));
+  EXPECT_EQ(FindSubordinateRange(text, "bob", 1003), std::nullopt);  // "x" is no number
+  EXPECT_EQ(FindSubordinateRange(text, "dave", 1004), std::nullopt);
+  EXPECT_EQ(FindSubordinateRange("eve:4294967295:2\n", "eve", 1), std::nullopt);  // overflows
+  EXPECT_EQ(FindSubordinateRange("eve:1:0\n", "eve", 1), std::nullopt);
+}
+
+oci::Spec RootSpec() {
+  oci::Spec spec;
+  spec.process = oci::Process{};
+  spec.process->args = {"true"};
+  spec.process->rlimits = {{"RLIMIT_NOFILE", 20000, 20000}, {"RLIMIT_NPROC", 100, 50}};
+  spec.process->oom_score_adj = -500;
+  spec.mounts = {{"/dev/pts", "devpts", "devpts", {"nosuid", "newinstance", "gid=5", "mode=0620"}}};
+  oci::Linux l;
+  l.namespaces = {{"pid", ""}, {"network", ""}, {"mount", ""}};
+  l.cgroups_path = "/berth/abc";
+  oci::Resources r;
+  r.devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
+  r.memory = oci::MemoryResources{};
+  r.memory->limit = 64 << 20;
+  r.pids = oci::PidsResources{};
+  l.resources = r;
+  spec.linux = l;
+  return spec;
+}
+
+TEST(RootlessTest, SpecGetsAUserNamespaceAndTheOverlay) {
+  oci::Spec spec = RootSpec();
+  RootlessInput in;
+  in.uid = 1000;
+  in.gid = 1001;
+  in.overlay_dir = "/home/u/.local/share/berth/containers/abc";
+  in.overlay_options = "lowerdir=l/0,upperdir=upper,workdir=work,userxattr";
+  in.hard_limits = {{"RLIMIT_NOFILE", 4096}};
+  MakeSpecRootless(spec, in);
+  const auto& l = *spec.linux;
+  ASSERT_EQ(l.namespaces.front().type, "user");
+  EXPECT_EQ(l.namespaces.front().path, "");
+  EXPECT_EQ(l.uid_mappings, (std::vector<oci::IdMapping>{{0, 1000, 1}}));
+  EXPECT_EQ(l.gid_mappings, (std::vector<oci::IdMapping>{{0, 1001, 1}}));
+  EXPECT_EQ(spec.annotations.at(runtime::kOverlayDirAnnotation), in.overlay_dir);
+  EXPECT_EQ(spec.annotations.at(runtime::kOverlayOptionsAnnotation), in.overlay_options);
+  // Limits dropped (not enforceable), device rules kept; the cgroup path as it was.
+  ASSERT_TRUE(l.resources);
+  EXPECT_FALSE(l.resources->memory);
+  EXPECT_FALSE(l.resources->pids);
+  EXPECT_EQ(l.resources->devices.size(), 1u);
+  EXPECT_EQ(l.cgroups_path, "/berth/abc");
+  // Hard limits clamped to ours, soft limits below them; no OOM score below ours.
+  EXPECT_EQ(spec.process->rlimits[0].hard, 4096u);
+  EXPECT_EQ(spec.process->rlimits[0].soft, 4096u);
+  EXPECT_EQ(spec.process->rlimits[1].hard, 100u);
+  EXPECT_FALSE(spec.process->oom_score_adj);
+  // devpts without group 5, which is not mapped.
+  EXPECT_EQ(spec.mounts[0].options, (std::vector<std::string>{"nosuid", "newinstance", "mode=0620"}));
+  // The network namespace is the spec's: new for bridge and none.
+  EXPECT_EQ(spec.FindNamespace("network")->path, "");
+
+  // Applied twice: still one user namespace.
+  MakeSpecRootless(spec, in);
+  EXPECT_EQ(std::count_if(l.namespaces.begin(), l.namespaces.end(),
+                          [](const oci::Namespace& n) { return n.type == "user"; }),
+            1);
+}
+
+TEST(RootlessTest, SubordinateRangesAndDelegatedLimits) {
+  oci::Spec spec = RootSpec();
+  RootlessInput in;
+  in.uid = 1000;
+  in.gid = 1000;
+  in.subuid = IdRange{100000, 65536};
+  in.subgid = IdRange{200000, 65536};
+  in.limits_enforced = true;
+  in.cgroup_base = "/user.slice/user-1000.slice/user@1000.service/berth.slice";
+  MakeSpecRootless(spec, in);
+  const auto& l = *spec.linux;
+  EXPECT_EQ(l.uid_mappings, (std::vector<oci::IdMapping>{{0, 1000, 1}, {1, 100000, 65536}}));
+  EXPECT_EQ(l.gid_mappings, (std::vector<oci::IdMapping>{{0, 1000, 1}, {1, 200000, 65536}}));
+  EXPECT_TRUE(l.resources->memory);
+  EXPECT_EQ(spec.mounts[0].options, (std::vector<std::string>{"nosuid", "newinstance", "gid=5", "mode=0620"}));
+  EXPECT_EQ(l.cgroups_path, "/user.slice/user-1000.slice/user@1000.service/berth.slice/abc");
+}
+
+TEST(RootlessTest, WarningNamesTheLimitFlagsGiven) {
+  RunOptions o;
+  EXPECT_EQ(UnenforcedLimitsWarning(o, "cgroup hybrid"), "");
+  o.memory = 64 << 20;
+  o.nano_cpus = 500000000;
+  std::string w = UnenforcedLimitsWarning(o, "cgroup hybrid");
+  EXPECT_EQ(w.find("--cpus, --memory: "), 0u) << w;
+  EXPECT_NE(w.find("(cgroup hybrid)"), std::string::npos) << w;
+  EXPECT_EQ(w.find('\n'), std::string::npos);
+}
+
+TEST(RootlessTest, PastaForwardsOnlyWhatIsPublished) {
+  std::vector<net::PortMapping> ports = {{"127.0.0.1", 8888, 80, "tcp"}, {"", 5353, 53, "udp"}};
+  EXPECT_EQ(PastaArgs("/usr/bin/pasta", "/u", "/n", ports, "/run/p.pid"),
+            (std::vector<std::string>{"/usr/bin/pasta", "--config-net", "--quiet", "--pid",
+                                      "/run/p.pid", "-t", "127.0.0.1/8888:80", "-u", "5353:53",
+                                      "-T", "none", "-U", "none", "--userns", "/u", "--netns",
+                                      "/n"}));
+  EXPECT_EQ(PastaArgs("pasta", "/u", "/n", {}, "p"),
+            (std::vector<std::string>{"pasta", "--config-net", "--quiet", "--pid", "p", "-t",
+                                      "none", "-u", "none", "-T", "none", "-U", "none",
+                                      "--userns", "/u", "--netns", "/n"}));
+}
+
+TEST(RootlessTest, HostPortsMustBeBindable) {
+  // Port 0 always binds; sctp is not forwarded; a bad address is named.
+  EXPECT_TRUE(CheckHostPorts({{"127.0.0.1", 0, 80, "tcp"}}));
+  auto sctp = CheckHostPorts({{"", 9000, 80, "sctp"}});
+  ASSERT_FALSE(sctp);
+  EXPECT_NE(sctp.error().message().find("tcp and udp only"), std::string::npos);
+  EXPECT_FALSE(CheckHostPorts({{"300.1.1.1", 9000, 80, "tcp"}}));
+}
+
+}  // namespace
+}  // namespace berth::engine
