@@ -9,6 +9,7 @@
 
 #include "base/fs.h"
 #include "base/json.h"
+#include "build/run_plan.h"
 
 namespace berth::build {
 
@@ -42,8 +43,8 @@ Result<std::optional<std::string>> CopyFromValue(const Instruction& copy, const 
   return std::optional<std::string>(std::move(v));
 }
 
-Result<std::vector<size_t>> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
-                                          std::string_view target) {
+Result<BuildOrder> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
+                                 std::string_view target) {
   if (dockerfile.stages.empty()) return MakeError(ErrorKind::kInvalidArgument, "no build stage");
   size_t last = dockerfile.stages.size() - 1;
   if (!target.empty()) {
@@ -56,6 +57,8 @@ Result<std::vector<size_t>> StagesToBuild(const Dockerfile& dockerfile, const Bu
     last = static_cast<size_t>(it - dockerfile.stages.begin());
   }
   std::set<size_t> needed{last};
+  // Per stage, the images it reads, in instruction order.
+  std::vector<std::vector<ImageUse>> images(last + 1);
   // Dependencies always point to earlier stages, so one pass from the target back suffices.
   for (size_t i = last + 1; i-- > 0;) {
     if (!needed.count(i)) continue;
@@ -63,21 +66,32 @@ Result<std::vector<size_t>> StagesToBuild(const Dockerfile& dockerfile, const Bu
     if (auto dep = FindStage(dockerfile, scopes.stages[i].base, i)) needed.insert(*dep);
     for (size_t k = 0; k < stage.instructions.size(); ++k) {
       const Instruction& ins = stage.instructions[k];
-      if (ins.keyword != "COPY") continue;
-      BERTH_TRY(auto from,
-                CopyFromValue(ins, scopes.stages[i].instructions[k].vars, dockerfile.escape),
-                "{}:{}", dockerfile.source, ins.line);
-      if (!from) continue;
-      auto dep = FindStage(dockerfile, *from, i);
-      if (!dep)
-        return MakeError(ErrorKind::kInvalidArgument,
-                         "{}:{}: COPY --from={}: no stage named {} (copying from an image is not "
-                         "supported)",
-                         dockerfile.source, ins.line, *from, *from);
-      needed.insert(*dep);
+      const VarMap& vars = scopes.stages[i].instructions[k].vars;
+      std::vector<std::string> froms;
+      if (ins.keyword == "COPY") {
+        BERTH_TRY(auto from, CopyFromValue(ins, vars, dockerfile.escape), "{}:{}",
+                  dockerfile.source, ins.line);
+        if (from) froms.push_back(*from);
+      } else if (ins.keyword == "RUN") {
+        BERTH_TRY(froms, RunMountFroms(ins, vars, dockerfile.escape), "{}:{}", dockerfile.source,
+                  ins.line);
+      }
+      for (const std::string& from : froms) {
+        if (auto dep = FindStage(dockerfile, from, i))
+          needed.insert(*dep);
+        else
+          images[i].push_back({from, ins.line});
+      }
     }
   }
-  return std::vector<size_t>(needed.begin(), needed.end());
+  BuildOrder order;
+  order.stages.assign(needed.begin(), needed.end());
+  for (size_t i : order.stages)
+    for (const ImageUse& use : images[i])
+      if (std::none_of(order.images.begin(), order.images.end(),
+                       [&](const ImageUse& u) { return u.ref == use.ref; }))
+        order.images.push_back(use);
+  return order;
 }
 
 std::string StepLine(int vertex, std::string_view stage_name, size_t step, size_t steps,

@@ -22,14 +22,25 @@ namespace berth::build {
 // no earlier stage (then it is an image reference).
 std::optional<size_t> FindStage(const Dockerfile& dockerfile, std::string_view ref, size_t before);
 
-// The stages a build of `target` needs, in file order: the target (the last stage when target
-// is empty) and, transitively, the stages its FROM lines and COPY --from flags name. `scopes`
-// (ComputeScopes) gives the expanded FROM bases; --from values are expanded with the COPY's
-// scope. Errors (one line, kInvalidArgument): "target stage \"x\" could not be found", and a
-// --from that names no earlier stage: "Dockerfile:7: COPY --from=x: no stage named x (copying
-// from an image is not supported)".
-Result<std::vector<size_t>> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
-                                          std::string_view target);
+// What a build of `target` needs: the target (the last stage when target is empty) and,
+// transitively, the stages its FROM lines, COPY --from flags and RUN --mount from= values name,
+// in file order; and the images those --from and from= values name that are not stages (pulled
+// like a FROM image before the build starts), each once, in the order first named. `scopes`
+// (ComputeScopes) gives the expanded FROM bases; --from and --mount values are expanded with
+// the instruction's scope. Errors (one line, kInvalidArgument): "target stage \"x\" could not
+// be found", a bad --mount ("Dockerfile:7: --mount=type=nope: unsupported mount type ...").
+struct ImageUse {
+  std::string ref;  // as the flag names it, expanded
+  int line = 0;     // the first instruction naming it
+  bool operator==(const ImageUse&) const = default;
+};
+struct BuildOrder {
+  std::vector<size_t> stages;
+  std::vector<ImageUse> images;
+  bool operator==(const BuildOrder&) const = default;
+};
+Result<BuildOrder> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
+                                 std::string_view target);
 
 // The --from value of a COPY (expanded with `vars`); nullopt without --from.
 Result<std::optional<std::string>> CopyFromValue(const Instruction& copy, const VarMap& vars,

@@ -14,13 +14,18 @@ Dockerfile Parse(std::string_view text) {
   return *d;
 }
 
-Result<std::vector<size_t>> Stages(std::string_view text, std::string_view target,
-                                   VarMap args = {}) {
+Result<BuildOrder> Order(std::string_view text, std::string_view target, VarMap args = {}) {
   Dockerfile d = Parse(text);
   BuildInputs in;
   in.build_args = std::move(args);
   BERTH_TRY(BuildScopes scopes, ComputeScopes(d, in));
   return StagesToBuild(d, scopes, target);
+}
+
+Result<std::vector<size_t>> Stages(std::string_view text, std::string_view target,
+                                   VarMap args = {}) {
+  BERTH_TRY(BuildOrder order, Order(text, target, std::move(args)));
+  return order.stages;
 }
 
 TEST(StagesToBuildTest, TargetAndItsDependenciesInFileOrder) {
@@ -56,13 +61,24 @@ TEST(StagesToBuildTest, Errors) {
   auto t = Stages("FROM busybox\n", "nope");
   ASSERT_FALSE(t);
   EXPECT_EQ(t.error().message(), "target stage \"nope\" could not be found");
-  auto f =
-      Stages("FROM busybox\nFROM busybox AS last\nCOPY --from=later /a /a\nFROM busybox AS later\n",
-             "last");
-  ASSERT_FALSE(f);
-  EXPECT_EQ(f.error().message(),
-            "Dockerfile:3: COPY --from=later: no stage named later (copying from an image is not "
-            "supported)");
+  auto m = Stages("FROM busybox\nRUN --mount=type=nope,target=/x true\n", "");
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().message(),
+            "Dockerfile:2: --mount=type=nope,target=/x: unsupported mount type \"nope\"");
+}
+
+// A --from or --mount from= that names no earlier stage names an image: pulled before the
+// build, each once; a later stage of that name is not a dependency.
+TEST(StagesToBuildTest, ImagesFromCopyAndRunMounts) {
+  auto o = Order(
+      "FROM busybox AS tools\n"
+      "FROM busybox AS last\nARG IMG\nCOPY --from=later /a /a\nCOPY --from=alpine:3.20 /b /b\n"
+      "RUN --mount=from=tools,target=/t --mount=type=cache,from=alpine:3.20,target=/c "
+      "--mount=type=bind,from=$IMG,target=/i true\nFROM busybox AS later\n",
+      "last", {{"IMG", "golang:1"}});
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_EQ(o->stages, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(o->images, (std::vector<ImageUse>{{"later", 4}, {"alpine:3.20", 5}, {"golang:1", 6}}));
 }
 
 TEST(FindStageTest, NamesAndIndexes) {

@@ -485,4 +485,39 @@ Result<CopyPlan> PlanCopy(const BuildContext& tree, const CopyRequest& request) 
   return Planner(tree, request).Plan();
 }
 
+ArchiveCompression SniffCompression(std::string_view head) {
+  auto starts = [&](std::string_view magic) { return head.starts_with(magic); };
+  if (starts("\x1f\x8b")) return ArchiveCompression::kGzip;
+  if (starts("BZh")) return ArchiveCompression::kBzip2;
+  static constexpr char kXz[] = {'\xfd', '7', 'z', 'X', 'Z', '\0'};
+  if (starts(std::string_view(kXz, sizeof kXz))) return ArchiveCompression::kXz;
+  if (starts("\x28\xb5\x2f\xfd")) return ArchiveCompression::kZstd;
+  return ArchiveCompression::kNone;
+}
+
+bool IsTarHeader(std::string_view block) {
+  if (block.size() < 512) return false;
+  if (block.substr(257, 5) == "ustar") return true;
+  // A v7 header: the checksum field (octal, at 148) is the sum of the header's bytes with the
+  // field itself counted as spaces.
+  std::string_view field = block.substr(148, 8);
+  uint32_t want = 0;
+  bool digits = false;
+  for (char c : field) {
+    if (c >= '0' && c <= '7') {
+      want = want * 8 + static_cast<uint32_t>(c - '0');
+      digits = true;
+    } else if (c != ' ' && c != '\0') {
+      return false;
+    } else if (digits) {
+      break;
+    }
+  }
+  if (!digits || block[0] == '\0') return false;
+  uint32_t sum = 0;
+  for (size_t i = 0; i < 512; ++i)
+    sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(block[i]);
+  return sum == want;
+}
+
 }  // namespace berth::build

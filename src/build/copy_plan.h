@@ -25,8 +25,11 @@
 //    directory's metadata only if the copy creates it (`create_only`).
 //  - a heredoc source (`COPY <<EOF /x`) is a regular file named after its delimiter, mode 0644,
 //    holding the body.
-//  - a URL or git source is not planned here (`ADD https://...` is fetched by the builder):
-//    PlanCopy refuses it; COPY refuses it as docker does ("source can't be a URL for COPY").
+//  - a URL or git source is not planned here (a builder would fetch it; berth's refuses
+//    `ADD https://...` before planning): PlanCopy refuses it; COPY refuses it as docker does
+//    ("source can't be a URL for COPY").
+//  - ADD of a local regular file marks its op `unpack`; the builder extracts it when its content
+//    is a tar archive (SniffCompression, IsTarHeader), and copies it otherwise.
 // Destination: relative to WORKDIR, cleaned. It names a directory when written with a trailing
 // `/` or as "." (BuildKit), or when the image already has a directory there
 // (CopyRequest::dest_is_directory): a file source then goes to DEST/<its name>, otherwise to
@@ -159,6 +162,14 @@ struct CopyPlan {
   std::vector<CopyOp> ops;  // in the order to apply them: sources in order, each depth first
   bool operator==(const CopyPlan&) const = default;
 };
+
+// ADD's test of a local file, as docker's (by content, never by name): the stream's compression
+// from its first bytes (gzip 1f 8b, bzip2 "BZh", xz fd "7zXZ" 00, zstd 28 b5 2f fd), then
+// whether the first 512 bytes of the uncompressed stream are a tar header (ustar magic, or a
+// v7 header whose checksum adds up). A file that is neither is copied as it is.
+enum class ArchiveCompression { kNone, kGzip, kBzip2, kXz, kZstd };
+ArchiveCompression SniffCompression(std::string_view head);
+bool IsTarHeader(std::string_view block);
 
 // Plans a COPY/ADD of `request` from `tree`. Errors (one line, no file:line: the caller adds
 // it): a missing source (kNotFound), a symlink loop, a bad wildcard, several sources to a

@@ -408,5 +408,35 @@ TEST(Chmod, OctalAndSymbolic) {
   }
 }
 
+// ADD's archive test by content: the compression's magic, then a tar header.
+TEST(ArchiveSniff, CompressionAndTarHeaders) {
+  EXPECT_EQ(SniffCompression("\x1f\x8b\x08"), ArchiveCompression::kGzip);
+  EXPECT_EQ(SniffCompression("BZh91AY"), ArchiveCompression::kBzip2);
+  const char xz[] = {'\xfd', '7', 'z', 'X', 'Z', '\0', '\x04'};
+  EXPECT_EQ(SniffCompression(std::string_view(xz, sizeof xz)), ArchiveCompression::kXz);
+  EXPECT_EQ(SniffCompression("\x28\xb5\x2f\xfd\x00"), ArchiveCompression::kZstd);
+  EXPECT_EQ(SniffCompression("hello"), ArchiveCompression::kNone);
+  EXPECT_EQ(SniffCompression(""), ArchiveCompression::kNone);
+
+  // A ustar header, and a v7 one recognized by its checksum.
+  std::string ustar(512, '\0');
+  ustar.replace(0, 5, "a.txt");
+  ustar.replace(257, 6, std::string("ustar\0", 6));
+  EXPECT_TRUE(IsTarHeader(ustar));
+  std::string v7(512, '\0');
+  v7.replace(0, 5, "a.txt");
+  v7.replace(100, 8, "0000644 ");
+  unsigned sum = 0;
+  for (size_t i = 0; i < 512; ++i)
+    sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(v7[i]);
+  v7.replace(148, 8, fmt::format("{:06o}", sum) + std::string("\0 ", 2));
+  EXPECT_TRUE(IsTarHeader(v7));
+  v7[0] = 'b';  // the checksum no longer adds up
+  EXPECT_FALSE(IsTarHeader(v7));
+  EXPECT_FALSE(IsTarHeader(std::string(512, '\0')));
+  EXPECT_FALSE(IsTarHeader("short"));
+  EXPECT_FALSE(IsTarHeader(std::string(512, 'x')));
+}
+
 }  // namespace
 }  // namespace berth::build

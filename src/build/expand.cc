@@ -214,7 +214,7 @@ class Lexer {
         Next();
         return Lexed{std::move(result), words.Finish()};
       }
-      if (c == '$' || c == '\'' || c == '"') {
+      if (c == '$' || (!opt_.skip_quotes && (c == '\'' || c == '"'))) {
         Result<std::string> part = c == '$'    ? ProcessDollar()
                                    : c == '\'' ? ProcessSingleQuote()
                                                : ProcessDoubleQuote();
@@ -501,6 +501,13 @@ Result<std::string> ExpandWord(std::string_view word, const VarMap& vars, char e
   LexOptions opt;
   opt.escape = escape;
   BERTH_TRY(Lexed lexed, Lex(word, vars, opt));
+  return std::move(lexed.word);
+}
+
+Result<std::string> ExpandHeredoc(std::string_view body, const VarMap& vars) {
+  LexOptions opt;
+  opt.skip_quotes = true;
+  BERTH_TRY(Lexed lexed, Lex(body, vars, opt));
   return std::move(lexed.word);
 }
 

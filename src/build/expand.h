@@ -24,6 +24,7 @@ struct LexOptions {
   bool raw_quotes = false;   // keep quote characters in the result
   bool raw_escapes = false;  // keep escape characters in the result
   bool skip_unset = false;   // leave references to unset variables as written ("$X", "${X:-y}")
+  bool skip_quotes = false;  // quotes are plain characters (BuildKit's SkipProcessQuotes)
 };
 
 // Expands one word: `$NAME`, `${NAME}`, `${NAME:-word}` (unset or empty: word),
@@ -45,6 +46,11 @@ Result<std::string> ExpandWord(std::string_view word, const VarMap& vars, char e
 // and escaped characters never split; empty words are dropped ("" yields no word).
 Result<std::vector<std::string>> ExpandWords(std::string_view text, const VarMap& vars,
                                              char escape = '\\');
+
+// The body of a COPY/ADD here-document whose delimiter was not quoted, as BuildKit expands it:
+// `$NAME` and `${...}` forms are replaced, quotes are plain text (the body is a file, not a
+// Dockerfile word), a backslash makes the next character literal and is dropped.
+Result<std::string> ExpandHeredoc(std::string_view body, const VarMap& vars);
 
 // The lexer with every option: the expanded string and its split words.
 struct Lexed {

@@ -222,6 +222,17 @@ TEST(Lex, RawModes) {
             (std::vector<std::string>{"cat", "<<\"EOF\"", "$UNSET", "${X:-y}", "a\\ b", "'q'"}));
 }
 
+// COPY <<EOF bodies: quotes are text, $ forms expand, a backslash keeps the next character.
+TEST(ExpandHeredoc, QuotesArePlainText) {
+  VarMap v = {{"NAME", "berth"}, {"EMPTY", ""}};
+  auto r = ExpandHeredoc("it's \"$NAME\" '${NAME}'\n${EMPTY:-dflt} \\$NAME $\n", v);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(*r, "it's \"berth\" 'berth'\ndflt $NAME $\n");
+  auto bad = ExpandHeredoc("${NAME", v);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("missing '}'"), std::string::npos) << bad.error().message();
+}
+
 TEST(ExpandsVariables, DockerTable) {
   for (const char* k : {"ADD", "ARG", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL",
                         "USER", "VOLUME", "WORKDIR"}) {

@@ -1,23 +1,28 @@
 // `berth build [-t REF]... [-f FILE] [--build-arg K[=V]]... [--target STAGE] [--no-cache]
-// [--label K=V]... [--network default|none|host] [--iidfile FILE] [-q] CONTEXT`: builds an image
-// from a Dockerfile (docker build), one image per step:
+// [--label K=V]... [--network default|none|host] [--secret id=ID,src=FILE|env=VAR]...
+// [--iidfile FILE] [-q] CONTEXT`: builds an image from a Dockerfile (docker build), one image
+// per step:
 //   FROM          an image (pulled when missing, as `berth run` does), scratch, or an earlier
 //                 stage by name or index;
 //   RUN           a container of the current image (the step's environment, WORKDIR, USER,
 //                 --network), waited for; its writable layer committed (image/commit.h) and
-//                 the container removed;
-//   COPY, ADD     the build context (after .dockerignore) or --from=<stage>, planned by
-//                 build/copy_plan.h and written through an overlay of the current image into a
-//                 fresh upper directory, which is committed;
+//                 the container removed. Here-documents are run as BuildKit runs them and
+//                 --mount=type=bind|cache|tmpfs|secret mounted (build/run_plan.h,
+//                 cli/build_mounts.h); the mount points are left out of the layer;
+//   COPY, ADD     the build context (after .dockerignore), --from=<stage or image>, or
+//                 here-documents, planned by build/copy_plan.h and written through an overlay
+//                 of the current image into a fresh upper directory, which is committed; ADD
+//                 extracts local tar archives (plain or gzip, bzip2, xz, zstd compressed);
 //   WORKDIR       the config, and the directory created the same way;
 //   ENV LABEL USER EXPOSE VOLUME CMD ENTRYPOINT SHELL STOPSIGNAL HEALTHCHECK MAINTAINER ONBUILD
 //                 the config alone (an empty_layer history entry).
+// Images named by COPY --from and RUN --mount from= are pulled before the first step.
 // Each step's key (build/cache_key.h) maps to its image in <root>/build-cache.json; a step whose
 // key is there and whose image still exists is reused ("CACHED") unless --no-cache.
 // SOURCE_DATE_EPOCH (--build-arg or the environment) sets every step's created time and clamps
 // the layers' mtimes: the same inputs give the same image ID.
-// Not supported (refused with one line): RUN --mount and other RUN flags, here-documents, COPY
-// --link/--parents/--exclude, --from naming an image, ADD of URLs and of local archives.
+// Not supported (refused with one line): RUN --security and --mount=type=ssh, COPY
+// --link/--parents/--exclude, ADD of URLs and git repositories.
 // A failed build removes what it made: its containers, mounts and new images.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,6 +32,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <set>
 
 #include "base/defer.h"
@@ -38,6 +44,9 @@
 #include "build/copy_plan.h"
 #include "build/dockerfile.h"
 #include "build/expand.h"
+#include "build/run_plan.h"
+#include "cli/build_fs.h"
+#include "cli/build_mounts.h"
 #include "cli/container_common.h"
 #include "cli/image_common.h"
 #include "engine/commit.h"
@@ -62,6 +71,7 @@ struct BuildFlags {
   std::string network = "default";
   std::string iidfile;
   bool quiet = false;
+  std::vector<std::string> secrets;
   std::string context;
 };
 
@@ -76,147 +86,6 @@ bool IsProxyArg(std::string_view name) {
       "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY",
       "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"};
   return kProxy.count(name) > 0;
-}
-
-// An overlay of an image's layers with a fresh upper directory: the view a COPY or WORKDIR step
-// writes through (and a --from stage is read through). Unmounted and removed when destroyed.
-class ScratchRootfs {
- public:
-  static Result<ScratchRootfs> Mount(const store::Store& store, const std::string& image,
-                                     const std::string& dir) {
-    std::vector<std::string> lowers;
-    if (!image.empty()) {
-      BERTH_TRY(lowers, store.LayerDirs(image));
-    }
-    BERTH_CHECK(fs::MkdirAll(dir, 0700));
-    ScratchRootfs r(dir);
-    BERTH_CHECK(engine::MountRootfs(dir, lowers), "mounting {}", image);
-    return r;
-  }
-  ScratchRootfs(ScratchRootfs&& o) noexcept : dir_(std::move(o.dir_)) { o.dir_.clear(); }
-  ScratchRootfs& operator=(ScratchRootfs&&) = delete;
-  ~ScratchRootfs() {
-    if (dir_.empty()) return;
-    (void)Unmount();
-    (void)fs::RemoveAll(dir_);
-  }
-  Result<void> Unmount() { return engine::UnmountRootfs(dir_); }
-  std::string merged() const { return dir_ + "/merged"; }
-  std::string upper() const { return dir_ + "/upper"; }
-
- private:
-  explicit ScratchRootfs(std::string dir) : dir_(std::move(dir)) {}
-  std::string dir_;
-};
-
-// Whether a file starts like an archive ADD would unpack (tar, or a compressed stream).
-bool LooksLikeArchive(const std::string& path) {
-  auto fd = fs::Open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (!fd) return false;
-  unsigned char b[512] = {};
-  ssize_t n = ::pread(fd->get(), b, sizeof b, 0);
-  if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) return true;                               // gzip
-  if (n >= 3 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') return true;                  // bzip2
-  if (n >= 6 && b[0] == 0xfd && b[1] == '7' && b[2] == 'z' && b[3] == 'X') return true;  // xz
-  if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return true;
-  return n >= 262 && std::string_view(reinterpret_cast<char*>(b) + 257, 5) == "ustar";
-}
-
-Result<void> CopyFileContent(const std::string& source, int out_fd) {
-  BERTH_TRY(UniqueFd in, fs::Open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(in.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return SysError("read({})", source);
-    }
-    if (n == 0) return {};
-    BERTH_CHECK(fs::WriteAll(out_fd, std::string_view(buf, static_cast<size_t>(n)), source));
-  }
-}
-
-// Sets owner then mode (chown clears setuid bits) of what `fd` (O_PATH) names.
-Result<void> SetOwnerMode(int fd, const std::string& dest, uint32_t uid, uint32_t gid,
-                          uint32_t mode) {
-  if (::fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
-    return SysError("chown({}:{} {})", uid, gid, dest);
-  if (::chmod(runtime::FdPath(fd).c_str(), mode) != 0)
-    return SysError("chmod({:o} {})", mode, dest);
-  return {};
-}
-
-// Removes a non-directory at parent/name so the op can create its own; a directory there is an
-// error (docker refuses to replace a directory with a file).
-Result<void> ClearForFile(const runtime::ParentDir& parent, const std::string& dest) {
-  struct stat st;
-  if (::fstatat(parent.fd.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) return {};
-    return SysError("stat({})", dest);
-  }
-  if (S_ISDIR(st.st_mode))
-    return MakeError(ErrorKind::kInvalidArgument, "cannot replace directory {} with a file", dest);
-  if (::unlinkat(parent.fd.get(), parent.name.c_str(), 0) != 0) return SysError("unlink({})", dest);
-  return {};
-}
-
-// Writes one planned op inside the mounted rootfs `root` (every path resolved in the root).
-Result<void> ApplyCopyOp(int root, const build::CopyOp& op) {
-  using build::EntryType;
-  if (op.type == EntryType::kDirectory) {
-    auto existing = runtime::OpenInRoot(root, op.dest, O_PATH | O_DIRECTORY);
-    if (existing && op.create_only) return {};
-    if (!existing && existing.error().errnum() != ENOENT) return Unexpected(existing.error());
-    UniqueFd dir;
-    if (existing) {
-      dir = std::move(*existing);
-    } else {
-      BERTH_TRY(dir, runtime::MkdirAllInRoot(root, op.dest, 0755));
-    }
-    return SetOwnerMode(dir.get(), op.dest, op.uid, op.gid, op.mode);
-  }
-  BERTH_TRY(runtime::ParentDir parent, runtime::OpenParentInRoot(root, op.dest));
-  BERTH_CHECK(ClearForFile(parent, op.dest));
-  const char* name = parent.name.c_str();
-  int pfd = parent.fd.get();
-  if (!op.hardlink.empty()) {
-    BERTH_TRY(UniqueFd target, runtime::OpenInRoot(root, op.hardlink, O_PATH | O_NOFOLLOW));
-    if (::linkat(target.get(), "", pfd, name, AT_EMPTY_PATH) != 0)
-      return SysError("link({} -> {})", op.dest, op.hardlink);
-    return {};
-  }
-  switch (op.type) {
-    case EntryType::kRegular: {
-      int fd = ::openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-      if (fd < 0) return SysError("open({})", op.dest);
-      UniqueFd out(fd);
-      BERTH_CHECK(CopyFileContent(op.source, out.get()), "copying to {}", op.dest);
-      if (::fchown(out.get(), op.uid, op.gid) != 0)
-        return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
-      if (::fchmod(out.get(), op.mode) != 0) return SysError("chmod({:o} {})", op.mode, op.dest);
-      return {};
-    }
-    case EntryType::kSymlink:
-      if (::symlinkat(op.link_target.c_str(), pfd, name) != 0)
-        return SysError("symlink({} -> {})", op.dest, op.link_target);
-      if (::fchownat(pfd, name, op.uid, op.gid, AT_SYMLINK_NOFOLLOW) != 0)
-        return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
-      return {};
-    case EntryType::kFifo:
-    case EntryType::kCharDevice:
-    case EntryType::kBlockDevice: {
-      mode_t kind = op.type == EntryType::kFifo         ? S_IFIFO
-                    : op.type == EntryType::kCharDevice ? S_IFCHR
-                                                        : S_IFBLK;
-      if (::mknodat(pfd, name, kind | 0600, static_cast<dev_t>(op.rdev)) != 0)
-        return SysError("mknod({})", op.dest);
-      BERTH_TRY(UniqueFd node, runtime::OpenInRoot(root, op.dest, O_PATH | O_NOFOLLOW));
-      return SetOwnerMode(node.get(), op.dest, op.uid, op.gid, op.mode);
-    }
-    case EntryType::kDirectory:
-      break;
-  }
-  return {};
 }
 
 // One stage's state between steps.
@@ -257,7 +126,7 @@ class Builder {
   Result<void> ConfigStep(StageState& st, const build::Instruction& ins,
                           const build::InstructionScope& scope);
   Result<void> RunStep(StageState& st, const build::Instruction& ins,
-                       const build::InstructionScope& scope);
+                       const build::InstructionScope& scope, size_t stage_index);
   Result<void> CopyStep(StageState& st, const build::Instruction& ins,
                         const build::InstructionScope& scope, size_t stage_index);
   Result<void> WorkdirStep(StageState& st, const build::Instruction& ins, std::string dir);
@@ -273,6 +142,10 @@ class Builder {
   std::string Where(const build::Instruction& ins) const {
     return dockerfile_.source + ":" + std::to_string(ins.line);
   }
+  Result<void> ReadSecrets();
+  // The image a COPY --from or RUN --mount from= value names: an earlier stage's current image
+  // or an image pulled before the build.
+  Result<std::string> ImageOf(const std::string& from, size_t stage_index) const;
   std::string NewWorkDir() { return work_ + "/" + std::to_string(++mounts_); }
 
   const GlobalOptions& g_;
@@ -292,6 +165,8 @@ class Builder {
   build::StepCache cache_;
   std::vector<std::string> created_;
   std::vector<StageState> stages_;
+  std::map<std::string, std::string> images_;   // --from/from= image reference -> image ID
+  std::map<std::string, std::string> secrets_;  // --secret id -> value
   // The step being shown: its number in the stage, the stage's step count, the vertex number.
   std::string stage_name_;
   size_t step_ = 0, steps_ = 0;
@@ -309,6 +184,7 @@ Result<void> Builder::Prepare() {
             "failed to read dockerfile");
   std::string what = dockerfile_path_.substr(dockerfile_path_.rfind('/') + 1);
   BERTH_TRY(dockerfile_, build::ParseDockerfile(text, what));
+  BERTH_CHECK(ReadSecrets());
   BERTH_TRY(build::IgnoreMatcher ignore, build::LoadIgnoreFile(context_dir_, dockerfile_path_));
   BERTH_TRY(context_, build::BuildContext::FromDirectory(context_dir_, &ignore));
 
@@ -345,11 +221,49 @@ Result<void> Builder::Prepare() {
   return {};
 }
 
+Result<void> Builder::ReadSecrets() {
+  for (const std::string& flag : f_.secrets) {
+    BERTH_TRY(build::SecretSource s, build::ParseSecretFlag(flag, [](const std::string& name) {
+                return std::getenv(name.c_str()) != nullptr;
+              }));
+    if (!s.env.empty()) {
+      const char* v = std::getenv(s.env.c_str());
+      if (v == nullptr)
+        return MakeError(ErrorKind::kNotFound, "--secret {}: environment variable {} is not set",
+                         flag, s.env);
+      secrets_[s.id] = v;
+      continue;
+    }
+    // A secret file is small: at most 500 KiB, as BuildKit's secrets are.
+    BERTH_TRY(secrets_[s.id], fs::ReadRegularFile(s.file, 500 << 10, "secret"), "--secret {}",
+              flag);
+  }
+  return {};
+}
+
+Result<std::string> Builder::ImageOf(const std::string& from, size_t stage_index) const {
+  if (auto dep = build::FindStage(dockerfile_, from, stage_index)) return stages_[*dep].image;
+  auto it = images_.find(from);
+  if (it == images_.end())
+    return MakeError(ErrorKind::kInternal, "{}: image not resolved before the build", from);
+  return it->second;
+}
+
 Result<std::string> Builder::Build() {
   BERTH_CHECK(Prepare());
   // The bases first (their ENV is part of every stage's scope), then the scopes for real.
   BERTH_TRY(build::BuildScopes first, build::ComputeScopes(dockerfile_, inputs_));
-  BERTH_TRY(std::vector<size_t> order, build::StagesToBuild(dockerfile_, first, f_.target));
+  BERTH_TRY(build::BuildOrder plan, build::StagesToBuild(dockerfile_, first, f_.target));
+  const std::vector<size_t>& order = plan.stages;
+  for (const build::ImageUse& use : plan.images) {
+    engine::RunOptions o;
+    o.image = use.ref;
+    o.pull = engine::PullPolicy::kMissing;
+    BERTH_CHECK(EnsureImage(g_, store_, o), "{}:{}: --from={}", dockerfile_.source, use.line,
+                use.ref);
+    BERTH_TRY(store::ImageRecord rec, store_.Resolve(use.ref));
+    images_[use.ref] = rec.config.ToString();
+  }
   for (size_t i : order) {
     const std::string& base = first.stages[i].base;
     if (base == "scratch" || build::FindStage(dockerfile_, base, i)) continue;
@@ -431,7 +345,7 @@ Result<void> Builder::BuildStage(size_t index) {
     if (ins.keyword == "ARG") continue;
     ++step_;
     if (ins.keyword == "RUN") {
-      BERTH_CHECK(RunStep(st, ins, is));
+      BERTH_CHECK(RunStep(st, ins, is, index));
     } else if (ins.keyword == "COPY" || ins.keyword == "ADD") {
       BERTH_CHECK(CopyStep(st, ins, is, index));
     } else {
@@ -573,24 +487,19 @@ Result<void> Builder::WorkdirStep(StageState& st, const build::Instruction& ins,
 }
 
 Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
-                              const build::InstructionScope& scope) {
-  for (const build::Flag& flag : ins.flags) {
-    if (flag.name == "mount")
-      return MakeError(ErrorKind::kInvalidArgument, "{}: RUN --mount is not supported yet",
-                       Where(ins));
-    return MakeError(ErrorKind::kInvalidArgument, "{}: RUN --{} is not supported", Where(ins),
-                     flag.name);
-  }
-  if (!ins.heredocs.empty())
-    return MakeError(ErrorKind::kInvalidArgument, "{}: here-documents are not supported yet",
-                     Where(ins));
-  std::vector<std::string> argv;
-  if (ins.json) {
-    argv = ins.args;
-  } else {
-    argv = st.config.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : st.config.shell;
-    argv.push_back(ins.args.empty() ? "" : ins.args[0]);
-  }
+                              const build::InstructionScope& scope, size_t stage_index) {
+  std::vector<std::string> shell =
+      st.config.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : st.config.shell;
+  BERTH_TRY(build::RunPlan plan,
+            build::PlanRun(ins, scope.vars, dockerfile_.escape, shell,
+                           st.config.working_dir.empty() ? "/" : st.config.working_dir),
+            "{}", Where(ins));
+  const std::vector<std::string>& argv = plan.command.argv;
+  for (const build::RunMount& m : plan.mounts)
+    if (m.type == build::MountType::kSecret && m.required && !secrets_.count(m.id))
+      return MakeError(ErrorKind::kNotFound,
+                       "{}: secret {} not found: give it with --secret id={},src=FILE", Where(ins),
+                       m.id, m.id);
   build::StepText text = build::StepTextOf(ins);
   std::vector<std::string> env;
   for (const auto& [k, v] : scope.vars) {
@@ -599,6 +508,23 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
   }
   oci::Digest key = build::StepKey(st.key, text, "");
   if (Begin(st, build::InstructionText(ins), key)) return {};
+
+  RunMountInputs mount_inputs;
+  mount_inputs.store = &store_;
+  mount_inputs.root = g_.root;
+  mount_inputs.new_dir = [this] { return NewWorkDir(); };
+  mount_inputs.context = &*context_;
+  mount_inputs.image_of = [this, stage_index](const std::string& from) {
+    return ImageOf(from, stage_index);
+  };
+  mount_inputs.secrets = &secrets_;
+  BERTH_TRY(RunMounts mounts, RunMounts::Make(mount_inputs, plan), "{}", Where(ins));
+  env.insert(env.end(), mounts.env().begin(), mounts.env().end());
+  std::string network = f_.network;
+  if (plan.network)
+    network = *plan.network == build::RunNetwork::kNone   ? "none"
+              : *plan.network == build::RunNetwork::kHost ? "host"
+                                                          : "default";
 
   engine::RunOptions o;
   o.image = st.image;
@@ -609,9 +535,10 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
   o.workdir = st.config.working_dir;
   o.user = st.config.user;
   o.no_healthcheck = true;
-  o.network = f_.network == "none"   ? net::Mode::kNone
-              : f_.network == "host" ? net::Mode::kHost
-                                     : net::Mode::kBridge;
+  o.network = network == "none"   ? net::Mode::kNone
+              : network == "host" ? net::Mode::kHost
+                                  : net::Mode::kBridge;
+  o.mounts = mounts.requests();
   BERTH_TRY(engine::ContainerRecord rec, engine::CreateContainer(paths_, store_, o), "{}",
             Where(ins));
   auto remove = Defer([&] { (void)engine::RemoveContainer(paths_, rec.id, true, true); });
@@ -645,9 +572,12 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
                      code);
   image::CommitRequest req;
   req.upper_dir = engine::UpperDir(paths_, rec).value_or("");
-  // The mount points the container's start made are not the step's change.
-  if (auto lowers = engine::LowerDirs(store_, rec); lowers && !req.upper_dir.empty())
-    req.skip = engine::MountPointFilter(req.upper_dir, *lowers);
+  // The mount points the container's start and the step's --mount flags made are not the
+  // step's change.
+  if (auto lowers = engine::LowerDirs(store_, rec); lowers && !req.upper_dir.empty()) {
+    req.skip = build::MountStubFilter(req.upper_dir, *lowers, mounts.targets(),
+                                      engine::MountPointFilter(req.upper_dir, *lowers));
+  }
   req.created_by = "RUN " + Join(argv) + " # buildkit";
   return Commit(st, key.ToString(), std::move(req));
 }
@@ -657,19 +587,17 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
   const std::string& kw = ins.keyword;
   build::StepText text = build::StepTextOf(ins);
   text.flags.clear();
-  std::optional<size_t> from;
+  std::optional<std::string> from;  // the image read instead of the context
   std::optional<build::Chown> chown;
   std::optional<build::Chmod> chmod;
+  bool unpack = true;
   for (const build::Flag& flag : ins.flags) {
     BERTH_TRY(std::string v, Expand(flag.value, scope), "{}", Where(ins));
     text.flags.push_back({flag.name, v});
     if (flag.name == "from" && kw == "COPY") {
-      from = build::FindStage(dockerfile_, v, stage_index);
-      if (!from)
-        return MakeError(ErrorKind::kInvalidArgument,
-                         "{}: COPY --from={}: no stage named {} (copying from an image is not "
-                         "supported)",
-                         Where(ins), v, v);
+      BERTH_TRY(from, ImageOf(v, stage_index), "{}", Where(ins));
+    } else if (flag.name == "unpack" && kw == "ADD") {
+      unpack = v != "false";
     } else if (flag.name == "chown") {
       BERTH_TRY(chown, build::ParseChown(v), "{}", Where(ins));
     } else if (flag.name == "chmod") {
@@ -679,15 +607,23 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
                        flag.name);
     }
   }
-  if (!ins.heredocs.empty())
-    return MakeError(ErrorKind::kInvalidArgument, "{}: here-documents are not supported yet",
-                     Where(ins));
   build::CopyRequest req;
   req.command = kw;
   for (const std::string& a : ins.args) {
     BERTH_TRY(std::string v, Expand(a, scope), "{}", Where(ins));
     req.sources.push_back(v);
   }
+  for (size_t i = 0; i + 1 < req.sources.size(); ++i)
+    if (kw == "ADD" && build::IsRemoteSource(req.sources[i]))
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "{}: ADD {}: remote sources are not supported yet", Where(ins),
+                       req.sources[i]);
+  // Here-document bodies, expanded unless their delimiter was quoted.
+  req.heredocs = ins.heredocs;
+  for (build::Heredoc& h : req.heredocs)
+    if (h.expand) {
+      BERTH_TRY(h.content, build::ExpandHeredoc(h.content, scope.vars), "{}", Where(ins));
+    }
   req.dest = req.sources.back();
   req.sources.pop_back();
   text.args = req.sources;
@@ -722,23 +658,31 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
   std::optional<ScratchRootfs> src;
   std::optional<build::BuildContext> tree;
   if (from) {
-    BERTH_TRY(ScratchRootfs s, ScratchRootfs::Mount(store_, stages_[*from].image, NewWorkDir()));
+    BERTH_TRY(ScratchRootfs s, ScratchRootfs::Mount(store_, *from, NewWorkDir()));
     src.emplace(std::move(s));
     BERTH_TRY(tree, build::BuildContext::FromDirectory(src->merged()));
   }
   BERTH_TRY(build::CopyPlan plan, build::PlanCopy(from ? *tree : *context_, req), "{}", Where(ins));
-  for (const build::CopyOp& op : plan.ops)
-    if (op.unpack && op.type == build::EntryType::kRegular && LooksLikeArchive(op.source))
-      return MakeError(ErrorKind::kInvalidArgument,
-                       "{}: ADD of a local archive ({}) is not supported yet: use COPY and RUN "
-                       "tar",
-                       Where(ins), op.source_path);
+  // ADD extracts a local tar archive (by content, whatever its name) into the destination.
+  for (build::CopyOp& op : plan.ops) {
+    if (!op.unpack) continue;
+    op.unpack = false;
+    if (unpack && op.type == build::EntryType::kRegular && op.hardlink.empty()) {
+      BERTH_TRY(op.unpack, IsLocalArchive(op.source), "{}", Where(ins));
+    }
+  }
   build::ContentHasher hasher;
   BERTH_TRY(oci::Digest inputs, build::InputsDigest(plan, hasher), "{}", Where(ins));
   oci::Digest key = build::StepKey(st.key, text, inputs.ToString());
   if (Begin(st, build::InstructionText(ins), key)) return {};
-  for (const build::CopyOp& op : plan.ops)
-    BERTH_CHECK(ApplyCopyOp(root.get(), op), "{}", Where(ins));
+  for (const build::CopyOp& op : plan.ops) {
+    if (op.unpack) {
+      BERTH_CHECK(ExtractArchive(root.get(), op.source, dest_path), "{}: {} {}", Where(ins), kw,
+                  op.source_path);
+    } else {
+      BERTH_CHECK(ApplyCopyOp(root.get(), op), "{}", Where(ins));
+    }
+  }
   root = UniqueFd();
   BERTH_CHECK(dst.Unmount());
   image::CommitRequest commit;
@@ -787,9 +731,19 @@ void AddBuild(CLI::App& app, GlobalOptions& g, Action& action) {
   c->add_option("--target", f->target, "Build up to this stage");
   c->add_flag("--no-cache", f->no_cache, "Do not reuse cached steps");
   c->add_option("--label", f->labels, "Set a label on the image (K=V)");
-  c->add_option("--network", f->network, "RUN's network: default (bridge), none or host");
+  c->add_option("--network", f->network,
+                "RUN's network: default (bridge), none or host (RUN --network overrides it)");
+  c->add_option("--secret", f->secrets,
+                "A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR, "
+                "repeatable; never stored in the image or the cache");
   c->add_option("--iidfile", f->iidfile, "Write the image ID to this file");
   c->add_flag("-q,--quiet", f->quiet, "Print only the image ID");
+  c->footer(
+      "Dockerfile: multi-stage builds; RUN with here-documents, "
+      "--mount=type=bind|cache|tmpfs|secret and --network=default|none|host; COPY/ADD from the "
+      "context, --from=STAGE|IMAGE or here-documents, --chown, --chmod; ADD extracts local tar "
+      "archives (plain, gzip, bzip2, xz, zstd); the config instructions.\nNot supported: ADD of "
+      "URLs, RUN --mount=type=ssh, RUN --security, COPY --link/--parents/--exclude.");
   c->callback([&g, &action, f] { action = [&g, f] { return RunBuild(g, *f); }; });
 }
 

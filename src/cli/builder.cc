@@ -1,7 +1,11 @@
 // `berth builder prune [-f]`: the build cache's images (the untagged intermediate images that
 // `berth build` keeps as its step cache, <root>/build-cache.json) removed, with the cache
-// entries; images that have a name, or that a container uses, stay. `system prune` does the same
+// entries, and the RUN --mount=type=cache directories (<root>/build-cache-mounts/) no build is
+// using; images that have a name, or that a container uses, stay. `system prune` does the same
 // (PruneBuildCache).
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <cstdio>
 
 #include "base/fs.h"
@@ -33,6 +37,18 @@ Result<std::vector<std::string>> PruneBuildCache(const GlobalOptions& g, const s
   for (const auto& img : left) present.insert(img.config.ToString());
   cache.RetainImages([&](const std::string& id) { return present.contains(id); });
   BERTH_CHECK(cache.Save(file));
+  // Cache mounts: each one a build holds (a flock while its step runs) stays.
+  std::string mounts = fs::Join(g.root, "build-cache-mounts");
+  if (fs::Exists(mounts)) {
+    BERTH_TRY(std::vector<std::string> names, fs::ListDir(mounts));
+    for (const std::string& name : names) {
+      std::string dir = fs::Join(mounts, name);
+      auto fd = fs::Open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (!fd || ::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;
+      BERTH_CHECK(fs::RemoveAll(dir), "removing build cache mount {}", name);
+      removed.push_back("cache mount " + name);
+    }
+  }
   return removed;
 }
 

@@ -100,6 +100,27 @@ CMD ["/app/msg"]
     EXPECT_EQ(mounts, "0\n");
     EXPECT_EQ(Capture("ls -A " + Root() + "/build-tmp 2>/dev/null"), "");
   }
+  // A fresh context directory dir_/NAME holding `dockerfile`.
+  static std::string NewContext(const std::string& name, const std::string& dockerfile) {
+    std::string ctx = dir_ + "/" + name;
+    EXPECT_TRUE(fs::MkdirAll(ctx));
+    EXPECT_TRUE(fs::WriteFileAtomic(ctx + "/Dockerfile", dockerfile));
+    return ctx;
+  }
+  // What `sh -c SCRIPT` prints in a container of `image` (it must succeed).
+  static std::string Output(const std::string& image, const std::string& script) {
+    Res r = B("run --rm --network none " + image + " sh -c '" + script + "'");
+    EXPECT_EQ(r.code, 0) << r.out;
+    return r.out;
+  }
+  // A build that must fail: exit 1, one line (with -q), nothing left behind. Returns the line.
+  static std::string FailingBuild(const std::string& args) {
+    Res r = B("build -q --network none " + args);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_EQ(Count(r.out, "\n"), 1u) << r.out;
+    ExpectNothingLeft();
+    return r.out;
+  }
 
   static inline std::string skip_;
   static inline std::string dir_;
@@ -190,11 +211,7 @@ TEST_F(BuildE2eTest, FailuresAreOneLineAndLeaveNothing) {
   ASSERT_TRUE(fs::MkdirAll(bad));
   auto build = [&](const std::string& dockerfile, const std::string& flags = "") {
     EXPECT_TRUE(fs::WriteFileAtomic(bad + "/Dockerfile", dockerfile));
-    Res r = B("build -q --network none " + flags + " " + bad);
-    EXPECT_EQ(r.code, 1) << r.out;
-    EXPECT_EQ(Count(r.out, "\n"), 1u) << r.out;
-    ExpectNothingLeft();
-    return r.out;
+    return FailingBuild(flags + " " + bad);
   };
   Res before = B("images -q");
   EXPECT_NE(build("FROM bb:1\nRUN echo one > /one\nRUN false\n")
@@ -205,13 +222,207 @@ TEST_F(BuildE2eTest, FailuresAreOneLineAndLeaveNothing) {
             std::string::npos);
   EXPECT_NE(build("FROM bb:1\n", "--target nope").find("target stage \"nope\" could not be found"),
             std::string::npos);
-  EXPECT_NE(build("FROM bb:1\nCOPY --from=nope /a /a\n").find("no stage named nope"),
+  // Bad --mount flags, secrets and ADD sources: one line naming the Dockerfile's line.
+  EXPECT_NE(build("FROM bb:1\nRUN true\nRUN --mount=type=nfs,target=/c true\n")
+                .find("Dockerfile:3: --mount=type=nfs,target=/c: unsupported mount type \"nfs\""),
             std::string::npos);
-  EXPECT_NE(build("FROM bb:1\nRUN --mount=type=cache,target=/c true\n")
-                .find("RUN --mount is not supported yet"),
+  EXPECT_NE(build("FROM bb:1\nRUN --mount=type=cache,id=c true\n")
+                .find("Dockerfile:2: --mount=type=cache,id=c: mount target must be specified"),
+            std::string::npos);
+  EXPECT_NE(build("FROM bb:1\nRUN echo one > /one\nRUN --mount=type=secret,id=tok,required true\n")
+                .find("Dockerfile:3: secret tok not found"),
+            std::string::npos);
+  EXPECT_NE(build("FROM bb:1\nRUN true\n", "--secret id=tok,src=" + dir_ + "/no-such-file")
+                .find("--secret id=tok,src=" + dir_ + "/no-such-file"),
+            std::string::npos);
+  EXPECT_NE(build("FROM bb:1\nRUN true\n", "--secret src=/etc/hostname")
+                .find("invalid secret \"src=/etc/hostname\": id is required"),
+            std::string::npos);
+  EXPECT_NE(build("FROM bb:1\nRUN echo one > /one\nADD https://example.com/a.tar /a/\n")
+                .find("Dockerfile:3: ADD https://example.com/a.tar: remote sources are not "
+                      "supported yet"),
+            std::string::npos);
+  EXPECT_NE(build("FROM bb:1\nRUN --network=bridge true\n")
+                .find("Dockerfile:2: unsupported network mode \"bridge\""),
             std::string::npos);
   // The failed builds' intermediate images are gone.
   EXPECT_EQ(B("images -q").out, before.out);
+}
+
+// Here-documents: RUN runs a body as the shell's command, as a script with a shebang, or feeds
+// it to the command's stdin; COPY writes bodies as files, expanded unless the delimiter is
+// quoted, <<- without leading tabs.
+TEST_F(BuildE2eTest, HereDocuments) {
+  std::string ctx = NewContext("heredoc-ctx",
+                               "FROM bb:1\n"
+                               "ARG WHO=world\n"
+                               "RUN <<EOF\n"
+                               "echo \"hello $WHO\" > /run.txt\n"
+                               "mkdir -p /d\n"
+                               "EOF\n"
+                               "RUN <<EOT sh\n"
+                               "echo from-stdin > /stdin.txt\n"
+                               "EOT\n"
+                               "RUN <<script\n"
+                               "#!/bin/sh\n"
+                               "echo \"script $(basename $0)\" > /script.txt\n"
+                               "script\n"
+                               "RUN <<-EOF\n"
+                               "\techo tabbed > /tabbed.txt\n"
+                               "\tEOF\n"
+                               "COPY <<EOF /etc/greeting\n"
+                               "hi ${WHO} it's \"quoted\"\n"
+                               "EOF\n"
+                               "COPY <<\"EOF\" /etc/raw\n"
+                               "hi ${WHO}\n"
+                               "EOF\n"
+                               "COPY --chown=65534:65534 <<a <<b /files/\n"
+                               "A\n"
+                               "a\n"
+                               "B\n"
+                               "b\n");
+  BuildId("-t heredoc:1 " + ctx);
+  EXPECT_EQ(Output("heredoc:1",
+                   "cat /run.txt /stdin.txt /script.txt /tabbed.txt /etc/greeting /etc/raw "
+                   "/files/a /files/b; stat -c \"%a %u\" /etc/greeting /files/a; test -d /d && "
+                   "echo dir"),
+            "hello world\nfrom-stdin\nscript script\ntabbed\nhi world it's \"quoted\"\nhi "
+            "${WHO}\nA\nB\n644 0\n644 65534\ndir\n");
+  // The script's mount point is no part of the image.
+  EXPECT_EQ(B("run --rm --network none heredoc:1 sh -c 'ls /dev/pipes 2>&1 | wc -l'").out, "1\n");
+  ExpectNothingLeft();
+}
+
+// RUN --mount: a cache kept between builds, a tmpfs, the context and another stage bound
+// (read-only, or read-write with the writes dropped), a secret as a file and a variable, and
+// --network per step. None of them leaves a trace in the image, the history or the cache.
+TEST_F(BuildE2eTest, RunMounts) {
+  std::string ctx = dir_ + "/mount-ctx";
+  ASSERT_TRUE(fs::MkdirAll(ctx));
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/a.txt", "from the context\n"));
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/.dockerignore", "ignored.txt\n"));
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/ignored.txt", "no\n"));
+  ASSERT_TRUE(fs::WriteFileAtomic(dir_ + "/token", "s3cr3t-value"));
+  ASSERT_TRUE(fs::WriteFileAtomic(
+      ctx + "/Dockerfile",
+      "FROM bb:1 AS tools\n"
+      "RUN mkdir -p /opt/tools && echo tool > /opt/tools/t.txt\n"
+      "FROM bb:1\n"
+      "ARG RUNID=1\n"
+      "RUN --mount=type=cache,target=/var/cache/app,id=app-cache,sharing=locked "
+      "echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /count\n"
+      "RUN --mount=type=tmpfs,target=/scratch,size=1m "
+      "echo x > /scratch/f && df -k /scratch | tail -1 | awk '{print $2}' > /tmpfs-kb\n"
+      "RUN --mount=type=bind,target=/ctx cat /ctx/a.txt > /bound.txt && "
+      "(test -e /ctx/ignored.txt && echo seen || echo ignored) >> /bound.txt && "
+      "(touch /ctx/x 2>/dev/null && echo writable || echo read-only) >> /bound.txt\n"
+      "RUN --mount=type=bind,target=/ctx,rw touch /ctx/new-file && echo rw > /rw.txt\n"
+      "RUN --mount=from=tools,source=/opt/tools,target=/t cp /t/t.txt /tool.txt\n"
+      "RUN --mount=type=bind,from=bb:1,source=/etc,target=/img-etc cp /img-etc/group /group.txt\n"
+      "RUN --mount=type=secret,id=tok,required wc -c < /run/secrets/tok > /secret-mode && "
+      "stat -c %a /run/secrets/tok >> /secret-mode\n"
+      "RUN --mount=type=secret,id=tok,env=TOK,target=/etc/tok,mode=0444 "
+      "test \"$TOK\" = \"$(cat /etc/tok)\" && echo ok > /secret-env\n"
+      "RUN --mount=type=secret,id=absent echo skipped > /absent\n"
+      "RUN --network=none ls /sys/class/net > /nets\n"
+      "RUN --network=host wc -l < /proc/net/dev > /host-nets\n"));
+  std::string args = "--secret id=tok,src=" + dir_ + "/token -t mounts:1 " + ctx;
+  BuildId(args);
+  EXPECT_EQ(Output("mounts:1",
+                   "cat /count /tmpfs-kb /bound.txt /rw.txt /tool.txt /group.txt /secret-mode "
+                   "/secret-env /absent /nets; for p in /var/cache/app /scratch /ctx /t /img-etc "
+                   "/run/secrets /etc/tok; do test -e $p && echo left $p; done; true"),
+            "1\n1024\nfrom the context\nignored\nread-only\nrw\ntool\nroot:x:0:\n12\n400\nok\n"
+            "skipped\nlo\n");
+  EXPECT_FALSE(fs::Exists(ctx + "/new-file")) << "a rw bind's writes reached the context";
+  EXPECT_EQ(B("run --rm --network none mounts:1 cat /host-nets").out,
+            Capture("wc -l < /proc/net/dev"));
+  // The cache outlives the build; its contents never enter the key (a rebuild is cached).
+  Res again = B("build --network " + std::string("none ") + args);
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(Count(again.out, "CACHED"), 12u) << again.out;
+  BuildId("--no-cache --build-arg RUNID=2 " + args);
+  EXPECT_EQ(B("run --rm --network none mounts:1 cat /count").out, "2\n");
+  EXPECT_EQ(Capture("ls " + Root() + "/build-cache-mounts | wc -l"), "1\n");
+  // The secret is nowhere: not in the config or its history, not in the step cache, not in the
+  // image's files.
+  EXPECT_EQ(B("inspect mounts:1").out.find("s3cr3t"), std::string::npos);
+  // Layers are unpacked under the root and configs (with their history) are plain JSON there.
+  EXPECT_EQ(Capture("grep -rl s3cr3t " + Root() + " | wc -l"), "0\n");
+
+  // Steps that only mount (and a heredoc script) write no layer: no mount point is kept, nor
+  // the directories (/var, /run, /etc copied up) made for them.
+  std::string quiet = NewContext(
+      "mount-only-ctx",
+      "FROM bb:1\nRUN --mount=type=cache,target=/var/cache/x --mount=type=tmpfs,target=/a/b "
+      "--mount=type=secret,id=tok,target=/etc/tok --mount=type=bind,target=/ctx "
+      "--mount=type=secret,id=tok true\nRUN <<EOF\n#!/bin/sh\ntrue\nEOF\n");
+  std::string id = BuildId("--secret id=tok,src=" + dir_ + "/token " + quiet);
+  auto layers = [](const std::string& image) {
+    auto j = ParseJson(B("inspect --type image " + image).out, "inspect");
+    return j && j->is_array() && !j->empty() ? (*j)[0]["RootFS"]["Layers"].dump() : "";
+  };
+  EXPECT_EQ(layers(id), layers("bb:1"));
+  ExpectNothingLeft();
+}
+
+// ADD extracts local tar archives, by content whatever their names, in every compression
+// docker reads; a file that is not a tar is copied as it is; a tar climbing out is refused.
+TEST_F(BuildE2eTest, AddExtractsLocalArchives) {
+  std::string ctx = dir_ + "/add-ctx";
+  std::string src = dir_ + "/add-src";
+  ASSERT_TRUE(fs::MkdirAll(ctx));
+  ASSERT_TRUE(fs::MkdirAll(src + "/pkg/sub"));
+  ASSERT_TRUE(Shell("echo one > " + src + "/pkg/one && echo two > " + src +
+                    "/pkg/sub/two && chmod 0750 " + src + "/pkg/sub/two && tar -C " + src +
+                    " -cf " + ctx + "/plain.tar pkg && gzip -c " + ctx + "/plain.tar > " + ctx +
+                    "/data.bin && bzip2 -c " + ctx + "/plain.tar > " + ctx +
+                    "/a.tar.bz2 && xz -c " + ctx + "/plain.tar > " + ctx +
+                    "/a.txz && echo not-a-tar | gzip -c > " + ctx + "/text.gz"));
+  bool zstd = Shell("command -v zstd >/dev/null && zstd -q -c " + ctx + "/plain.tar > " + ctx +
+                    "/a.tar.zst");
+  std::string dockerfile =
+      "FROM bb:1\nADD plain.tar /plain/\nADD data.bin /gz\nADD a.tar.bz2 /bz2/\nADD a.txz "
+      "/xz/\nADD text.gz /files/\nADD --unpack=false plain.tar /kept/\n";
+  if (zstd) dockerfile += "ADD a.tar.zst /zst/\n";
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/Dockerfile", dockerfile));
+  BuildId("-t add:1 " + ctx);
+  std::string dirs = "/plain /gz /bz2 /xz";
+  if (zstd) dirs += " /zst";
+  std::string want;
+  for (int i = 0; i < (zstd ? 5 : 4); ++i) want += "one\ntwo\n750\n";
+  EXPECT_EQ(
+      Output("add:1", "for d in " + dirs +
+                          "; do cat $d/pkg/one $d/pkg/sub/two; stat -c %a $d/pkg/sub/two; "
+                          "done; gzip -dc /files/text.gz; test -f /kept/plain.tar && echo kept"),
+      want + "not-a-tar\nkept\n");
+
+  // A tar whose entry climbs out of the destination: refused, nothing written, nothing left.
+  std::string bad = dir_ + "/add-bad";
+  ASSERT_TRUE(fs::MkdirAll(bad + "/in"));
+  ASSERT_TRUE(Shell("echo out > " + bad + "/outside && cd " + bad +
+                    "/in && tar -cPf ../evil.tar ../outside && mv ../evil.tar ."));
+  ASSERT_TRUE(fs::WriteFileAtomic(bad + "/in/Dockerfile", "FROM bb:1\nADD evil.tar /x/y/\n"));
+  std::string evil = FailingBuild(bad + "/in");
+  EXPECT_NE(evil.find("Dockerfile:2: ADD evil.tar"), std::string::npos) << evil;
+}
+
+// COPY --from names an image that is no stage: it is read like a FROM image.
+TEST_F(BuildE2eTest, CopyFromAnImage) {
+  std::string ctx = NewContext("from-image-ctx",
+                               "FROM scratch\nCOPY --from=bb:1 /bin/busybox /bin/busybox\n"
+                               "COPY --from=bb:1 /etc/passwd /etc/\n"
+                               "ENTRYPOINT [\"/bin/busybox\"]\n");
+  BuildId("-t from-image:1 " + ctx);
+  EXPECT_NE(Output("from-image:1", "cat /etc/passwd").find("nobody:x:65534"), std::string::npos);
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/Dockerfile",
+                                  "FROM scratch\nCOPY --from=localhost:1/no-such:1 /a /a\n"));
+  // (Like a FROM image that cannot be pulled, the pull's own lines come first.)
+  Res missing = B("build -q --network none " + ctx);
+  EXPECT_EQ(missing.code, 1) << missing.out;
+  EXPECT_NE(missing.out.find("Dockerfile:2: --from=localhost:1/no-such:1"), std::string::npos)
+      << missing.out;
+  ExpectNothingLeft();
 }
 
 // A hostile base image whose /app and /w are absolute symlinks to host directories: COPY into

@@ -1,0 +1,252 @@
+#include "cli/build_fs.h"
+
+#include <archive.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "base/fs.h"
+#include "base/unique_fd.h"
+#include "engine/rootfs.h"
+#include "runtime/in_root.h"
+#include "unpack/apply.h"
+
+namespace berth::cli {
+
+Result<ScratchRootfs> ScratchRootfs::Mount(const store::Store& store, const std::string& image,
+                                           const std::string& dir) {
+  std::vector<std::string> lowers;
+  if (!image.empty()) {
+    BERTH_TRY(lowers, store.LayerDirs(image));
+  }
+  BERTH_CHECK(fs::MkdirAll(dir, 0700));
+  ScratchRootfs r(dir);
+  BERTH_CHECK(engine::MountRootfs(dir, lowers), "mounting {}", image);
+  return r;
+}
+
+ScratchRootfs::~ScratchRootfs() {
+  if (dir_.empty()) return;
+  (void)Unmount();
+  (void)fs::RemoveAll(dir_);
+}
+
+Result<void> ScratchRootfs::Unmount() { return engine::UnmountRootfs(dir_); }
+
+namespace {
+
+Result<void> CopyFileContent(const std::string& source, int out_fd) {
+  BERTH_TRY(UniqueFd in, fs::Open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SysError("read({})", source);
+    }
+    if (n == 0) return {};
+    BERTH_CHECK(fs::WriteAll(out_fd, std::string_view(buf, static_cast<size_t>(n)), source));
+  }
+}
+
+// Sets owner then mode (chown clears setuid bits) of what `fd` (O_PATH) names.
+Result<void> SetOwnerMode(int fd, const std::string& dest, uint32_t uid, uint32_t gid,
+                          uint32_t mode) {
+  if (::fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+    return SysError("chown({}:{} {})", uid, gid, dest);
+  if (::chmod(runtime::FdPath(fd).c_str(), mode) != 0)
+    return SysError("chmod({:o} {})", mode, dest);
+  return {};
+}
+
+// Removes a non-directory at parent/name so the op can create its own; a directory there is an
+// error (docker refuses to replace a directory with a file).
+Result<void> ClearForFile(const runtime::ParentDir& parent, const std::string& dest) {
+  struct stat st;
+  if (::fstatat(parent.fd.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return SysError("stat({})", dest);
+  }
+  if (S_ISDIR(st.st_mode))
+    return MakeError(ErrorKind::kInvalidArgument, "cannot replace directory {} with a file", dest);
+  if (::unlinkat(parent.fd.get(), parent.name.c_str(), 0) != 0) return SysError("unlink({})", dest);
+  return {};
+}
+
+}  // namespace
+
+Result<void> ApplyCopyOp(int root, const build::CopyOp& op) {
+  using build::EntryType;
+  if (op.type == EntryType::kDirectory) {
+    auto existing = runtime::OpenInRoot(root, op.dest, O_PATH | O_DIRECTORY);
+    if (existing && op.create_only) return {};
+    if (!existing && existing.error().errnum() != ENOENT) return Unexpected(existing.error());
+    UniqueFd dir;
+    if (existing) {
+      dir = std::move(*existing);
+    } else {
+      BERTH_TRY(dir, runtime::MkdirAllInRoot(root, op.dest, 0755));
+    }
+    return SetOwnerMode(dir.get(), op.dest, op.uid, op.gid, op.mode);
+  }
+  BERTH_TRY(runtime::ParentDir parent, runtime::OpenParentInRoot(root, op.dest));
+  BERTH_CHECK(ClearForFile(parent, op.dest));
+  const char* name = parent.name.c_str();
+  int pfd = parent.fd.get();
+  if (!op.hardlink.empty()) {
+    BERTH_TRY(UniqueFd target, runtime::OpenInRoot(root, op.hardlink, O_PATH | O_NOFOLLOW));
+    if (::linkat(target.get(), "", pfd, name, AT_EMPTY_PATH) != 0)
+      return SysError("link({} -> {})", op.dest, op.hardlink);
+    return {};
+  }
+  switch (op.type) {
+    case EntryType::kRegular: {
+      int fd = ::openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) return SysError("open({})", op.dest);
+      UniqueFd out(fd);
+      if (op.source.empty()) {
+        BERTH_CHECK(fs::WriteAll(out.get(), op.content, op.dest));
+      } else {
+        BERTH_CHECK(CopyFileContent(op.source, out.get()), "copying to {}", op.dest);
+      }
+      if (::fchown(out.get(), op.uid, op.gid) != 0)
+        return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
+      if (::fchmod(out.get(), op.mode) != 0) return SysError("chmod({:o} {})", op.mode, op.dest);
+      return {};
+    }
+    case EntryType::kSymlink:
+      if (::symlinkat(op.link_target.c_str(), pfd, name) != 0)
+        return SysError("symlink({} -> {})", op.dest, op.link_target);
+      if (::fchownat(pfd, name, op.uid, op.gid, AT_SYMLINK_NOFOLLOW) != 0)
+        return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
+      return {};
+    case EntryType::kFifo:
+    case EntryType::kCharDevice:
+    case EntryType::kBlockDevice: {
+      mode_t kind = op.type == EntryType::kFifo         ? S_IFIFO
+                    : op.type == EntryType::kCharDevice ? S_IFCHR
+                                                        : S_IFBLK;
+      if (::mknodat(pfd, name, kind | 0600, static_cast<dev_t>(op.rdev)) != 0)
+        return SysError("mknod({})", op.dest);
+      BERTH_TRY(UniqueFd node, runtime::OpenInRoot(root, op.dest, O_PATH | O_NOFOLLOW));
+      return SetOwnerMode(node.get(), op.dest, op.uid, op.gid, op.mode);
+    }
+    case EntryType::kDirectory:
+      break;
+  }
+  return {};
+}
+
+namespace {
+
+struct ArchiveFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+
+// The uncompressed bytes of a file in any compression libarchive reads (its "raw" format with
+// every filter): gzip, bzip2, xz, zstd, or none.
+class DecompressedFile : public unpack::ByteSource {
+ public:
+  static Result<std::unique_ptr<DecompressedFile>> Open(const std::string& path) {
+    BERTH_TRY(UniqueFd fd, fs::Open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    std::unique_ptr<DecompressedFile> f(new DecompressedFile(path, std::move(fd)));
+    struct archive* a = archive_read_new();
+    if (a == nullptr) return MakeError(ErrorKind::kInternal, "archive_read_new: out of memory");
+    f->a_.reset(a);
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    if (archive_read_open_fd(a, f->fd_.get(), 1 << 16) != ARCHIVE_OK) return f->Fail();
+    struct archive_entry* entry = nullptr;
+    int r = archive_read_next_header(a, &entry);
+    if (r == ARCHIVE_EOF) {
+      f->eof_ = true;
+    } else if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      return f->Fail();
+    }
+    return f;
+  }
+
+  Result<size_t> Read(char* buf, size_t size) override {
+    if (eof_) return size_t{0};
+    la_ssize_t n = archive_read_data(a_.get(), buf, size);
+    if (n < 0) return Fail();
+    if (n == 0) eof_ = true;
+    return static_cast<size_t>(n);
+  }
+
+ private:
+  DecompressedFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  Unexpected Fail() const {
+    const char* why = archive_error_string(a_.get());
+    return MakeError(ErrorKind::kInvalidArgument, "reading {}: {}", path_,
+                     why != nullptr ? why : "unreadable archive");
+  }
+
+  std::string path_;
+  UniqueFd fd_;
+  std::unique_ptr<struct archive, ArchiveFree> a_;
+  bool eof_ = false;
+};
+
+}  // namespace
+
+Result<bool> IsLocalArchive(const std::string& path) {
+  BERTH_TRY(UniqueFd fd, fs::Open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  char head[8] = {};
+  ssize_t n = ::pread(fd.get(), head, sizeof head, 0);
+  if (n < 0) return SysError("read({})", path);
+  build::ArchiveCompression c =
+      build::SniffCompression(std::string_view(head, static_cast<size_t>(n)));
+  std::string block;
+  if (c == build::ArchiveCompression::kNone) {
+    block.resize(512);
+    ssize_t got = ::pread(fd.get(), block.data(), block.size(), 0);
+    if (got < 0) return SysError("read({})", path);
+    block.resize(static_cast<size_t>(got));
+  } else {
+    // A compressed file is an archive only when what it holds is a tar (docker's rule); one
+    // that does not decompress is not.
+    auto in = DecompressedFile::Open(path);
+    if (!in) return false;
+    block.resize(512);
+    size_t got = 0;
+    while (got < block.size()) {
+      auto r = (*in)->Read(block.data() + got, block.size() - got);
+      if (!r) return false;
+      if (*r == 0) break;
+      got += *r;
+    }
+    block.resize(got);
+  }
+  return build::IsTarHeader(block);
+}
+
+Result<void> ExtractArchive(int root, const std::string& path, const std::string& dest) {
+  BERTH_TRY(UniqueFd dir, runtime::MkdirAllInRoot(root, dest, 0755));
+  BERTH_TRY(std::unique_ptr<DecompressedFile> in, DecompressedFile::Open(path));
+  unpack::ApplyOptions options;
+  options.whiteouts = unpack::WhiteoutMode::kFlat;
+  auto stats = unpack::ApplyLayerFlat(*in, runtime::FdPath(dir.get()), options);
+  if (!stats) return Unexpected(stats.error());
+  return {};
+}
+
+Result<void> CopyTree(const build::BuildContext& tree, const std::string& source, bool from_context,
+                      const std::string& root_dir, const std::string& dest) {
+  build::CopyRequest req;
+  req.sources = {source};
+  req.dest = dest;
+  req.from_context = from_context;
+  BERTH_TRY(build::CopyPlan plan, build::PlanCopy(tree, req));
+  BERTH_TRY(UniqueFd root, fs::Open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  req.dest_is_directory = runtime::OpenInRoot(root.get(), dest, O_PATH | O_DIRECTORY).has_value();
+  if (req.dest_is_directory) {
+    BERTH_TRY(plan, build::PlanCopy(tree, req));
+  }
+  for (const build::CopyOp& op : plan.ops) BERTH_CHECK(ApplyCopyOp(root.get(), op));
+  return {};
+}
+
+}  // namespace berth::cli
