@@ -258,7 +258,12 @@ Result<void> ResolveMountsAtCreate(const Paths& paths, const store::Store& store
   };
   std::vector<MountPoint> mounts;
   Result<void> done;
-  if (Rootless()) {
+  // Only a volume filled from the image needs the rootfs mounted.
+  bool copies = !image.config.volumes.empty() ||
+                std::any_of(r.options.mounts.begin(), r.options.mounts.end(), [](const MountRequest& m) {
+                  return m.type == MountRequest::Type::kVolume && !m.volume_nocopy;
+                });
+  if (Rootless() && copies) {
     // The overlay can be mounted only in a user namespace of our own: the whole resolution
     // runs there, and sends back what it made (also on failure, for the undo below).
     BERTH_TRY(std::vector<std::string> lowers, LowerDirs(store, r));

@@ -285,12 +285,16 @@ Result<void> Monitor::StartOnce() {
   ::sigprocmask(SIG_SETMASK, &none, &blocked);
   ::signal(SIGPIPE, SIG_DFL);  // an ignored signal stays ignored across execve
   // A rootless bridge network's pasta joins the container's namespaces, which only the init
-  // can open for us before it runs (runtime::CreateOptions::userns_fd).
-  UniqueFd userns, netns;
-  bool pasta = Rootless() && record_.network && record_.network->mode == net::Mode::kBridge;
-  if (pasta) {
-    co.userns_fd = &userns;
-    co.netns_fd = &netns;
+  // can open for us before it runs (runtime::CreateOptions::on_namespaces); it starts while the
+  // init sets up its mounts. A restart's previous pasta first lets go of the ports.
+  std::optional<Result<Pasta>> pasta;
+  bool wants_pasta = Rootless() && record_.network && record_.network->mode == net::Mode::kBridge;
+  if (wants_pasta) {
+    StopPasta(PastaPidFile(paths_, id_));
+    co.on_namespaces = [&](UniqueFd userns, UniqueFd netns) {
+      pasta.emplace(Pasta::Start(ReadInfoFacts("").pasta, userns.get(), netns.get(),
+                                 record_.network->ports, PastaPidFile(paths_, id_)));
+    };
   }
   auto created = runtime_.Create(co);
   ::signal(SIGPIPE, SIG_IGN);
@@ -311,15 +315,12 @@ Result<void> Monitor::StartOnce() {
     }
   }
   RefreshLdcache(runtime_, id_, *created);
-  if (pasta) {
-    // The user-mode network, in the namespaces the runtime just made (engine/rootless.h); a
-    // restart's previous pasta first lets go of the ports.
-    StopPasta(PastaPidFile(paths_, id_));
+  if (wants_pasta) {
+    // The user-mode network must be up before the container's process runs.
     Result<pid_t> started =
-        userns && netns ? StartPasta(ReadInfoFacts("").pasta, userns.get(), netns.get(),
-                                     record_.network->ports, PastaPidFile(paths_, id_))
-                        : Result<pid_t>(MakeError(ErrorKind::kInternal,
-                                                  "the runtime sent no namespaces for pasta"));
+        !pasta ? Result<pid_t>(MakeError(ErrorKind::kInternal, "the runtime sent no namespaces for pasta"))
+        : !*pasta ? Result<pid_t>(Unexpected(pasta->error()))
+                  : (*pasta)->Wait();
     if (!started) {
       (void)runtime_.Delete(id_, true);
       return Unexpected(std::move(started).error());

@@ -87,7 +87,7 @@ std::string UnenforcedLimitsWarning(const RunOptions& o, const std::string& why)
 
 // pasta's command line for a container's network: joins the user and network namespaces at
 // `userns` and `netns` (paths; the monitor passes the init's as /proc/self/fd/N), configures the
-// interface as the host's (--config-net), forwards each published port (-t/-u
+// interface as the host's (--config-net), IPv4 only (-4, as docker's default bridge), forwards each published port (-t/-u
 // [ADDR/]HOSTPORT:PORT) and nothing else (pasta's default would forward every port bound in
 // the namespace: -t none / -u none; -T none -U none: nothing from the namespace to the host's
 // ports), writes its pid to `pid_file`, quiet. Pure.
@@ -100,10 +100,28 @@ std::vector<std::string> PastaArgs(const std::string& pasta, const std::string& 
 // go) before anything starts. Errors name the -p.
 Result<void> CheckHostPorts(const std::vector<net::PortMapping>& ports);
 
-// Starts pasta (PastaArgs) in the namespaces `userns_fd` and `netns_fd` refer to and waits for
-// it to have configured the network; its pid. Its messages are the error when it fails.
-Result<pid_t> StartPasta(const std::string& pasta, int userns_fd, int netns_fd,
-                         const std::vector<net::PortMapping>& ports, const std::string& pid_file);
+// pasta (PastaArgs) started in the namespaces `userns_fd` and `netns_fd` refer to. Start()
+// returns at once; Wait() waits for pasta to have configured the network (it daemonizes then)
+// and returns its pid, or its messages as the error. A Pasta not waited for kills and reaps
+// what it started.
+class Pasta {
+ public:
+  static Result<Pasta> Start(const std::string& pasta, int userns_fd, int netns_fd,
+                             const std::vector<net::PortMapping>& ports, const std::string& pid_file);
+  Result<pid_t> Wait();
+  Pasta(Pasta&& o) noexcept : child_(o.child_), out_(std::move(o.out_)), pid_file_(std::move(o.pid_file_)) {
+    o.child_ = -1;
+  }
+  Pasta& operator=(Pasta&&) = delete;
+  ~Pasta();
+
+ private:
+  Pasta(pid_t child, UniqueFd out, std::string pid_file)
+      : child_(child), out_(std::move(out)), pid_file_(std::move(pid_file)) {}
+  pid_t child_ = -1;
+  UniqueFd out_;
+  std::string pid_file_;
+};
 
 // Removes the tree at `path`: fs::RemoveAll, retried as root of this user's namespace
 // (InUserNamespace) when rootless and refused: a container's files may belong to its

@@ -108,12 +108,12 @@ TEST(RootlessTest, WarningNamesTheLimitFlagsGiven) {
 TEST(RootlessTest, PastaForwardsOnlyWhatIsPublished) {
   std::vector<net::PortMapping> ports = {{"127.0.0.1", 8888, 80, "tcp"}, {"", 5353, 53, "udp"}};
   EXPECT_EQ(PastaArgs("/usr/bin/pasta", "/u", "/n", ports, "/run/p.pid"),
-            (std::vector<std::string>{"/usr/bin/pasta", "--config-net", "--quiet", "--pid",
+            (std::vector<std::string>{"/usr/bin/pasta", "--config-net", "--quiet", "-4", "--pid",
                                       "/run/p.pid", "-t", "127.0.0.1/8888:80", "-u", "5353:53",
                                       "-T", "none", "-U", "none", "--userns", "/u", "--netns",
                                       "/n"}));
   EXPECT_EQ(PastaArgs("pasta", "/u", "/n", {}, "p"),
-            (std::vector<std::string>{"pasta", "--config-net", "--quiet", "--pid", "p", "-t",
+            (std::vector<std::string>{"pasta", "--config-net", "--quiet", "-4", "--pid", "p", "-t",
                                       "none", "-u", "none", "-T", "none", "-U", "none",
                                       "--userns", "/u", "--netns", "/n"}));
 }

@@ -139,7 +139,7 @@ struct ChildContext {
   const oci::Spec* spec = nullptr;
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   bool no_new_keyring = false;
-  bool send_ns_fds = false;  // CreateOptions::userns_fd: kMsgNsFds after the namespaces
+  bool send_ns_fds = false;  // CreateOptions::on_namespaces: kMsgNsFds after the namespaces
   // An unprivileged parent writes our id maps through our /proc files (decided before clone:
   // our own euid changes as the map is written).
   bool parent_writes_maps = false;
@@ -442,7 +442,7 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   ctx.no_new_keyring = o.no_new_keyring;
   ctx.lock_fd = lock.get();
   ctx.parent_fd = parent_end.get();
-  ctx.send_ns_fds = ns.new_user && o.userns_fd && o.netns_fd;
+  ctx.send_ns_fds = ns.new_user && o.on_namespaces;
   ctx.parent_writes_maps = ns.new_user && ::geteuid() != 0;
 
   // Joining the cgroup the fast way (cgroup/manager.h): unless the init starts in a new user
@@ -483,9 +483,8 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
       if (int e = SendMsg(parent_end.get(), kMsgHooksDone, 0, state_json)) return SysErrorN(e, "send(sync socket)");
       continue;
     }
-    if (m.type == kMsgNsFds && m.fds.size() == 2 && o.userns_fd && o.netns_fd) {
-      *o.userns_fd = std::move(m.fds[0]);
-      *o.netns_fd = std::move(m.fds[1]);
+    if (m.type == kMsgNsFds && m.fds.size() == 2 && o.on_namespaces) {
+      o.on_namespaces(std::move(m.fds[0]), std::move(m.fds[1]));
       continue;
     }
     if (m.type == kMsgReady) break;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,11 +39,11 @@ struct CreateOptions {
   int preserve_fds = 0;        // fds 3..3+N-1 are passed to the container process
   int console_fd = -1;         // instead of console_socket: an already connected socket
   // For a helper that must join the container's namespaces before it starts (a rootless
-  // network's pasta): the init sends its user and network namespaces here once it is in them.
+  // network's pasta): called, during Create, with the init's user and network namespaces as
+  // soon as it is in them, so that the helper starts while the init sets up its mounts.
   // Nobody else can open them: until execve the init is not dumpable, so its /proc/PID/ns files
-  // are closed to its own user. Left empty (-1) when the spec makes no user namespace.
-  UniqueFd* userns_fd = nullptr;
-  UniqueFd* netns_fd = nullptr;
+  // are closed to its own user. Not called when the spec makes no user namespace.
+  std::function<void(UniqueFd userns, UniqueFd netns)> on_namespaces;
 };
 
 struct ExecOptions {
