@@ -70,8 +70,11 @@ def main():
             return as_user(uid, home, rdir, [BERTH])
 
         uid, home, rdir = env["ranged"]
+        # podman refuses a run root longer than 50 characters.
+        podman_run = tempfile.mkdtemp(prefix="bpr-")
+        os.chown(podman_run, uid, uid)
         podman = as_user(uid, home, rdir, ["podman", "--root", os.path.join(home, "podman"), "--runroot",
-                                           os.path.join(rdir, "podman"), "--storage-driver", "overlay",
+                                           podman_run, "--storage-driver", "overlay",
                                            "--cgroup-manager", "cgroupfs"])
         for name in users:
             subprocess.run(berth(name) + ["import", tar, image], check=True, stdout=subprocess.DEVNULL)
@@ -105,6 +108,8 @@ def main():
             subprocess.run(podman + ["system", "reset", "--force"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
         os.chmod("/dev/net/tun", tun_mode)
+        if "podman_run" in locals():
+            shutil.rmtree(podman_run, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
 
 
