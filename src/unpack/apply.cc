@@ -296,8 +296,13 @@ class Applier {
 
     if (link_c != nullptr) return HardLink(parent, base, path, link_c, raw);
 
-    if ((type == AE_IFCHR || type == AE_IFBLK) && !options_.allow_devices)
-      return Refuse(raw, "device nodes are not allowed in this layer");
+    bool stand_in = false;
+    if ((type == AE_IFCHR || type == AE_IFBLK) && !options_.allow_devices) {
+      // Recording owners (an unprivileged store): an empty file stands in for the node, its
+      // owner record naming the device, as containers/storage keeps one rootless.
+      if (!options_.record_owner) return Refuse(raw, "device nodes are not allowed in this layer");
+      stand_in = true;
+    }
     if (type == AE_IFREG) {
       uint64_t size =
           archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
@@ -352,6 +357,7 @@ class Applier {
         return ApplyPathMeta(pfd.get(), base, shown, e, /*is_symlink=*/true);
       }
       default: {
+        if (stand_in) return DeviceStandIn(pfd.get(), base, path, shown, e, type);
         dev_t dev = (type == AE_IFIFO)
                         ? 0
                         : makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
@@ -446,6 +452,32 @@ class Applier {
     struct timespec ts[2];
     Times(e, ts);
     if (::futimens(fd.get(), ts) != 0) return SysError("futimens({})", shown);
+    return {};
+  }
+
+  // An empty file for a device node that may not be made, with its owner record
+  // "UID:GID:0MODE:char-MAJOR-MINOR" (or block-); mode 0644, the entry's mtime.
+  Result<void> DeviceStandIn(int pfd, const std::string& base, const std::string& path,
+                             const std::string& shown, struct archive_entry* e, unsigned type) {
+    BERTH_TRY(int raw_fd,
+              MakeOver(
+                  pfd, base, path, shown,
+                  [&] {
+                    return ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                  },
+                  [&] { return fmt::format("openat({}) for a device's stand-in", shown); }));
+    UniqueFd fd(raw_fd);
+    std::string record = OwnerRecord(static_cast<uint32_t>(archive_entry_uid(e)),
+                                     static_cast<uint32_t>(archive_entry_gid(e)),
+                                     static_cast<mode_t>(archive_entry_perm(e) & 07777)) +
+                         fmt::format(":{}-{}-{}", type == AE_IFBLK ? "block" : "char",
+                                     archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+    if (::fsetxattr(fd.get(), kOwnerXattr, record.data(), record.size(), 0) != 0)
+      return SysError("setxattr({}, {})", shown, kOwnerXattr);
+    struct timespec ts[2];
+    Times(e, ts);
+    if (::futimens(fd.get(), ts) != 0) return SysError("futimens({})", shown);
+    ++stats_.specials;
     return {};
   }
 

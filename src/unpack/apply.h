@@ -67,7 +67,9 @@ struct ApplyOptions {
   // overlay mounted with userxattr).
   std::string overlay_xattr_prefix = "trusted.overlay.";
   // Without preserve_owner: record the owner the tar gives (when not 0:0) and the mode in
-  // kOwnerXattr on files and directories, so that what cannot be chown'ed is not forgotten
+  // kOwnerXattr on files and directories, so that what cannot be chown'ed is not forgotten; a
+  // device node (allow_devices off) becomes an empty file whose record names it
+  // ("UID:GID:0MODE:char-MAJOR-MINOR"), as containers/storage keeps one rootless
   // (containers/storage's rootless convention, which fuse-overlayfs reads). A layer's own
   // kOwnerXattr is always dropped.
   bool record_owner = false;

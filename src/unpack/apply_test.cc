@@ -126,7 +126,22 @@ TEST(ApplyLayerTest, OwnersThatCannotBeGivenAreRecorded) {
   EXPECT_EQ(OwnerXattr(t.path() + "/etc/plain"), "");     // 0:0 needs no record
   EXPECT_EQ(OwnerXattr(t.path() + "/home/user/link"), "");  // symlinks cannot hold one
   EXPECT_EQ(OwnerXattr(t.path() + "/etc/liar"), "1000:0:0644");
-  // Without record_owner nothing is recorded, and the layer's claim is still dropped.
+  // A device node that may not be made: an empty file naming it.
+  TempDir d;
+  TarEntry console = Special("dev/console", AE_IFCHR, 5, 1);
+  console.perm = 0600;
+  auto devs = Apply({Dir("dev"), console}, d.path(), o, true);
+  ASSERT_TRUE(devs) << devs.error().message();
+  struct stat st;
+  ASSERT_EQ(::lstat((d.path() + "/dev/console").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_size, 0);
+  EXPECT_EQ(OwnerXattr(d.path() + "/dev/console"), "0:0:0600:char-5-1");
+  EXPECT_EQ(devs->specials, 1u);
+  // Without record_owner such a node is refused (ApplyLayerTest's hostile cases), nothing is
+  // recorded, and the layer's claim is still dropped.
+  TempDir r;
+  EXPECT_FALSE(Apply({Dir("dev"), console}, r.path(), Unprivileged(), true));
   TempDir u;
   ASSERT_TRUE(Apply({Dir("etc"), liar, tool}, u.path(), Unprivileged(), true));
   EXPECT_EQ(OwnerXattr(u.path() + "/etc/liar"), "");
