@@ -78,13 +78,16 @@ token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   -v "$notebooks:/home/jovyan/work" "$ref" >/dev/null || fail "berth run"
 [ -d "$notebooks" ] || fail "-v did not create the host directory $notebooks"
 
-up=
-for _ in $(seq 1 600); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/status?token=$token" || true)
-  if [ "$code" = 200 ]; then up=1; break; fi
-  sleep 0.1
-done
-[ -n "$up" ] || fail "the notebook server never answered on 127.0.0.1:$port"
+# Whether the server answers with the token within 60 s.
+server_up() {
+  for _ in $(seq 1 600); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/status?token=$token" || true)
+    [ "$code" = 200 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+server_up || fail "the notebook server never answered on 127.0.0.1:$port"
 echo "ok: the notebook server answers on 127.0.0.1:$port"
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/contents")
@@ -124,13 +127,7 @@ chmod 0700 "$work/rlrun"
 as_rl "$berth" pull -q "$ref" >/dev/null || fail "berth pull as $rl_user"
 as_rl "$berth" run -d --name "$name" -p "127.0.0.1:$port:8888" -e "JUPYTER_TOKEN=$token" \
   -v "$work/rlnotebooks:/home/jovyan/work" "$ref" >/dev/null || fail "berth run as $rl_user"
-up=
-for _ in $(seq 1 600); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/status?token=$token" || true)
-  if [ "$code" = 200 ]; then up=1; break; fi
-  sleep 0.1
-done
-[ -n "$up" ] || { as_rl "$berth" logs --tail 30 "$name" || true; fail "rootless: the server never answered on 127.0.0.1:$port"; }
+server_up || { as_rl "$berth" logs --tail 30 "$name" || true; fail "rootless: the server never answered on 127.0.0.1:$port"; }
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/contents")
 [ "$code" = 403 ] || fail "rootless: a request without the token got HTTP $code, want 403"
 pid=$(as_rl "$berth" inspect "$name" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["State"]["Pid"])')
