@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "base/fs.h"
@@ -224,6 +226,47 @@ TEST_F(RootlessRunTest, PublishedPortsGoThroughPasta) {
   EXPECT_EQ(As("65534", "run --rm --network none " + ref_ + " echo isolated", &rc), "isolated\n");
   ASSERT_EQ(::chmod("/dev/net/tun", 0666), 0);
   ExpectNothingLeft("65534");
+}
+
+// A restart policy restarts the container with a new pasta each time (the port taken over),
+// health checks run in it, and prune leaves nothing.
+TEST_F(RootlessRunTest, RestartsHealthChecksAndPrune) {
+  Pull("65534");
+  int rc;
+  std::string port = std::to_string(testing::FreePort());
+  std::string out = As("65534", "run -d --name flaky --restart on-failure:2 -p 127.0.0.1:" + port + ":80 " + ref_ +
+                                     " sh -c 'echo try; sleep 0.2; exit 3'",
+                       &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::string state;
+  for (int i = 0; i < 100; ++i) {
+    auto j = ParseJson(As("65534", "inspect flaky"), "inspect");
+    ASSERT_TRUE(j);
+    state = fmt::format("{} {} {}", (*j)[0]["RestartCount"].get<int>(),
+                        (*j)[0]["State"]["Status"].get<std::string>(), (*j)[0]["State"]["ExitCode"].get<int>());
+    if (state == "2 exited 3") break;
+    ::usleep(100'000);
+  }
+  EXPECT_EQ(state, "2 exited 3");
+  EXPECT_EQ(As("65534", "logs flaky"), "try\ntry\ntry\n");
+
+  out = As("65534", "run -d --name checked --health-cmd 'test -d /proc/1' --health-interval 1s " + ref_ + " sleep 100",
+           &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::string health;
+  for (int i = 0; i < 100 && health != "healthy"; ++i) {
+    auto j = ParseJson(As("65534", "inspect checked"), "inspect");
+    ASSERT_TRUE(j);
+    health = (*j)[0]["State"]["Health"]["Status"].get<std::string>();
+    if (health != "healthy") ::usleep(100'000);
+  }
+  EXPECT_EQ(health, "healthy");
+  As("65534", "rm -f checked", &rc);
+  EXPECT_EQ(rc, 0);
+  out = As("65534", "system prune -f", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  ExpectNothingLeft("65534");
+  EXPECT_EQ(Capture("ss -Hltn 'sport = :" + port + "'"), "") << "the port is still bound";
 }
 
 // A user with a subordinate range: its ids 1..65536 are mapped too (newuidmap), so a container
