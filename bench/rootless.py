@@ -5,7 +5,11 @@ berth-rl-test, which has a range in /etc/subuid (podman needs one); berth is als
 `nobody`, which has none (berth maps the user's own id alone then). The same busybox rootfs
 tarball is imported into each tool's own temporary store. Modes: --network none, the default
 network (berth: pasta; podman 4.3: slirp4netns), and a published port. Run as root (it switches
-to the users): bench/rootless.py [--runs N]. BERTH selects the binary.
+to the users): bench/rootless.py [--runs N] [--pull-runs N]. BERTH selects the binary.
+
+Then, when tests/images/jupyter.sh has built the Jupyter image (its OCI archive in
+/var/cache/berth-test), a cold pull of it from a local docker-registry (skopeo pushes it) into an
+empty store, berth vs podman, as the range user: the median of --pull-runs, on disk.
 """
 import argparse
 import os
@@ -19,7 +23,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from berth_bin import berth_binary  # noqa: E402
+from pull import start_registry  # noqa: E402
 from run import rootfs_tar, timed  # noqa: E402
+
+JUPYTER_ARCHIVE = "/var/cache/berth-test/jupyter-oci.tar"
 
 BERTH = berth_binary()
 RANGE_USER = "berth-rl-test"
@@ -34,6 +41,7 @@ def as_user(uid, home, runtime_dir, cmd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--pull-runs", type=int, default=3)
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/rootless.py: run as root (it runs the tools as unprivileged users)")
@@ -99,6 +107,7 @@ def main():
             med = {t: statistics.median(v) for t, v in times.items()}
             ratio = med["berth (range)"] / med["podman (range)"]
             print(f"{mode:20} " + " ".join(f"{med[t] * 1000:12.1f} ms" for t in tools) + f" {ratio:13.2f}")
+        pull_bench(work, env["ranged"], podman, args.pull_runs)
     finally:
         for name in env:
             left = subprocess.run(berth(name) + ["ps", "-aq"], capture_output=True, text=True).stdout.split()
@@ -111,6 +120,51 @@ def main():
         if "podman_run" in locals():
             shutil.rmtree(podman_run, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def pull_bench(work, user, podman, runs):
+    if not os.path.exists(JUPYTER_ARCHIVE):
+        print(f"\npull: {JUPYTER_ARCHIVE} is missing (tests/images/jupyter.sh builds it): not measured")
+        return
+    uid, home, rdir = user
+    storage = os.path.join(work, "registry")
+    os.makedirs(storage)
+    proc, reg = start_registry(work, storage)
+    try:
+        ref = f"{reg}/bench/jupyter:latest"
+        subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci-archive:{JUPYTER_ARCHIVE}",
+                        f"docker://{ref}"], check=True)
+        # The stores on a tmpfs (as bench/pull.py): the engines' work, not this disk's.
+        pulls = os.path.join(work, "pulls")
+        os.makedirs(pulls)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size=6g,mode=0700,uid={uid},gid={uid}", "tmpfs", pulls],
+                       check=True)
+        # podman's pause process keeps the mount namespace it started in: a new one sees the tmpfs.
+        subprocess.run(podman + ["system", "migrate"], capture_output=True)
+        times = {"berth": [], "podman": []}
+        for i in range(runs):
+            for tool in times:
+                d = os.path.join(pulls, f"{tool}-{i}")
+                if tool == "berth":
+                    cmd = as_user(uid, home, rdir, [BERTH, "--root", d, "pull", "-q", ref])
+                else:
+                    cmd = podman[:podman.index("--root") + 1] + [d] + podman[podman.index("--root") + 2:] + [
+                        "pull", "-q", "--tls-verify=false", ref]
+                times[tool].append(timed(cmd))
+                if tool == "berth":
+                    subprocess.run(as_user(uid, home, rdir, [BERTH, "--root", d, "rmi", "-f", ref]),
+                                   capture_output=True)
+                else:
+                    subprocess.run(cmd[:cmd.index("pull")] + ["rmi", "-f", ref], capture_output=True)
+                shutil.rmtree(d, ignore_errors=True)
+        b, p = statistics.median(times["berth"]), statistics.median(times["podman"])
+        print(f"\ncold pull of the Jupyter image ({os.path.getsize(JUPYTER_ARCHIVE) >> 20} MiB archive) into a tmpfs, "
+              f"as {RANGE_USER}, median of {runs}:")
+        print(f"  berth {b:.2f} s   podman {p:.2f} s   berth/podman {b / p:.2f}")
+    finally:
+        proc.kill()
+        proc.wait()
+        subprocess.run(["umount", "-l", os.path.join(work, "pulls")], capture_output=True)
 
 
 if __name__ == "__main__":
