@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 # The rootless tests' user with a subordinate id range (tests/rootless), made once as an
 # administrator makes one; the tests themselves then change nothing in /etc.
+# usermod --add-subuids refuses to work without the files (no Debian package ships them).
+[ -e /etc/subuid ] || touch /etc/subuid
+[ -e /etc/subgid ] || touch /etc/subgid
 if ! id -u berth-rl-test >/dev/null 2>&1; then
   useradd -M -d /nonexistent -s /usr/sbin/nologin berth-rl-test
 fi
