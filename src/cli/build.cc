@@ -52,6 +52,7 @@
 #include "engine/commit.h"
 #include "engine/engine.h"
 #include "engine/rootfs.h"
+#include "engine/rootless.h"
 #include "engine/user_db.h"
 #include "image/change.h"
 #include "image/commit.h"
@@ -372,6 +373,11 @@ Result<void> Builder::Commit(StageState& st, const std::string& key, image::Comm
   req.config = st.config;
   req.author = st.author;
   req.source_date_epoch = source_date_epoch_;
+  // A user's steps ran in user namespaces: their upper dirs hold host ids and user.overlay.*.
+  engine::CommitIds ids = engine::CommitIdsForThisUser();
+  req.overlay_xattr_prefix = ids.overlay_xattr_prefix;
+  req.uid_map = ids.uid_map;
+  req.gid_map = ids.gid_map;
   BERTH_TRY(store::ImageRecord rec, image::CommitLayer(store_, req, apply_));
   st.image = rec.config.ToString();
   if (std::find(created_.begin(), created_.end(), st.image) == created_.end())
@@ -575,8 +581,9 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
   // The mount points the container's start and the step's --mount flags made are not the
   // step's change.
   if (auto lowers = engine::LowerDirs(store_, rec); lowers && !req.upper_dir.empty()) {
+    std::string prefix = engine::CommitIdsForThisUser().overlay_xattr_prefix;
     req.skip = build::MountStubFilter(req.upper_dir, *lowers, mounts.targets(),
-                                      engine::MountPointFilter(req.upper_dir, *lowers));
+                                      engine::MountPointFilter(req.upper_dir, *lowers, prefix), prefix);
   }
   req.created_by = "RUN " + Join(argv) + " # buildkit";
   return Commit(st, key.ToString(), std::move(req));

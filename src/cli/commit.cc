@@ -12,6 +12,7 @@
 #include "cli/image_common.h"
 #include "engine/engine.h"
 #include "engine/rootfs.h"
+#include "engine/rootless.h"
 #include "image/commit.h"
 #include "image/settings.h"
 
@@ -53,9 +54,13 @@ int RunCommit(const GlobalOptions& g, const CommitFlags& f) {
   req.message = f.message;
   req.created_by = engine::CommitCreatedBy(*req.config);
   req.upper_dir = engine::UpperDir(containers.paths(), *rec).value_or("");
+  engine::CommitIds ids = engine::CommitIdsForThisUser();
+  req.overlay_xattr_prefix = ids.overlay_xattr_prefix;
+  req.uid_map = ids.uid_map;
+  req.gid_map = ids.gid_map;
   // What starting the container made (mount points) is not its change (docker's init layer).
   if (auto lowers = engine::LowerDirs(*store, *rec); lowers && !req.upper_dir.empty())
-    req.skip = engine::MountPointFilter(req.upper_dir, *lowers);
+    req.skip = engine::MountPointFilter(req.upper_dir, *lowers, ids.overlay_xattr_prefix);
   engine::CommitPause paused;
   if (f.pause) {
     auto p = engine::PauseForCommit(containers, *rec);

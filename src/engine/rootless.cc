@@ -425,6 +425,16 @@ Pasta::~Pasta() {
   StopPasta(pid_file_);  // if it got as far as daemonizing
 }
 
+CommitIds CommitIdsForThisUser() {
+  CommitIds ids;
+  if (!Rootless()) return ids;
+  ids.overlay_xattr_prefix = "user.overlay.";
+  UserMaps maps = RootlessMaps();
+  for (const auto& m : maps.uids) ids.uid_map.push_back({m.container_id, m.host_id, m.size});
+  for (const auto& m : maps.gids) ids.gid_map.push_back({m.container_id, m.host_id, m.size});
+  return ids;
+}
+
 Result<void> RemoveTree(const std::string& path) {
   auto r = fs::RemoveAll(path);
   if (r || !Rootless() || (r.error().errnum() != EACCES && r.error().errnum() != EPERM)) return r;

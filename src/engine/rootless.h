@@ -26,6 +26,7 @@
 #include "engine/run_options.h"
 #include "net/network.h"
 #include "oci/runtime_spec.h"
+#include "unpack/diff.h"
 
 namespace berth::engine {
 
@@ -122,6 +123,16 @@ class Pasta {
   UniqueFd out_;
   std::string pid_file_;
 };
+
+// How this user's containers' upper dirs become layers (berth commit, berth build): the prefix
+// of overlayfs's xattrs in them ("user.overlay." rootless) and the maps from the host ids on
+// their files back to the container's (RootlessMaps inverted); for root "trusted.overlay." and
+// no maps.
+struct CommitIds {
+  std::string overlay_xattr_prefix = "trusted.overlay.";
+  std::vector<unpack::IdRange> uid_map, gid_map;
+};
+CommitIds CommitIdsForThisUser();
 
 // Removes the tree at `path`: fs::RemoveAll, retried as root of this user's namespace
 // (InUserNamespace) when rootless and refused: a container's files may belong to its

@@ -86,6 +86,8 @@ Result<WrittenLayer> WriteLayer(const store::Store& store, const CommitRequest& 
   DiffIdSink tar(*compressor);
   unpack::DiffOptions diff;
   diff.overlay_xattr_prefix = request.overlay_xattr_prefix;
+  diff.uid_map = request.uid_map;
+  diff.gid_map = request.gid_map;
   diff.clamp_mtime = request.source_date_epoch;
   diff.skip = request.skip;
   if (request.upper_dir.empty()) {

@@ -27,6 +27,7 @@
 #include "store/store.h"
 #include "unpack/apply.h"
 #include "unpack/decompress.h"
+#include "unpack/diff.h"
 
 namespace berth::image {
 
@@ -47,6 +48,8 @@ struct CommitRequest {
   std::string upper_dir;
   // Where overlayfs keeps its xattrs in upper_dir (unpack/diff.h).
   std::string overlay_xattr_prefix = "trusted.overlay.";
+  // A rootless upper dir's host ids as the container's (unpack::DiffOptions::uid_map).
+  std::vector<unpack::IdRange> uid_map, gid_map;
   // Entries of the upper dir left out of the layer (unpack::DiffOptions::skip).
   std::function<bool(const std::string& path, const struct stat& st)> skip;
   // The new image's name. Empty: an untagged image (store::UntaggedName).

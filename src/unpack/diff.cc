@@ -9,15 +9,27 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <optional>
 #include <map>
 #include <utility>
 #include <vector>
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/strings.h"
+#include "unpack/apply.h"
 #include "unpack/tar_util.h"
 
 namespace berth::unpack {
+
+uint32_t ContainerId(uint32_t host, const std::vector<IdRange>& map) {
+  if (map.empty()) return host;
+  for (const IdRange& r : map)
+    if (host >= r.host_id && host - r.host_id < r.size) return r.container_id + (host - r.host_id);
+  return 65534;
+}
+
 
 namespace {
 
@@ -68,8 +80,7 @@ class Differ {
         archive_entry_set_filetype(e.get(), AE_IFREG);
         archive_entry_set_perm(e.get(), 0);
         archive_entry_set_size(e.get(), 0);
-        archive_entry_set_uid(e.get(), st.st_uid);
-        archive_entry_set_gid(e.get(), st.st_gid);
+        SetOwner(e.get(), st);
         SetMtime(e.get(), st);
         BERTH_CHECK(WriteHeader(e.get(), shown));
         continue;
@@ -83,9 +94,13 @@ class Differ {
       }
 
       ArchiveEntryPtr e(archive_entry_new());
-      archive_entry_set_uid(e.get(), st.st_uid);
-      archive_entry_set_gid(e.get(), st.st_gid);
+      SetOwner(e.get(), st);
       archive_entry_set_perm(e.get(), st.st_mode & 07777);
+      if (auto rec = TakeOwnerRecord(xattrs)) {
+        archive_entry_set_uid(e.get(), rec->uid);
+        archive_entry_set_gid(e.get(), rec->gid);
+        archive_entry_set_perm(e.get(), rec->mode);
+      }
       SetMtime(e.get(), st);
       for (const auto& [k, v] : xattrs)
         archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
@@ -102,8 +117,7 @@ class Differ {
           archive_entry_set_filetype(w.get(), AE_IFREG);
           archive_entry_set_perm(w.get(), 0);
           archive_entry_set_size(w.get(), 0);
-          archive_entry_set_uid(w.get(), st.st_uid);
-          archive_entry_set_gid(w.get(), st.st_gid);
+          SetOwner(w.get(), st);
           SetMtime(w.get(), st);
           BERTH_CHECK(WriteHeader(w.get(), shown + "/.wh..wh..opq"));
         }
@@ -197,6 +211,34 @@ class Differ {
       left -= n;
     }
     return {};
+  }
+
+  void SetOwner(struct archive_entry* e, const struct stat& st) const {
+    archive_entry_set_uid(e, ContainerId(st.st_uid, options_.uid_map));
+    archive_entry_set_gid(e, ContainerId(st.st_gid, options_.gid_map));
+  }
+
+  struct OwnerRec {
+    uint32_t uid, gid;
+    mode_t mode;
+  };
+  // Removes kOwnerXattr from `xattrs` and returns what it says ("UID:GID:0MODE[:TYPE]"), when it
+  // parses.
+  static std::optional<OwnerRec> TakeOwnerRecord(Xattrs& xattrs) {
+    auto it = std::find_if(xattrs.begin(), xattrs.end(), [](const auto& kv) { return kv.first == kOwnerXattr; });
+    if (it == xattrs.end()) return std::nullopt;
+    std::string v = it->second;
+    xattrs.erase(it);
+    auto f = str::Split(v, ':');
+    if (f.size() < 3) return std::nullopt;
+    auto uid = str::ParseInt(f[0]), gid = str::ParseInt(f[1]);
+    char* end = nullptr;
+    std::string m(f[2]);
+    long mode = std::strtol(m.c_str(), &end, 8);
+    if (!uid || !gid || *uid < 0 || *gid < 0 || *uid > UINT32_MAX || *gid > UINT32_MAX || m.empty() ||
+        *end != '\0' || mode < 0 || mode > 07777)
+      return std::nullopt;
+    return OwnerRec{static_cast<uint32_t>(*uid), static_cast<uint32_t>(*gid), static_cast<mode_t>(mode)};
   }
 
   // The entry's xattrs, sorted, without overlay's own (which go to xattrs_overlay_, keyed by the

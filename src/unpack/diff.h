@@ -32,6 +32,12 @@
 
 namespace berth::unpack {
 
+// A range of ids: container_id.. maps to host_id.. (size of them), as a user namespace's map.
+struct IdRange {
+  uint32_t container_id = 0, host_id = 0, size = 0;
+  bool operator==(const IdRange&) const = default;
+};
+
 struct DiffOptions {
   // Where overlayfs keeps its xattrs: "trusted.overlay." or "user.overlay." (userxattr).
   std::string overlay_xattr_prefix = "trusted.overlay.";
@@ -41,7 +47,15 @@ struct DiffOptions {
   // ("etc/hosts"), its lstat. For what starting a container made that is not the container's
   // change (engine/rootfs.h: MountPointFilter).
   std::function<bool(const std::string& path, const struct stat& st)> skip;
+  // An upper dir written in a user namespace (rootless) holds host ids; the layer gets the
+  // container's: each id through these maps (an id none maps becomes 65534, the kernel's
+  // overflow id). Empty: ids as they are. An entry with an owner record (apply.h: kOwnerXattr,
+  // from a lower layer copied up) gets the record's owner and mode instead, and not the record.
+  std::vector<IdRange> uid_map, gid_map;
 };
+
+// `host` through `map` (see DiffOptions). Pure.
+uint32_t ContainerId(uint32_t host, const std::vector<IdRange>& map);
 
 [[nodiscard]] Result<void> WriteLayerTar(const std::string& upper_dir, ByteSink& sink,
                                          const DiffOptions& options = {});

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include "unpack/apply.h"
@@ -115,6 +116,49 @@ TEST(WriteLayerTarTest, ClampMtime) {
     mtimes[archive_entry_pathname(e)] = archive_entry_mtime(e);
   EXPECT_EQ(mtimes["old"], 100);
   EXPECT_EQ(mtimes["new"], 1000);
+}
+
+TEST(WriteLayerTarTest, ContainerIdsThroughTheMaps) {
+  std::vector<IdRange> map = {{0, 1000, 1}, {1, 100000, 65536}};
+  EXPECT_EQ(ContainerId(1000, map), 0u);
+  EXPECT_EQ(ContainerId(100000, map), 1u);
+  EXPECT_EQ(ContainerId(100999, map), 1000u);
+  EXPECT_EQ(ContainerId(165535, map), 65536u);
+  EXPECT_EQ(ContainerId(165536, map), 65534u);  // unmapped: the overflow id
+  EXPECT_EQ(ContainerId(0, map), 65534u);
+  EXPECT_EQ(ContainerId(1234, {}), 1234u);       // no maps: as it is
+}
+
+// A rootless upper dir: our own uid is the container's root, and a file copied up from a
+// layer keeps the owner its record names (the record itself is not written).
+TEST(WriteLayerTarTest, RootlessUpperDirsGetTheContainersOwners) {
+  TempDir t;
+  ApplyOptions o = Unprivileged();
+  o.record_owner = true;
+  TarEntry home = Dir("home", 0750);
+  home.uid = home.gid = 1000;
+  ASSERT_TRUE(ApplyLayer(*std::make_unique<StringSource>(MakeTar({home, File("mine", "m")}, true)), t.path(), o));
+  DiffOptions d;
+  d.uid_map = {{0, ::geteuid(), 1}};
+  d.gid_map = {{0, ::getegid(), 1}};
+  std::string tar = Diff(t.path(), d);
+  ArchivePtr a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  ASSERT_EQ(archive_read_open_memory(a.get(), tar.data(), tar.size()), ARCHIVE_OK);
+  struct archive_entry* e;
+  std::map<std::string, std::string> got;
+  while (archive_read_next_header(a.get(), &e) == ARCHIVE_OK) {
+    std::string x;
+    archive_entry_xattr_reset(e);
+    const char* name;
+    const void* value;
+    size_t size;
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) x += std::string(" ") + name;
+    got[archive_entry_pathname(e)] = fmt::format("{}:{}:{:o}{}", archive_entry_uid(e), archive_entry_gid(e),
+                                                  archive_entry_perm(e), x);
+  }
+  EXPECT_EQ(got["home/"], "1000:1000:750");
+  EXPECT_EQ(got["mine"], "0:0:644");
 }
 
 TEST(WriteLayerTarTest, MissingDirIsAnError) {

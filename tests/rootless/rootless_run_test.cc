@@ -298,5 +298,29 @@ TEST_F(RootlessRunTest, RangeUserGetsItsSubordinateIds) {
   // clean-up, as root, does.
 }
 
+// berth build as a user with a range: the step's files carry the container's owners in the
+// layer (not the host's subordinate ids), and a deletion is a whiteout.
+TEST_F(RootlessRunTest, BuildAsAUserGivesTheContainersOwners) {
+  const std::string& u = range_uid_;
+  Pull(u);
+  std::string ctx = HostDir("ctx", u);
+  ASSERT_TRUE(Shell("printf 'FROM " + ref_ + "\\nRUN mkdir -p /home/u && touch /home/u/f && chown -R 1000:1000 "
+                    "/home/u && rm -rf /tmp && echo hi > /x\\n' > " + ctx + "/Dockerfile && chown " + u + " " + ctx +
+                    "/Dockerfile"));
+  int rc;
+  std::string out = As(u, "build -q --network none -t built:1 " + ctx, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::string archive = HostDir("out", u) + "/built.tar";
+  out = As(u, "save -o " + archive + " built:1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  // The last layer's entries, as the tar says them.
+  std::string listing = Capture(
+      R"(python3 -c 'import json,tarfile,sys,io; t=tarfile.open(sys.argv[1]); m=json.load(t.extractfile("manifest.json"));)"
+      R"( l=tarfile.open(fileobj=io.BytesIO(t.extractfile(m[0]["Layers"][-1]).read()));)"
+      R"( print(" ".join(sorted("%s=%d:%d" % (e.name, e.uid, e.gid) for e in l.getmembers())))' )" + archive);
+  EXPECT_EQ(listing, ".wh.tmp=0:0 home/u/f=1000:1000 home/u=1000:1000 home=0:0 x=0:0\n");
+  ExpectNothingLeft(u);
+}
+
 }  // namespace
 }  // namespace berth
