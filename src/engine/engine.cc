@@ -471,11 +471,12 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
   // Rootless: prepared in a user namespace of our own, where the overlay can be mounted; the
   // spec is in the bundle, the rest comes back as a record.
   RootlessPlan plan;
-  BERTH_TRY(plan.input, RootlessInputFor(paths.ContainerDir(r.id), lowers.size()));
+  InfoFacts facts = ReadInfoFacts("");
+  BERTH_TRY(plan.input, RootlessInputFor(paths.ContainerDir(r.id), lowers.size(), facts));
   {
     BERTH_TRY(oci::ImageConfig image, ImageConfigOf(store, r.image_id));
     BERTH_TRY(std::vector<net::PortMapping> ports, PublishedPorts(image, r.options));
-    BERTH_TRY(plan.network, RootlessAttachment(r.options.network, ports));
+    BERTH_TRY(plan.network, RootlessAttachment(r.options.network, ports, facts));
   }
   BERTH_TRY(std::string reply, InUserNamespace([&]() -> Result<std::string> {
     BERTH_TRY(Prepared q, PrepareMounted(paths, store, r, lowers, &plan));

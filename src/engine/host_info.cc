@@ -63,6 +63,8 @@ Choice ChooseLimits(const InfoFacts& f) {
                               : "cgroup " + f.cgroup_layout + ": a user can only be given a cgroup v2 subtree"};
 }
 
+std::string PastaPath() { return FindTool("pasta"); }
+
 InfoFacts ReadInfoFacts(const std::string& gpu_driver_root) {
   InfoFacts f;
   uid_t uid = ::geteuid();
@@ -80,7 +82,7 @@ InfoFacts ReadInfoFacts(const std::string& gpu_driver_root) {
   }
   f.fuse_overlayfs = FindTool("fuse-overlayfs");
   f.dev_fuse = fs::Exists("/dev/fuse");
-  f.pasta = FindTool("pasta");
+  f.pasta = PastaPath();
   f.slirp4netns = FindTool("slirp4netns");
   if (int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC); fd >= 0) {
     f.tun_usable = true;

@@ -45,6 +45,9 @@ Choice ChooseNetwork(const InfoFacts& f);
 // only on cgroup v2 with a delegated subtree, else a warning says they are not.
 Choice ChooseLimits(const InfoFacts& f);
 
+// pasta's path ("" when not installed): InfoFacts::pasta, without reading the other facts.
+std::string PastaPath();
+
 // Reads the facts of this host for this process.
 InfoFacts ReadInfoFacts(const std::string& gpu_driver_root);
 

@@ -292,7 +292,7 @@ Result<void> Monitor::StartOnce() {
   if (wants_pasta) {
     StopPasta(PastaPidFile(paths_, id_));
     co.on_namespaces = [&](UniqueFd userns, UniqueFd netns) {
-      pasta.emplace(Pasta::Start(ReadInfoFacts("").pasta, userns.get(), netns.get(),
+      pasta.emplace(Pasta::Start(PastaPath(), userns.get(), netns.get(),
                                  record_.network->ports, PastaPidFile(paths_, id_)));
     };
   }

@@ -227,11 +227,10 @@ void MakeSpecRootless(oci::Spec& spec, const RootlessInput& in) {
   }
 }
 
-Result<RootlessInput> RootlessInputFor(const std::string& dir, size_t layers) {
+Result<RootlessInput> RootlessInputFor(const std::string& dir, size_t layers, const InfoFacts& f) {
   RootlessInput in;
   in.uid = ::geteuid();
   in.gid = ::getegid();
-  InfoFacts f = ReadInfoFacts("");
   Choice overlay = ChooseOverlay(f);
   if (overlay.what != "overlayfs")
     return MakeError(ErrorKind::kFailedPrecondition,
@@ -260,11 +259,12 @@ Result<RootlessInput> RootlessInputFor(const std::string& dir, size_t layers) {
   return in;
 }
 
-Result<net::Attachment> RootlessAttachment(net::Mode mode, std::vector<net::PortMapping> ports) {
+Result<net::Attachment> RootlessAttachment(net::Mode mode, std::vector<net::PortMapping> ports,
+                                           const InfoFacts& facts) {
   net::Attachment a;
   a.mode = mode;
   if (mode != net::Mode::kBridge) return a;
-  Choice network = ChooseNetwork(ReadInfoFacts(""));
+  Choice network = ChooseNetwork(facts);
   if (network.what != "pasta")
     return MakeError(ErrorKind::kFailedPrecondition,
                      "--network bridge: an unprivileged user's bridge network needs pasta: {} "

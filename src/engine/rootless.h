@@ -23,6 +23,7 @@
 
 #include "base/result.h"
 #include "engine/container.h"
+#include "engine/host_info.h"
 #include "engine/run_options.h"
 #include "net/network.h"
 #include "oci/runtime_spec.h"
@@ -72,16 +73,17 @@ struct RootlessInput {
 // as the spec has it (new for bridge and none, none for host: the runtime binds /sys then).
 void MakeSpecRootless(oci::Spec& spec, const RootlessInput& in);
 
-// The RootlessInput for a container in `dir` over `layers` lower dirs on this host: the user's
-// ids, their subordinate ranges when /etc/subuid and /etc/subgid have them and newuidmap and
-// newgidmap are installed, the limits choice (host_info.h), the hard limits.
-Result<RootlessInput> RootlessInputFor(const std::string& dir, size_t layers);
+// The RootlessInput for a container in `dir` over `layers` lower dirs on this host (`facts`:
+// ReadInfoFacts): the user's ids, their subordinate ranges when /etc/subuid and /etc/subgid have
+// them and newuidmap and newgidmap are installed, the limits choice, the hard limits.
+Result<RootlessInput> RootlessInputFor(const std::string& dir, size_t layers, const InfoFacts& facts);
 
 // The network of a rootless container: for bridge, pasta must be usable (host_info.h:
 // ChooseNetwork says why not), -p host ports of 0 get a free port, and each must be one this
 // user may bind (CheckHostPorts); host and none publish nothing. The attachment records the
 // mode and the forwards, for the monitor and `berth port`.
-Result<net::Attachment> RootlessAttachment(net::Mode mode, std::vector<net::PortMapping> ports);
+Result<net::Attachment> RootlessAttachment(net::Mode mode, std::vector<net::PortMapping> ports,
+                                           const InfoFacts& facts);
 
 // The warning for limits that cannot be enforced, naming the flags given; "" when none were.
 std::string UnenforcedLimitsWarning(const RunOptions& o, const std::string& why);
