@@ -174,9 +174,13 @@ TEST_F(RootlessRunTest, PublishedPortsGoThroughPasta) {
   std::string www = HostDir("www", "65534");
   ASSERT_TRUE(Shell("echo served-rootless > " + www + "/index.html && chown 65534 " + www + "/index.html"));
   uint16_t port = testing::FreePort();
+  // The container also listens on a port it does not publish: pasta, by default, would forward
+  // every port bound in the namespace to the host's (its -t auto).
+  std::string hidden = std::to_string(testing::FreePort());
   int rc;
   std::string out = As("65534", "run -d --name web -p 127.0.0.1:" + std::to_string(port) + ":8080 -v " + www +
-                                     ":/www " + ref_ + " httpd -f -p 8080 -h /www",
+                                     ":/www " + ref_ + " sh -c 'httpd -p " + hidden +
+                                     " -h /www; exec httpd -f -p 8080 -h /www'",
                        &rc);
   ASSERT_EQ(rc, 0) << out;
   std::string got;
@@ -186,6 +190,12 @@ TEST_F(RootlessRunTest, PublishedPortsGoThroughPasta) {
   }
   EXPECT_EQ(got, "served-rootless\n");
   EXPECT_EQ(As("65534", "port web"), "8080/tcp -> 127.0.0.1:" + std::to_string(port) + "\n");
+  // The unpublished one is up inside, and after pasta's auto-forward scan (every second) still
+  // nothing on the host listens on it or answers there.
+  EXPECT_NE(As("65534", "exec web netstat -ltn").find(":" + hidden + " "), std::string::npos);
+  ::usleep(2'500'000);
+  EXPECT_EQ(Capture("ss -Hltn 'sport = :" + hidden + "'"), "") << "the unpublished port is bound on the host";
+  EXPECT_EQ(Capture("curl -fsS --max-time 2 http://127.0.0.1:" + hidden + "/ 2>/dev/null"), "");
   // The container reaches nothing on the host's ports but what it publishes: the namespace has
   // its own loopback.
   EXPECT_NE(As("65534", "exec web wget -qO- -T 2 http://127.0.0.1:" + std::to_string(port) + "/", &rc),
