@@ -196,10 +196,9 @@ TEST_F(RootlessRunTest, PublishedPortsGoThroughPasta) {
   ::usleep(2'500'000);
   EXPECT_EQ(Capture("ss -Hltn 'sport = :" + hidden + "'"), "") << "the unpublished port is bound on the host";
   EXPECT_EQ(Capture("curl -fsS --max-time 2 http://127.0.0.1:" + hidden + "/ 2>/dev/null"), "");
-  // The container reaches nothing on the host's ports but what it publishes: the namespace has
-  // its own loopback.
-  EXPECT_NE(As("65534", "exec web wget -qO- -T 2 http://127.0.0.1:" + std::to_string(port) + "/", &rc),
-            "served-rootless\n");
+  // The namespace has its own loopback: the host's end of the forward is not in it (busybox's
+  // static wget cannot be used for this: it crashes resolving even an address).
+  EXPECT_EQ(As("65534", "exec web netstat -ltn").find(":" + std::to_string(port) + " "), std::string::npos);
 
   // The monitor killed: rm -f still removes the container and its pasta, and frees the port.
   auto inspect = ParseJson(As("65534", "inspect web"), "inspect");
