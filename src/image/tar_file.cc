@@ -7,6 +7,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "unpack/tar_util.h"
 
 namespace berth::image {
 std::string CleanEntryName(std::string_view raw) {
@@ -73,6 +74,7 @@ Result<void> WalkTar(const std::string& path, const TarVisitor& visit) {
 }
 
 Result<TarWriter> TarWriter::Open(int fd, std::string name) {
+  unpack::UseUtf8PathNames();
   struct archive* a = archive_write_new();
   if (a == nullptr) return MakeError("archive_write_new failed");
   TarWriter w(a, std::move(name));

@@ -323,6 +323,7 @@ class Differ {
 
 Result<void> WriteLayerTar(const std::string& upper_dir, ByteSink& sink,
                            const DiffOptions& options) {
+  UseUtf8PathNames();
   BERTH_TRY(UniqueFd root, fs::Open(upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   ArchiveWritePtr a(archive_write_new());
   if (!a) return MakeError("archive_write_new failed");

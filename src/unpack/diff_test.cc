@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <clocale>
 #include <map>
 #include <memory>
 #include <thread>
@@ -159,6 +160,31 @@ TEST(WriteLayerTarTest, RootlessUpperDirsGetTheContainersOwners) {
   }
   EXPECT_EQ(got["home/"], "1000:1000:750");
   EXPECT_EQ(got["mine"], "0:0:644");
+}
+
+// Debian's ca-certificates has names like this one. Under the C locale libarchive could not
+// convert them and wrote `hdrcharset=BINARY` headers (with warnings): the layer's digest
+// depended on the locale of whoever built it.
+TEST(WriteLayerTarTest, NonAsciiNamesAreUtf8WhateverTheLocale) {
+  TempDir t;
+  const std::string name = "F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem";  // Főtanúsítvány.pem
+  ASSERT_TRUE(fs::WriteFileAtomic(t / name, "cert"));
+  ASSERT_EQ(::symlink(name.c_str(), (t / "988a38cb.0").c_str()), 0);
+  std::setlocale(LC_CTYPE, "C");
+  std::string tar = Diff(t.path());
+  ArchivePtr a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  ASSERT_EQ(archive_read_open_memory(a.get(), tar.data(), tar.size()), ARCHIVE_OK);
+  std::map<std::string, std::string> links;
+  struct archive_entry* e;
+  while (archive_read_next_header(a.get(), &e) == ARCHIVE_OK) {
+    const char* p = archive_entry_pathname_utf8(e);
+    const char* l = archive_entry_symlink_utf8(e);
+    ASSERT_NE(p, nullptr);
+    links[p] = l ? l : "";
+  }
+  EXPECT_EQ(links, (std::map<std::string, std::string>{{"988a38cb.0", name}, {name, ""}}));
+  EXPECT_EQ(tar.find("hdrcharset"), std::string::npos) << "a header in the locale's bytes";
 }
 
 TEST(WriteLayerTarTest, MissingDirIsAnError) {

@@ -4,6 +4,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <langinfo.h>
+
+#include <clocale>
+#include <cstring>
 #include <memory>
 
 namespace berth::unpack {
@@ -21,5 +25,15 @@ struct ArchiveEntryDeleter {
 using ArchivePtr = std::unique_ptr<struct archive, ArchiveReadDeleter>;
 using ArchiveWritePtr = std::unique_ptr<struct archive, ArchiveWriteDeleter>;
 using ArchiveEntryPtr = std::unique_ptr<struct archive_entry, ArchiveEntryDeleter>;
+
+// libarchive converts path names between the tar's UTF-8 and the process's locale. Under the C
+// locale (root shells, CI, the slim binaries that skip setlocale) a non-ASCII name cannot be
+// converted: the writer warns and falls back to `hdrcharset=BINARY` headers, so the same tree
+// gives a different layer digest depending on who ran the build. Every tar writer calls this
+// first: unless the process's character set is UTF-8 already, its LC_CTYPE becomes C.UTF-8
+// (glibc has it built in). Called before any thread is started that could read the locale.
+inline void UseUtf8PathNames() {
+  if (std::strcmp(nl_langinfo(CODESET), "UTF-8") != 0) std::setlocale(LC_CTYPE, "C.UTF-8");
+}
 
 }  // namespace berth::unpack
