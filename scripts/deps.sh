@@ -17,6 +17,8 @@ packages=(
   passt uidmap
   # tools the tests use
   iproute2 iptables nftables procps psmisc curl openssl python3 hyperfine time
+  # examples/ssh's test logs in with the client; the main job's browser test drives chromium
+  openssh-client chromium chromium-driver python3-selenium
 )
 
 missing=()
