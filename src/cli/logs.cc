@@ -46,8 +46,13 @@ int RunLogs(const GlobalOptions& g, const LogsFlags& f) {
   const std::string id = rec->id;
   // Following ends with the monitor: it outlives restarts and writes the last output first.
   auto running = [&] { return containers.MonitorAlive(id); };
+  // The log keeps the container's order of stdout and stderr lines; stdout is buffered and
+  // stderr is not, so it is flushed whenever the stream changes (`logs 2>&1` reads in order).
+  std::FILE* last = nullptr;
   auto sink = [&](engine::LogStream s, std::string_view text) {
     std::FILE* out = s == engine::LogStream::kStderr ? stderr : stdout;
+    if (last != nullptr && last != out) std::fflush(last);
+    last = out;
     std::fwrite(text.data(), 1, text.size(), out);
     if (f.follow) std::fflush(out);
   };
