@@ -455,7 +455,14 @@ Result<Prepared> PrepareMounted(const Paths& paths, const store::Store& store,
   BERTH_TRY(p.spec, GenerateSpec(in));
   BERTH_CHECK(ApplyGpus(paths.gpu, image.config.env, r.options, rootfs, p.spec));
   DropCapabilitiesWeLack(p.spec);
-  if (rootless) MakeSpecRootless(p.spec, rootless->input);
+  if (rootless) {
+    MakeSpecRootless(p.spec, rootless->input);
+    if (NeedsAptSandboxFix(rootless->input, fs::IsDir(fs::Join(rootfs, "etc/apt/apt.conf.d")))) {
+      std::string conf = fs::Join(dir, "apt-sandbox.conf");
+      BERTH_CHECK(fs::WriteFileAtomic(conf, kAptSandboxConf, 0644, false));
+      AddAptSandboxFix(p.spec, conf);
+    }
+  }
   if (p.spec.process && !p.spec.process->cwd.empty())
     BERTH_CHECK(MakeWorkdir(rootfs, p.spec.process->cwd, p.spec.process->user.uid,
                             p.spec.process->user.gid));

@@ -1,5 +1,7 @@
 #include "engine/rootfs.h"
 
+#include "engine/rootless.h"
+
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "engine/rootless.h"
 #include "runtime/in_root.h"
 
 namespace berth::engine {
@@ -183,8 +186,17 @@ struct MountPointLeftovers {
   std::optional<struct stat> Lower(const std::string& path) const { return fs::LstatInFirst(lowers, path); }
 
   bool operator()(const std::string& path, const struct stat& st) const {
-    static const std::set<std::string> kMountPoints = {"dev", "proc", "sys", "etc/hosts", "etc/hostname",
-                                                 "etc/resolv.conf"};
+    static const std::set<std::string> kMountPoints = {
+        "dev", "proc", "sys", "etc/hosts", "etc/hostname", "etc/resolv.conf",
+        std::string(kAptSandboxPath).substr(1)};
+    // Directories copied up only to hold those: the ancestors of the mount points.
+    static const std::set<std::string> kMountPointDirs = [] {
+      std::set<std::string> dirs;
+      for (const std::string& m : kMountPoints)
+        for (size_t slash = m.find('/'); slash != std::string::npos; slash = m.find('/', slash + 1))
+          dirs.insert(m.substr(0, slash));
+      return dirs;
+    }();
     std::string full = fs::Join(upper, path);
     if (kMountPoints.contains(path)) {
       if (Lower(path)) return false;
@@ -192,7 +204,7 @@ struct MountPointLeftovers {
       auto names = fs::ListDir(full);
       return S_ISDIR(st.st_mode) && names && names->empty();
     }
-    if (path != "etc" || !S_ISDIR(st.st_mode)) return false;
+    if (!kMountPointDirs.contains(path) || !S_ISDIR(st.st_mode)) return false;
     auto image = Lower(path);
     if (!image || !S_ISDIR(image->st_mode) || image->st_mode != st.st_mode ||
         image->st_uid != st.st_uid || image->st_gid != st.st_gid)

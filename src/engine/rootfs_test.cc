@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "engine/rootless.h"
 
 namespace berth::engine {
 namespace {
@@ -42,6 +43,27 @@ TEST_F(MountPointLeftovers, LeavesOutWhatTheStartMade) {
   EXPECT_TRUE(Skip("etc"));
   // The image has /sys: an upper /sys is a change of its own.
   EXPECT_FALSE(Skip("sys"));
+}
+
+// A rootless container with one id mapped gets apt's sandbox setting mounted (rootless.h:
+// kAptSandboxPath): its empty mount point and the directories copied up for it stay out.
+TEST_F(MountPointLeftovers, LeavesOutTheAptSandboxMountPoint) {
+  for (const std::string& top : {upper_, lower_}) {
+    ASSERT_TRUE(fs::MkdirAll(top + "/etc/apt/apt.conf.d"));
+    ASSERT_EQ(::chmod((top + "/etc/apt").c_str(), 0755), 0);
+    ASSERT_EQ(::chmod((top + "/etc/apt/apt.conf.d").c_str(), 0755), 0);
+  }
+  const std::string conf = std::string(kAptSandboxPath).substr(1);
+  ASSERT_TRUE(fs::WriteFileAtomic(upper_ + "/" + conf, ""));
+  EXPECT_TRUE(Skip(conf));
+  EXPECT_TRUE(Skip("etc/apt/apt.conf.d"));
+  EXPECT_TRUE(Skip("etc/apt"));
+  EXPECT_TRUE(Skip("etc"));
+  // apt-get installed something that added a setting: a real change, kept with its directories.
+  ASSERT_TRUE(fs::WriteFileAtomic(upper_ + "/etc/apt/apt.conf.d/50extra", "X \"1\";\n"));
+  EXPECT_TRUE(Skip(conf));
+  EXPECT_FALSE(Skip("etc/apt/apt.conf.d"));
+  EXPECT_FALSE(Skip("etc"));
 }
 
 TEST_F(MountPointLeftovers, KeepsWhatTheContainerChanged) {

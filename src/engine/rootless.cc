@@ -168,6 +168,15 @@ Result<std::string> InUserNamespace(const std::function<Result<std::string>()>& 
   return Unexpected(Error(reply.substr(nl + 1), static_cast<ErrorKind>(kind)));
 }
 
+bool NeedsAptSandboxFix(const RootlessInput& in, bool image_has_apt_conf_d) {
+  return image_has_apt_conf_d && !(in.subuid && in.subgid);
+}
+
+void AddAptSandboxFix(oci::Spec& spec, const std::string& conf) {
+  std::erase_if(spec.mounts, [](const oci::Mount& m) { return m.destination == kAptSandboxPath; });
+  spec.mounts.push_back({kAptSandboxPath, "bind", conf, {"rbind", "ro", "nosuid", "nodev", "noexec"}});
+}
+
 std::optional<IdRange> FindSubordinateRange(std::string_view text, std::string_view user,
                                             uint32_t id) {
   std::string id_text = std::to_string(id);

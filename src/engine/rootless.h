@@ -73,6 +73,22 @@ struct RootlessInput {
 // as the spec has it (new for bridge and none, none for host: the runtime binds /sys then).
 void MakeSpecRootless(oci::Spec& spec, const RootlessInput& in);
 
+// apt switches to its `_apt` user (setgroups, setuid 42) to download; with only the user's own
+// id mapped that fails ("setgroups 65534 failed") and so does every `apt-get update`. As enroot
+// does, such a container gets this apt setting (download as root, which here is the user), as a
+// read-only file mounted at kAptSandboxPath: never written into the image or the container's
+// layer (`commit` and `build` leave its empty mount point out, rootfs.h: MountPointFilter).
+inline constexpr const char* kAptSandboxPath = "/etc/apt/apt.conf.d/zz-berth-rootless-sandbox";
+inline constexpr const char* kAptSandboxConf =
+    "// berth: only one user id is mapped in this container (no subordinate ids for the user on\n"
+    "// the host), so apt cannot switch to _apt; it downloads as root, which is that user.\n"
+    "APT::Sandbox::User \"root\";\n";
+// Whether a container needs it: only the user's own ids are mapped, and the image has apt's
+// configuration directory (`image_has_apt_conf_d`: /etc/apt/apt.conf.d is a directory).
+bool NeedsAptSandboxFix(const RootlessInput& in, bool image_has_apt_conf_d);
+// Mounts `conf` (a file holding kAptSandboxConf) read-only at kAptSandboxPath.
+void AddAptSandboxFix(oci::Spec& spec, const std::string& conf);
+
 // The RootlessInput for a container in `dir` over `layers` lower dirs on this host (`facts`:
 // ReadInfoFacts): the user's ids, their subordinate ranges when /etc/subuid and /etc/subgid have
 // them and newuidmap and newgidmap are installed, the limits choice, the hard limits.

@@ -76,6 +76,26 @@ TEST(RootlessTest, SpecGetsAUserNamespaceAndTheOverlay) {
             1);
 }
 
+TEST(RootlessTest, AptSandboxFixOnlyWithOneIdAndApt) {
+  RootlessInput one;
+  EXPECT_TRUE(NeedsAptSandboxFix(one, true));
+  EXPECT_FALSE(NeedsAptSandboxFix(one, false)) << "no apt in the image";
+  RootlessInput range;
+  range.subuid = IdRange{100000, 65536};
+  range.subgid = IdRange{100000, 65536};
+  EXPECT_FALSE(NeedsAptSandboxFix(range, true)) << "_apt (42) is mapped";
+  oci::Spec spec = RootSpec();
+  size_t before = spec.mounts.size();
+  AddAptSandboxFix(spec, "/c/apt-sandbox.conf");
+  AddAptSandboxFix(spec, "/c/apt-sandbox.conf");
+  ASSERT_EQ(spec.mounts.size(), before + 1) << "once";
+  const oci::Mount& m = spec.mounts.back();
+  EXPECT_EQ(m.destination, kAptSandboxPath);
+  EXPECT_EQ(m.source, "/c/apt-sandbox.conf");
+  EXPECT_NE(std::find(m.options.begin(), m.options.end(), "ro"), m.options.end());
+  EXPECT_NE(std::string(kAptSandboxConf).find("APT::Sandbox::User \"root\";"), std::string::npos);
+}
+
 TEST(RootlessTest, SubordinateRangesAndDelegatedLimits) {
   oci::Spec spec = RootSpec();
   RootlessInput in;

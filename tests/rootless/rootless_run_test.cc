@@ -307,6 +307,37 @@ TEST_F(RootlessRunTest, RangeUserGetsItsSubordinateIds) {
   // clean-up, as root, does.
 }
 
+// apt-get install inside a Debian container (the project's Debian base, pushed by skopeo), for a
+// user with only its own id (apt cannot switch to _apt: berth mounts apt's sandbox setting, as
+// enroot does) and for one with a range (_apt is mapped: nothing added). Downloads from the
+// Debian mirror through pasta, as a user's `apt-get` would.
+TEST_F(RootlessRunTest, AptGetInstallsInsideADebianContainer) {
+  if (!Shell("curl -fsS -o /dev/null --max-time 10 http://deb.debian.org/debian/dists/bookworm/Release"))
+    GTEST_SKIP() << "the Debian mirror is unreachable";
+  std::string tarball = Trimmed(Capture(std::string(BERTH_SOURCE_DIR) + "/scripts/debian-base.sh"));
+  ASSERT_TRUE(fs::Exists(tarball) && !fs::IsDir(tarball)) << "scripts/debian-base.sh: " << tarball;
+  std::string root_berth = std::string(BERTH_BIN) + " --root " + dir_ + "/rootstore";
+  const std::string ref = registry_->domain() + "/debian:bookworm";
+  ASSERT_TRUE(Shell(root_berth + " import -c 'CMD [\"bash\"]' " + tarball + " debian:bookworm >/dev/null && " +
+                    root_berth + " save -o " + dir_ + "/debian.tar debian:bookworm && "
+                    "skopeo copy -q --dest-tls-verify=false docker-archive:" + dir_ + "/debian.tar docker://" + ref));
+  const std::string install =
+      " sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends hello >/dev/null && hello && "
+      "ls /etc/apt/apt.conf.d'";
+  for (const std::string& u : {std::string("65534"), range_uid_}) {
+    SCOPED_TRACE("uid " + u);
+    int rc;
+    std::string out = As(u, "pull -q " + ref, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    out = As(u, "run --rm " + ref + install, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("Hello, world!"), std::string::npos) << out;
+    bool fixed = out.find("zz-berth-rootless-sandbox") != std::string::npos;
+    EXPECT_EQ(fixed, u == "65534") << "apt's sandbox setting only where _apt is not mapped\n" << out;
+    ExpectNothingLeft(u);
+  }
+}
+
 // berth build as a user with a range: the step's files carry the container's owners in the
 // layer (not the host's subordinate ids), and a deletion is a whiteout.
 TEST_F(RootlessRunTest, BuildAsAUserGivesTheContainersOwners) {
