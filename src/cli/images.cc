@@ -1,4 +1,5 @@
-// `berth images [--format json] [-q]`: the stored images, newest first, as `docker images`.
+// `berth images [-a] [--format json] [-q]`: the stored images, newest first, as `docker images`:
+// without -a, untagged images that another image was made on (a build's steps) are left out.
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -7,6 +8,7 @@
 
 #include "base/json.h"
 #include "cli/image_common.h"
+#include "image/intermediate.h"
 
 namespace berth::cli {
 namespace {
@@ -14,13 +16,32 @@ namespace {
 struct ImagesOpts {
   std::string format = "table";
   bool quiet = false;
+  bool all = false;
 };
+
+// Leaves out docker's intermediate images (image/intermediate.h). A config that cannot be read
+// keeps its image listed.
+void DropIntermediates(const store::Store& store, std::vector<store::ImageRecord>& images) {
+  std::vector<image::ListedImage> listed;
+  for (const auto& r : images) {
+    auto body = store.ReadBlob(r.config);
+    if (!body) continue;
+    auto config = oci::ParseImageConfig(*body, r.config.ToString());
+    if (!config) continue;
+    listed.push_back({r.config, !store::IsUntaggedName(r.name), std::move(*config)});
+  }
+  std::set<oci::Digest> hidden = image::IntermediateImages(listed);
+  std::erase_if(images, [&](const store::ImageRecord& r) {
+    return store::IsUntaggedName(r.name) && hidden.contains(r.config);
+  });
+}
 
 int RunImages(const GlobalOptions& g, const ImagesOpts& o) {
   auto store = OpenStore(g);
   if (!store) return Fail(store.error());
   auto images = store->Images();
   if (!images) return Fail(images.error());
+  if (!o.all) DropIntermediates(*store, *images);
   std::stable_sort(images->begin(), images->end(),
                    [](const store::ImageRecord& a, const store::ImageRecord& b) {
                      auto ta = ParseRfc3339(a.created).value_or(0);
@@ -81,6 +102,9 @@ void AddImages(CLI::App& app, GlobalOptions& g, Action& action) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   c->add_flag("-q,--quiet", o->quiet, "Print only image IDs");
+  c->add_flag("-a,--all", o->all,
+              "Show all images (by default untagged images another image was built on, such as "
+              "a build's steps, are left out)");
   c->callback([&g, &action, o] { action = [&g, o] { return RunImages(g, *o); }; });
 }
 

@@ -166,6 +166,10 @@ TEST_F(BuildE2eTest, MultiStageBuildRunsAndIsCached) {
   EXPECT_EQ(Count(again.out, "CACHED"), 11u) << again.out;
   EXPECT_NE(again.out.find("writing image " + *iid), std::string::npos) << again.out;
   EXPECT_EQ(B("ps -aq").out, "");
+  // The step images are intermediate: `images` leaves them out as docker's does, -a shows them.
+  // The first stage's result is built on by nothing: shown, as docker's classic builder shows it.
+  EXPECT_EQ(Count(B("images").out, "<none>"), 2u) << B("images").out;  // <none>   <none>
+  EXPECT_GT(Count(B("images -a").out, "<none>"), 2u) << B("images -a").out;
 
   // A changed context file: the steps before `COPY . ctx/` are cached, that one and the rest
   // are not.
@@ -186,11 +190,11 @@ TEST_F(BuildE2eTest, MultiStageBuildRunsAndIsCached) {
   ExpectNothingLeft();
 
   // builder prune: every step image goes (those --no-cache superseded too), the named ones stay.
-  EXPECT_NE(B("images").out.find("<none>"), std::string::npos);
+  EXPECT_NE(B("images -a").out.find("<none>"), std::string::npos);
   Res prune = B("builder prune -f");
   ASSERT_EQ(prune.code, 0) << prune.out;
   EXPECT_NE(prune.out.find("Deleted build cache objects:"), std::string::npos) << prune.out;
-  EXPECT_EQ(B("images").out.find("<none>"), std::string::npos) << B("images").out;
+  EXPECT_EQ(B("images -a").out.find("<none>"), std::string::npos) << B("images -a").out;
   EXPECT_EQ(B("run --rm --network none app:2").out, "hi from 1\n");
   Res rebuilt = B("build --network none -t app:2 " + Ctx());
   ASSERT_EQ(rebuilt.code, 0) << rebuilt.out;
