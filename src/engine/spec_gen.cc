@@ -271,6 +271,11 @@ Result<oci::Spec> GenerateSpec(const SpecInput& in) {
     p.user.uid = user.uid;
     p.user.gid = user.gid;
     p.user.additional_gids = user.sgids;
+    // HOME, when nothing set it: the user's home from the image's /etc/passwd ("/" without an
+    // entry), as runc's init sets it in every docker container and build step.
+    if (std::none_of(p.env.begin(), p.env.end(),
+                     [](const std::string& e) { return EnvKey(e) == "HOME"; }))
+      p.env.push_back("HOME=" + user.home);
     if (!o.group_add.empty()) {
       BERTH_TRY(auto extra, ResolveGroups(o.group_add, in.group));
       for (auto g : extra)

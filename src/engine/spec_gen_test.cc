@@ -126,16 +126,35 @@ TEST(GenerateSpec, EnvPrecedence) {
   in.options.tty = true;
   in.options.hostname = "web";
   EXPECT_EQ(Gen(in).process->env, (Strings{"PATH=/opt/bin:/usr/bin", "HOSTNAME=web", "TERM=xterm",
-                                           "MODE=flag", "EXTRA=1", "LANG=C.UTF-8"}));
+                                           "MODE=flag", "EXTRA=1", "LANG=C.UTF-8", "HOME=/root"}));
 
   auto plain = Input();
   plain.image.config.env.clear();
   EXPECT_EQ(Gen(plain).process->env,
             (Strings{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                     "HOSTNAME=3f2a9c1b7d4e"}));
+                     "HOSTNAME=3f2a9c1b7d4e", "HOME=/root"}));
   plain.options.env = {"PATH=/mine", "TERM=dumb"};
   plain.options.tty = true;
-  EXPECT_EQ(Gen(plain).process->env, (Strings{"PATH=/mine", "HOSTNAME=3f2a9c1b7d4e", "TERM=dumb"}));
+  EXPECT_EQ(Gen(plain).process->env,
+            (Strings{"PATH=/mine", "HOSTNAME=3f2a9c1b7d4e", "TERM=dumb", "HOME=/root"}));
+}
+
+TEST(GenerateSpec, HomeComesFromTheUsersPasswdEntryUnlessSet) {
+  auto in = Input();
+  in.options.user = "app";
+  EXPECT_EQ(Gen(in).process->env.back(), "HOME=/home/app");
+  in.options.user = "4242";  // no entry: runc's default
+  EXPECT_EQ(Gen(in).process->env.back(), "HOME=/");
+  in.image.config.env.push_back("HOME=/image");
+  Strings env = Gen(in).process->env;
+  EXPECT_EQ(std::count(env.begin(), env.end(), "HOME=/image"), 1);
+  EXPECT_EQ(std::count_if(env.begin(), env.end(),
+                          [](const std::string& e) { return e.starts_with("HOME="); }),
+            1);
+  in.options.env = {"HOME=/flag"};
+  env = Gen(in).process->env;
+  EXPECT_EQ(std::count(env.begin(), env.end(), "HOME=/flag"), 1);
+  EXPECT_EQ(std::count(env.begin(), env.end(), "HOME=/image"), 0);
 }
 
 TEST(GenerateSpec, HostnameAndWorkdir) {
