@@ -156,16 +156,18 @@ class Applier {
     return MakeError(ErrorKind::kDataLoss, "{}: {}", what, msg ? msg : "unknown libarchive error");
   }
 
-  // fresh_: the tree starts empty and its root is not setgid. Every directory in it is then made
-  // by this extraction with mode 0700 until FixDirectories, so whatever is made in it belongs to
-  // our effective uid and gid, and a chown to those is a no-op that can be skipped.
+  // fresh_: the tree starts empty, its root is ours (the layer's "./" entry applies to it) and
+  // not setgid. Every directory in it is then made by this extraction with mode 0700 until
+  // FixDirectories, so whatever is made in it belongs to our effective uid and gid, and a chown
+  // to those is a no-op that can be skipped.
   Result<void> LearnFresh() {
     struct stat st;
     if (::fstat(root_->get(), &st) != 0) return SysError("stat({})", dest_);
     BERTH_TRY(std::vector<std::string> names, ListAt(root_->get(), dest_));
-    fresh_ = names.empty() && (st.st_mode & S_ISGID) == 0;
     euid_ = ::geteuid();
     egid_ = ::getegid();
+    fresh_ = names.empty() && (st.st_mode & S_ISGID) == 0 && st.st_uid == euid_ &&
+             st.st_gid == egid_;
     umask_ = ProcessUmask();
     return {};
   }

@@ -110,6 +110,21 @@ TEST_F(RootTest, RootOwnedEntriesUnderASetgidDirectory) {
   }
 }
 
+// An empty destination that someone else owns (ADD --chown made it) takes the owner of the
+// layer's "./" entry, root's included, as docker's extraction gives it.
+TEST_F(RootTest, RootEntryOwnerAppliesToAnEmptyDestinationOwnedByAnother) {
+  TempDir t;
+  ASSERT_EQ(::chown(t.path().c_str(), 1000, 50), 0);
+  TarEntry root = Dir("./", 0750);
+  auto stats = Apply({root, File("f", "x")}, t.path());
+  ASSERT_TRUE(stats) << stats.error().message();
+  struct stat st = Lstat(t.path());
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_EQ(Lstat(t / "f").st_uid, 0u);
+}
+
 TEST_F(RootTest, DevicesWhenAllowed) {
   TempDir t;
   ApplyOptions o;
