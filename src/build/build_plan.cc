@@ -142,4 +142,40 @@ std::optional<std::string> StepCache::Lookup(std::string_view key) const {
   return it->second;
 }
 
+std::vector<std::string> WithDefaultPath(std::vector<std::string> env) {
+  bool has = std::any_of(env.begin(), env.end(), [](const std::string& kv) {
+    return kv.starts_with("PATH=") || kv == "PATH";
+  });
+  if (!has) env.push_back("PATH=" + std::string(kDefaultPathEnv));
+  return env;
+}
+
+Result<std::vector<Instruction>> ParseTriggers(const std::vector<std::string>& triggers,
+                                               std::string_view what, int line) {
+  std::vector<Instruction> out;
+  for (const std::string& t : triggers) {
+    // ONBUILD's own rules (no FROM, MAINTAINER or ONBUILD as a trigger) hold for a stored
+    // trigger too: the image may come from anywhere.
+    auto parsed = ParseDockerfile("FROM scratch\nONBUILD " + t + "\n", what);
+    if (!parsed || parsed->stages.size() != 1 || parsed->stages[0].instructions.size() != 1 ||
+        parsed->stages[0].instructions[0].trigger.size() != 1) {
+      std::string why = "not one instruction";
+      if (!parsed) {
+        // "<what>:<line of the made-up file>: <message>": the message alone.
+        why = parsed.error().message();
+        if (why.starts_with(std::string(what) + ":")) {
+          size_t sep = why.find(": ", what.size() + 1);
+          if (sep != std::string::npos) why = why.substr(sep + 2);
+        }
+      }
+      return MakeError(ErrorKind::kInvalidArgument, "{}:{}: ONBUILD trigger \"{}\": {}", what, line,
+                       t, why);
+    }
+    Instruction ins = std::move(parsed->stages[0].instructions[0].trigger[0]);
+    ins.line = ins.end_line = line;
+    out.push_back(std::move(ins));
+  }
+  return out;
+}
+
 }  // namespace berth::build

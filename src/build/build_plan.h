@@ -42,6 +42,22 @@ struct BuildOrder {
 Result<BuildOrder> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
                                  std::string_view target);
 
+// The PATH a stage gets when its base (an image, or scratch) sets none: BuildKit puts it into
+// every such stage's image config and environment ("make sure that PATH is always set").
+inline constexpr std::string_view kDefaultPathEnv =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// `env` (an image config's KEY=VALUE entries) with PATH=kDefaultPathEnv appended when no entry
+// sets PATH.
+std::vector<std::string> WithDefaultPath(std::vector<std::string> env);
+
+// A base image's ONBUILD triggers (its config's OnBuild, as docker stores them) as the
+// instructions that run first in a stage built FROM it, in order. They are parsed as Dockerfile
+// lines (heredoc bodies included); each gets `line`, the FROM's line, for errors. Errors
+// (kInvalidArgument) name `what`, the line and the trigger: "Dockerfile:3: ONBUILD trigger
+// \"FROM x\": ...".
+Result<std::vector<Instruction>> ParseTriggers(const std::vector<std::string>& triggers,
+                                               std::string_view what, int line);
+
 // The --from value of a COPY (expanded with `vars`); nullopt without --from.
 Result<std::optional<std::string>> CopyFromValue(const Instruction& copy, const VarMap& vars,
                                                  char escape);

@@ -262,6 +262,11 @@ class Planner {
   void AddDirectory(size_t index, const std::string& dest) {
     links_.clear();  // hard links are kept within one source, as BuildKit's copy keeps them
     CopyOp top = OpFor(tree_.entries()[index], dest);
+    // BuildKit's copy makes the destination with MkdirAll before copying into it: 0755, the
+    // --chown owner or root, never the source directory's mode (--chmod included) or owner.
+    top.mode = 0755;
+    top.uid = req_.chown ? req_.chown->uid : 0;
+    top.gid = req_.chown ? req_.chown->gid : 0;
     top.create_only = true;
     plan_.ops.push_back(std::move(top));
     auto [first, last] = tree_.Subtree(index);

@@ -21,8 +21,10 @@
 //    AllowEmptyWildcard).
 //  - a missing non-wildcard source is an error, kNotFound, with BuildKit's text: `"/a/b": not
 //    found`; when the ignore file excluded it, `"/a/b": not found (excluded by .dockerignore)`.
-//  - a directory source copies its contents, not itself: its destination directory takes the
-//    directory's metadata only if the copy creates it (`create_only`).
+//  - a directory source copies its contents, not itself: its destination directory, when the
+//    copy creates it, is 0755 and owned by the --chown owner or root, whatever the source
+//    directory's mode and owner and --chmod (BuildKit makes it with copy.MkdirAll before
+//    copying into it); one already there stays as it is (`create_only`).
 //  - a heredoc source (`COPY <<EOF /x`) is a regular file named after its delimiter, mode 0644,
 //    holding the body.
 //  - a URL or git source is not planned here (a builder would fetch it; berth's refuses

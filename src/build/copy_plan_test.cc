@@ -96,7 +96,9 @@ TEST(PlanCopy, DirectorySourceCopiesItsContents) {
                                                    "/app/lib/util.c <- src/lib/util.c",
                                                    "/app/main.c <- src/main.c"}));
   EXPECT_TRUE(plan.ops[0].create_only);
-  EXPECT_EQ(plan.ops[0].mode, 0750u);
+  // The destination is made as BuildKit makes it: 0755, root's; not the source's 0750.
+  EXPECT_EQ(plan.ops[0].mode, 0755u);
+  EXPECT_EQ(std::make_pair(plan.ops[0].uid, plan.ops[0].gid), std::make_pair(0u, 0u));
   EXPECT_FALSE(plan.ops[1].create_only);
   // The whole context.
   CopyPlan all = MustPlan(ctx, Copy({"."}, "/ctx/"));
@@ -265,20 +267,23 @@ TEST(PlanCopy, OwnersAndModes) {
   for (const CopyOp& op : MustPlan(ctx, chown).ops) {
     EXPECT_EQ(std::make_pair(op.uid, op.gid), std::make_pair(1000u, 50u)) << op.dest;
   }
-  // --from keeps the owners of the stage's files.
+  // --from keeps the owners of the stage's files; the destination directory is root's.
   CopyRequest from = Copy({"bin"}, "/opt");
   from.from_context = false;
   for (const CopyOp& op : MustPlan(ctx, from).ops) {
-    EXPECT_EQ(std::make_pair(op.uid, op.gid), std::make_pair(::getuid(), ::getgid())) << op.dest;
+    std::pair<uint32_t, uint32_t> owner =
+        op.dest == "/opt" ? std::make_pair(0u, 0u) : std::make_pair(::getuid(), ::getgid());
+    EXPECT_EQ(std::make_pair(op.uid, op.gid), owner) << op.dest;
   }
 
   std::map<std::string, uint32_t> modes;
   CopyRequest octal = Copy({"bin"}, "/opt");
   octal.chmod = *Chmod::Parse("0644");
   for (const CopyOp& op : MustPlan(ctx, octal).ops) modes[op.dest] = op.mode;
+  // --chmod leaves the destination directory 0755.
   EXPECT_EQ(modes,
             (std::map<std::string, uint32_t>{
-                {"/opt", 0644}, {"/opt/alias", 0777}, {"/opt/data", 0644}, {"/opt/tool", 0644}}));
+                {"/opt", 0755}, {"/opt/alias", 0777}, {"/opt/data", 0644}, {"/opt/tool", 0644}}));
   modes.clear();
   CopyRequest symbolic = Copy({"bin"}, "/opt");
   symbolic.chmod = *Chmod::Parse("u=rwX,go=rX");

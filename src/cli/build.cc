@@ -2,8 +2,9 @@
 // [--label K=V]... [--network default|none|host] [--secret id=ID,src=FILE|env=VAR]...
 // [--iidfile FILE] [-q] CONTEXT`: builds an image from a Dockerfile (docker build), one image
 // per step:
-//   FROM          an image (pulled when missing, as `berth run` does), scratch, or an earlier
-//                 stage by name or index;
+//   FROM          an image (pulled when missing, as `berth run` does; its ONBUILD triggers run
+//                 first and the new image keeps none), scratch, or an earlier stage by name or
+//                 index; a base without PATH gets BuildKit's default PATH;
 //   RUN           a container of the current image (the step's environment, WORKDIR, USER,
 //                 --network), waited for; its writable layer committed (image/commit.h) and
 //                 the container removed. Here-documents are run as BuildKit runs them and
@@ -13,7 +14,8 @@
 //                 here-documents, planned by build/copy_plan.h and written through an overlay
 //                 of the current image into a fresh upper directory, which is committed; ADD
 //                 extracts local tar archives (plain or gzip, bzip2, xz, zstd compressed);
-//   WORKDIR       the config, and the directory created the same way;
+//   WORKDIR       the config, and the directory created the same way (with its missing
+//                 parents, owned by the stage's USER);
 //   ENV LABEL USER EXPOSE VOLUME CMD ENTRYPOINT SHELL STOPSIGNAL HEALTHCHECK MAINTAINER ONBUILD
 //                 the config alone (an empty_layer history entry).
 // Images named by COPY --from and RUN --mount from= are pulled before the first step.
@@ -265,21 +267,29 @@ Result<std::string> Builder::Build() {
     BERTH_TRY(store::ImageRecord rec, store_.Resolve(use.ref));
     images_[use.ref] = rec.config.ToString();
   }
+  // A base that sets no PATH gets BuildKit's (scratch included).
+  inputs_.image_env["scratch"] = {{"PATH", std::string(build::kDefaultPathEnv)}};
   for (size_t i : order) {
     const std::string& base = first.stages[i].base;
     if (base == "scratch" || build::FindStage(dockerfile_, base, i)) continue;
-    if (inputs_.image_env.count(base)) continue;
-    engine::RunOptions o;
-    o.image = base;
-    o.pull = engine::PullPolicy::kMissing;
-    BERTH_CHECK(EnsureImage(g_, store_, o), "{} FROM {}", dockerfile_.source, base);
+    if (!inputs_.image_env.count(base)) {
+      engine::RunOptions o;
+      o.image = base;
+      o.pull = engine::PullPolicy::kMissing;
+      BERTH_CHECK(EnsureImage(g_, store_, o), "{} FROM {}", dockerfile_.source, base);
+    }
     BERTH_TRY(oci::ImageConfig config, store_.Config(base));
     build::VarMap env;
-    for (const std::string& kv : config.config.env) {
+    for (const std::string& kv : build::WithDefaultPath(config.config.env)) {
       auto eq = kv.find('=');
       if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     inputs_.image_env[base] = std::move(env);
+    // The base image's ONBUILD triggers run first in the stage, as docker runs them.
+    build::Stage& stage = dockerfile_.stages[i];
+    BERTH_TRY(std::vector<build::Instruction> triggers,
+              build::ParseTriggers(config.config.on_build, dockerfile_.source, stage.from.line));
+    stage.instructions.insert(stage.instructions.begin(), triggers.begin(), triggers.end());
   }
   BERTH_TRY(scopes_, build::ComputeScopes(dockerfile_, inputs_));
   stages_.assign(dockerfile_.stages.size(), StageState{});
@@ -332,12 +342,16 @@ Result<void> Builder::BuildStage(size_t index) {
     st.cmd_set = false;
   } else if (scope.base == "scratch") {
     st.key = "scratch";
+    st.config.env = build::WithDefaultPath({});
   } else {
     BERTH_TRY(store::ImageRecord rec, store_.Resolve(scope.base));
     BERTH_TRY(oci::ImageConfig config, store_.Config(rec.config.ToString()));
     st.image = rec.config.ToString();
     st.key = rec.manifest.ToString();
     st.config = config.config;
+    st.config.env = build::WithDefaultPath(std::move(st.config.env));
+    // Its triggers ran first in this stage (Build): the new image has none of them.
+    st.config.on_build.clear();
     st.author = config.author;
   }
   for (size_t k = 0; k < stage.instructions.size(); ++k) {
@@ -484,7 +498,11 @@ Result<void> Builder::WorkdirStep(StageState& st, const build::Instruction& ins,
     uid = u.uid;
     gid = u.gid;
   }
-  BERTH_CHECK(engine::MakeWorkdir(fsv.merged(), dir, uid, gid), "{}", Where(ins));
+  {
+    // Every directory it creates, parents included (BuildKit's mkdir with parents and the user).
+    BERTH_TRY(UniqueFd root, fs::Open(fsv.merged(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    BERTH_CHECK(MkdirAllOwned(root.get(), dir, uid, gid), "{}: WORKDIR {}", Where(ins), dir);
+  }
   BERTH_CHECK(fsv.Unmount());
   image::CommitRequest req;
   req.upper_dir = fsv.upper();
@@ -682,12 +700,22 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
   BERTH_TRY(oci::Digest inputs, build::InputsDigest(plan, hasher), "{}", Where(ins));
   oci::Digest key = build::StepKey(st.key, text, inputs.ToString());
   if (Begin(st, build::InstructionText(ins), key)) return {};
+  if (req.chown) {
+    // The destination directories the copy creates are --chown's too (BuildKit's copy.Copy
+    // makes the destination, or its parent for a file name, with the owner); without --chown
+    // they are root's, as the ops' own parents are.
+    build::CopyDest d = build::ResolveCopyDest(req.dest, req.workdir);
+    std::string dir = d.named_dir || req.dest_is_directory ? d.path : fs::Clean(d.path + "/..");
+    BERTH_CHECK(MkdirAllOwned(root.get(), dir, req.chown->uid, req.chown->gid), "{}", Where(ins));
+  }
+  CopyWriter writer(root.get());
   for (const build::CopyOp& op : plan.ops) {
     if (op.unpack) {
       BERTH_CHECK(ExtractArchive(root.get(), op.source, dest_path), "{}: {} {}", Where(ins), kw,
                   op.source_path);
+      writer.Forget();
     } else {
-      BERTH_CHECK(ApplyCopyOp(root.get(), op), "{}", Where(ins));
+      BERTH_CHECK(writer.Apply(op), "{}", Where(ins));
     }
   }
   root = UniqueFd();

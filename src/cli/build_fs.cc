@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "base/fs.h"
+#include "base/strings.h"
 #include "base/unique_fd.h"
 #include "engine/rootfs.h"
 #include "runtime/in_root.h"
@@ -62,48 +63,52 @@ Result<void> SetOwnerMode(int fd, const std::string& dest, uint32_t uid, uint32_
 }
 
 // Removes a non-directory at parent/name so the op can create its own; a directory there is an
-// error (docker refuses to replace a directory with a file).
-Result<void> ClearForFile(const runtime::ParentDir& parent, const std::string& dest) {
+// error (docker refuses to replace a directory with a file). True when what it removed was a
+// symlink.
+Result<bool> ClearForFile(int parent, const std::string& name, const std::string& dest) {
   struct stat st;
-  if (::fstatat(parent.fd.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) return {};
+  if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return false;
     return SysError("stat({})", dest);
   }
   if (S_ISDIR(st.st_mode))
     return MakeError(ErrorKind::kInvalidArgument, "cannot replace directory {} with a file", dest);
-  if (::unlinkat(parent.fd.get(), parent.name.c_str(), 0) != 0) return SysError("unlink({})", dest);
-  return {};
+  if (::unlinkat(parent, name.c_str(), 0) != 0) return SysError("unlink({})", dest);
+  return S_ISLNK(st.st_mode);
 }
 
-}  // namespace
-
-Result<void> ApplyCopyOp(int root, const build::CopyOp& op) {
-  using build::EntryType;
-  if (op.type == EntryType::kDirectory) {
-    auto existing = runtime::OpenInRoot(root, op.dest, O_PATH | O_DIRECTORY);
-    if (existing && op.create_only) return {};
-    if (!existing && existing.error().errnum() != ENOENT) return Unexpected(existing.error());
-    UniqueFd dir;
-    if (existing) {
-      dir = std::move(*existing);
-    } else {
-      BERTH_TRY(dir, runtime::MkdirAllInRoot(root, op.dest, 0755));
-    }
-    return SetOwnerMode(dir.get(), op.dest, op.uid, op.gid, op.mode);
+// A directory op: the directory made (with its parents) or the one there, given its owner and
+// mode; a create-only op leaves one that is there as it is.
+Result<void> WriteDirectory(int root, const build::CopyOp& op) {
+  auto existing = runtime::OpenInRoot(root, op.dest, O_PATH | O_DIRECTORY);
+  if (existing && op.create_only) return {};
+  if (!existing && existing.error().errnum() != ENOENT) return Unexpected(existing.error());
+  UniqueFd dir;
+  if (existing) {
+    dir = std::move(*existing);
+  } else {
+    BERTH_TRY(dir, runtime::MkdirAllInRoot(root, op.dest, 0755));
   }
-  BERTH_TRY(runtime::ParentDir parent, runtime::OpenParentInRoot(root, op.dest));
-  BERTH_CHECK(ClearForFile(parent, op.dest));
-  const char* name = parent.name.c_str();
-  int pfd = parent.fd.get();
+  return SetOwnerMode(dir.get(), op.dest, op.uid, op.gid, op.mode);
+}
+
+// Any other op, written as `name` in the directory `pfd` (open, not O_PATH: mknodat and
+// symlinkat need a real directory descriptor), the op's parent in the root.
+Result<void> WriteEntry(int root, int pfd, const std::string& name, const build::CopyOp& op) {
+  using build::EntryType;
   if (!op.hardlink.empty()) {
     BERTH_TRY(UniqueFd target, runtime::OpenInRoot(root, op.hardlink, O_PATH | O_NOFOLLOW));
-    if (::linkat(target.get(), "", pfd, name, AT_EMPTY_PATH) != 0)
+    if (::linkat(target.get(), "", pfd, name.c_str(), AT_EMPTY_PATH) != 0)
       return SysError("link({} -> {})", op.dest, op.hardlink);
     return {};
   }
   switch (op.type) {
     case EntryType::kRegular: {
-      int fd = ::openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      // Created with the permission bits it ends with (the umask may take some away, never
+      // add any), so that most files need no chown or chmod after: on a busy disk each of those
+      // waits for the journal like the create.
+      int fd = ::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        op.mode & 0777);
       if (fd < 0) return SysError("open({})", op.dest);
       UniqueFd out(fd);
       if (op.source.empty()) {
@@ -111,15 +116,19 @@ Result<void> ApplyCopyOp(int root, const build::CopyOp& op) {
       } else {
         BERTH_CHECK(CopyFileContent(op.source, out.get()), "copying to {}", op.dest);
       }
-      if (::fchown(out.get(), op.uid, op.gid) != 0)
+      struct stat st;
+      if (::fstat(out.get(), &st) != 0) return SysError("fstat({})", op.dest);
+      // chown before chmod: chown clears setuid and setgid bits.
+      if ((st.st_uid != op.uid || st.st_gid != op.gid) && ::fchown(out.get(), op.uid, op.gid) != 0)
         return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
-      if (::fchmod(out.get(), op.mode) != 0) return SysError("chmod({:o} {})", op.mode, op.dest);
+      if ((st.st_mode & 07777) != op.mode && ::fchmod(out.get(), op.mode) != 0)
+        return SysError("chmod({:o} {})", op.mode, op.dest);
       return {};
     }
     case EntryType::kSymlink:
-      if (::symlinkat(op.link_target.c_str(), pfd, name) != 0)
+      if (::symlinkat(op.link_target.c_str(), pfd, name.c_str()) != 0)
         return SysError("symlink({} -> {})", op.dest, op.link_target);
-      if (::fchownat(pfd, name, op.uid, op.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      if (::fchownat(pfd, name.c_str(), op.uid, op.gid, AT_SYMLINK_NOFOLLOW) != 0)
         return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
       return {};
     case EntryType::kFifo:
@@ -128,15 +137,56 @@ Result<void> ApplyCopyOp(int root, const build::CopyOp& op) {
       mode_t kind = op.type == EntryType::kFifo         ? S_IFIFO
                     : op.type == EntryType::kCharDevice ? S_IFCHR
                                                         : S_IFBLK;
-      if (::mknodat(pfd, name, kind | 0600, static_cast<dev_t>(op.rdev)) != 0)
+      if (::mknodat(pfd, name.c_str(), kind | 0600, static_cast<dev_t>(op.rdev)) != 0)
         return SysError("mknod({})", op.dest);
-      BERTH_TRY(UniqueFd node, runtime::OpenInRoot(root, op.dest, O_PATH | O_NOFOLLOW));
+      UniqueFd node(::openat(pfd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!node) return SysError("open({})", op.dest);
       return SetOwnerMode(node.get(), op.dest, op.uid, op.gid, op.mode);
     }
     case EntryType::kDirectory:
       break;
   }
   return {};
+}
+
+}  // namespace
+
+Result<void> MkdirAllOwned(int root, const std::string& path, uint32_t uid, uint32_t gid) {
+  std::string prefix;
+  for (const std::string& part : str::Split(fs::Clean("/" + path), '/')) {
+    if (part.empty()) continue;
+    prefix += "/" + part;
+    auto existing = runtime::OpenInRoot(root, prefix, O_PATH | O_DIRECTORY);
+    if (existing) continue;
+    if (existing.error().errnum() != ENOENT) return Unexpected(existing.error());
+    BERTH_TRY(UniqueFd made, runtime::MkdirAllInRoot(root, prefix, 0755));
+    if (::fchownat(made.get(), "", uid, gid, AT_EMPTY_PATH) != 0)
+      return SysError("chown({}:{} {})", uid, gid, prefix);
+  }
+  return {};
+}
+
+Result<void> CopyWriter::Apply(const build::CopyOp& op) {
+  if (op.type == build::EntryType::kDirectory) return WriteDirectory(root_, op);
+  std::string path = fs::Clean("/" + op.dest);
+  if (path == "/")
+    return MakeError(ErrorKind::kInvalidArgument, "{} has no parent directory", op.dest);
+  size_t slash = path.rfind('/');
+  std::string parent = path.substr(1, slash == 0 ? 0 : slash - 1);
+  std::string name = path.substr(slash + 1);
+  if (!parent_fd_ || parent != parent_) {
+    parent_fd_.reset();
+    BERTH_TRY(runtime::ParentDir p, runtime::OpenParentInRoot(root_, op.dest));
+    parent_fd_ = std::move(p.fd);
+    parent_ = std::move(parent);
+  }
+  int pfd = parent_fd_.get();
+  BERTH_TRY(bool removed_symlink, ClearForFile(pfd, name, op.dest));
+  Result<void> written = WriteEntry(root_, pfd, name, op);
+  // The removed link may have been a step on the way to the kept directory (or to any other):
+  // the next op resolves its parent afresh.
+  if (removed_symlink) parent_fd_.reset();
+  return written;
 }
 
 namespace {
@@ -245,7 +295,8 @@ Result<void> CopyTree(const build::BuildContext& tree, const std::string& source
   if (req.dest_is_directory) {
     BERTH_TRY(plan, build::PlanCopy(tree, req));
   }
-  for (const build::CopyOp& op : plan.ops) BERTH_CHECK(ApplyCopyOp(root.get(), op));
+  CopyWriter writer(root.get());
+  for (const build::CopyOp& op : plan.ops) BERTH_CHECK(writer.Apply(op));
   return {};
 }
 

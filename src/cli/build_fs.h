@@ -3,10 +3,12 @@
 // Every path in an image is resolved inside its root (runtime/in_root.h).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "base/unique_fd.h"
 #include "build/context.h"
 #include "build/copy_plan.h"
 #include "store/store.h"
@@ -33,9 +35,30 @@ class ScratchRootfs {
   std::string dir_;
 };
 
-// Writes one planned op inside the rootfs `root` (an O_PATH directory descriptor). A heredoc op
-// (no source) gets its `content`.
-Result<void> ApplyCopyOp(int root, const build::CopyOp& op);
+// mkdir -p of `path` inside the rootfs `root` (an O_PATH directory descriptor): each directory
+// it creates is 0755 and owned by uid:gid, as BuildKit's copy.MkdirAll makes the destination
+// directories of COPY --chown and a WORKDIR under USER; those already there stay as they are.
+// A non-directory on the way is an error.
+Result<void> MkdirAllOwned(int root, const std::string& path, uint32_t uid, uint32_t gid);
+
+// Writes a plan's ops one after another inside the rootfs `root` (an O_PATH directory
+// descriptor); a heredoc op (no source) gets its `content`. It keeps the directory the last file
+// went into open: a plan lists a directory's files together, and resolving their parent in the
+// root again for each costs a lookup per path component. The kept directory is dropped whenever
+// an op removes a symlink (the only change an op makes that could make the same path resolve
+// elsewhere).
+class CopyWriter {
+ public:
+  explicit CopyWriter(int root) : root_(root) {}
+  Result<void> Apply(const build::CopyOp& op);
+  // Drops the kept directory: for when something else has written in the root since.
+  void Forget() { parent_fd_.reset(); }
+
+ private:
+  int root_;
+  std::string parent_;  // the kept directory's path in the root, cleaned ("" for the root)
+  UniqueFd parent_fd_;
+};
 
 // Whether ADD extracts the regular file at `path` (build::SniffCompression, build::IsTarHeader).
 Result<bool> IsLocalArchive(const std::string& path);
