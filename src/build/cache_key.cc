@@ -185,13 +185,14 @@ Result<oci::Digest> ContentHasher::FileDigest(const std::string& path, const Fil
   }
   ++files_hashed_;
   oci::Sha256Hasher hasher;
-  std::string buf(1u << 20, '\0');
+  constexpr size_t kBufBytes = 1u << 20;
+  if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBufBytes);
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf_.get(), kBufBytes);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return SysError("read({})", path);
     if (n == 0) break;
-    hasher.Update(buf.data(), static_cast<size_t>(n));
+    hasher.Update(buf_.get(), static_cast<size_t>(n));
   }
   oci::Digest digest = hasher.Finish();
   struct stat after {};

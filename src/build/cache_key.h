@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -134,6 +135,8 @@ class ContentHasher {
   MetadataCache* cache_;
   std::function<int64_t()> now_ns_;
   size_t files_hashed_ = 0;
+  // The read buffer, allocated once for all files (a context has tens of thousands).
+  std::unique_ptr<char[]> buf_;
 };
 
 // The content digest of a COPY/ADD plan's inputs (the InputsDigest grammar above).

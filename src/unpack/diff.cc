@@ -193,7 +193,8 @@ class Differ {
   Result<void> CopyData(int dirfd, const std::string& name, const std::string& shown, off_t size) {
     UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return SysError("openat({})", shown);
-    std::vector<char> buf(kCopyBuf);
+    std::vector<char>& buf = buf_;
+    if (buf.empty()) buf.resize(kCopyBuf);
     off_t left = size;
     while (left > 0) {
       ssize_t n =
@@ -317,6 +318,7 @@ class Differ {
   WriteCtx& ctx_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   Xattrs xattrs_overlay_;  // of the entry being written
+  std::vector<char> buf_;  // file data on its way to the tar: one buffer for every file
 };
 
 }  // namespace
