@@ -132,5 +132,42 @@ TEST(StepCacheTest, RoundTripAndRetain) {
   (void)fs::RemoveAll(tmpl);
 }
 
+TEST(WithDefaultPathTest, AddsBuildKitsPathOnlyWhenNoneIsSet) {
+  const std::string path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  EXPECT_EQ(WithDefaultPath({}), (std::vector<std::string>{path}));
+  EXPECT_EQ(WithDefaultPath({"A=1"}), (std::vector<std::string>{"A=1", path}));
+  EXPECT_EQ(WithDefaultPath({"PATH=/opt/bin", "A=1"}),
+            (std::vector<std::string>{"PATH=/opt/bin", "A=1"}));
+  // An empty PATH is a PATH the image set.
+  EXPECT_EQ(WithDefaultPath({"PATH="}), (std::vector<std::string>{"PATH="}));
+  EXPECT_EQ(WithDefaultPath({"PATHX=1"}), (std::vector<std::string>{"PATHX=1", path}));
+}
+
+TEST(ParseTriggersTest, StoredTriggersBecomeInstructionsAtTheFromLine) {
+  // What an image built from `ONBUILD RUN make`, `ONBUILD COPY --chown=1 . /src` and a heredoc
+  // trigger stores in its config.
+  auto t = ParseTriggers({"RUN make", "COPY --chown=1 . /src", "RUN <<EOF\necho hi\nEOF"},
+                         "Dockerfile", 4);
+  ASSERT_TRUE(t) << t.error().message();
+  ASSERT_EQ(t->size(), 3u);
+  EXPECT_EQ((*t)[0].keyword, "RUN");
+  EXPECT_EQ((*t)[0].args, (std::vector<std::string>{"make"}));
+  EXPECT_EQ((*t)[0].line, 4);
+  EXPECT_EQ((*t)[1].keyword, "COPY");
+  EXPECT_EQ((*t)[1].FlagValue("chown"), "1");
+  EXPECT_EQ((*t)[1].args, (std::vector<std::string>{".", "/src"}));
+  ASSERT_EQ((*t)[2].heredocs.size(), 1u);
+  EXPECT_EQ((*t)[2].heredocs[0].content, "echo hi\n");
+  EXPECT_EQ((*t)[2].line, 4);
+  EXPECT_TRUE(ParseTriggers({}, "Dockerfile", 1)->empty());
+  // A stored trigger is held to ONBUILD's rules: the image may come from anywhere.
+  auto from = ParseTriggers({"FROM alpine"}, "Dockerfile", 2);
+  ASSERT_FALSE(from);
+  EXPECT_EQ(from.error().message(),
+            "Dockerfile:2: ONBUILD trigger \"FROM alpine\": FROM isn't allowed as an ONBUILD "
+            "trigger");
+  EXPECT_FALSE(ParseTriggers({"NOPE x"}, "Dockerfile", 2));
+}
+
 }  // namespace
 }  // namespace berth::build
