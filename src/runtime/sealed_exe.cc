@@ -6,12 +6,14 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 #include "base/fs.h"
 #include "base/self_exe.h"
@@ -81,6 +83,31 @@ Result<UniqueFd> OpenThroughReadOnlyOverlay(const std::string& path) {
   return exe;
 }
 
+// Whether this process is in the initial user namespace, where a uid seen in stat is the host's
+// (in another, host root shows as the overflow id, which a real file may also have).
+bool InInitialUserNamespace() {
+  auto map = fs::ReadFile("/proc/self/uid_map");
+  if (!map) return false;
+  std::istringstream in(*map);
+  std::string inside, outside, count, more;
+  return (in >> inside >> outside >> count) && !(in >> more) && inside == "0" && outside == "0" &&
+         count == "4294967295";
+}
+
+// Whether the file has a POSIX access ACL, which may let others write whatever its mode says.
+bool HasAccessAcl(int fd) {
+  return ::fgetxattr(fd, "system.posix_acl_access", nullptr, 0) >= 0 || errno == ERANGE;
+}
+
+// ExeView::kRootOwned's test, of an open executable, for an unprivileged caller.
+Result<bool> OnlyRootMayWrite(int fd, const std::string& path) {
+  if (::geteuid() == 0) return false;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return SysError("fstat({})", path);
+  return S_ISREG(st.st_mode) && st.st_uid == 0 && (st.st_mode & 022) == 0 &&
+         InInitialUserNamespace() && !HasAccessAcl(fd);
+}
+
 // A copy of the executable in a memfd, sealed so that nothing can change it.
 Result<UniqueFd> SealedCopy(const std::string& path) {
   BERTH_TRY(UniqueFd src, fs::Open(path, O_RDONLY | O_CLOEXEC));
@@ -109,10 +136,18 @@ Result<ExeView> SelfExeView() {
   if (seals >= 0 && (seals & kSeals) == kSeals) return ExeView::kSealed;
   struct statvfs sv;
   if (::fstatvfs(fd.get(), &sv) != 0) return SysError("fstatvfs(/proc/self/exe)");
-  return (sv.f_flag & ST_RDONLY) ? ExeView::kReadOnly : ExeView::kHost;
+  if (sv.f_flag & ST_RDONLY) return ExeView::kReadOnly;
+  BERTH_TRY(bool root_owned, OnlyRootMayWrite(fd.get(), "/proc/self/exe"));
+  return root_owned ? ExeView::kRootOwned : ExeView::kHost;
 }
 
 Result<UniqueFd> OpenSealedView(const std::string& path) {
+  if (::geteuid() != 0) {
+    // An unprivileged caller and berth installed by root: the file itself (ExeView::kRootOwned).
+    BERTH_TRY(UniqueFd exe, fs::Open(path, O_RDONLY | O_CLOEXEC));
+    BERTH_TRY(bool root_owned, OnlyRootMayWrite(exe.get(), path));
+    if (root_owned) return exe;
+  }
   // BERTH_SEALED_EXE=memfd skips the overlay (for hosts where it misbehaves, and for tests).
   const char* method = std::getenv("BERTH_SEALED_EXE");
   if (!method || std::string_view(method) != "memfd") {

@@ -13,6 +13,10 @@
 //      with EROFS; a monitor that lives as long as its container costs no memory for it;
 //   2. where overlayfs or the new mount API is missing: a copy in a memfd sealed against writes,
 //      growing and shrinking (costs a copy of the binary per start, and its pages per process).
+// An unprivileged user's berth skips both when root owns the executable and only root may write
+// it (ExeView::kRootOwned): a rootless container maps no id that could open it for writing, and
+// the memfd copy, the only view a user can make, would cost a copy of the binary per start and
+// its pages for each monitor's life.
 // Each container-making command checks that it runs sealed before it clones (fail closed).
 #pragma once
 
@@ -29,12 +33,19 @@ enum class ExeView {
   kHost,     // the writable host file: not safe
   kReadOnly, // a file on a read-only mount (the overlay view, or berth installed read-only)
   kSealed,   // a memfd sealed against writes
+  // Run by an unprivileged user from a file that host root owns and only root may write (no
+  // group or other write bit, no ACL): berth installed by an administrator. No id a user can
+  // map into a container (its own and its subordinate ones; never host root) can open it for
+  // writing, and capabilities in a user namespace do not reach a file whose owner the namespace
+  // does not map, so no view is needed. A user's own build of berth is kHost: it is sealed.
+  kRootOwned,
 };
 
 // How this process's executable (/proc/self/exe) can be reached for writing.
 Result<ExeView> SelfExeView();
 
-// A descriptor of the executable at `path` that cannot be written through: the read-only
+// A descriptor of the executable at `path` that cannot be written through: for an unprivileged
+// caller, the file itself when only root may write it (ExeView::kRootOwned); else the read-only
 // overlay view, or (BERTH_SEALED_EXE=memfd, or no overlay) a sealed memfd copy.
 Result<UniqueFd> OpenSealedView(const std::string& path);
 
