@@ -9,10 +9,15 @@ berth's overhead is its median minus the bare server's median; the target (issue
 50 ms. The image is tests/images/jupyter.sh's (Debian's python3-notebook, numpy, pandas,
 matplotlib), built on first use (several minutes; needs the Debian mirror).
 
-Run as root: bench/notebook.py [--runs N]. BERTH selects the binary (default build/berth).
+Run as root: bench/notebook.py [--runs N] [--user NAME]. BERTH selects the binary (default
+build/berth). With --user (issue 14: the overhead rootless, target <= 100 ms), berth runs as that
+unprivileged user, in its own store, -p through pasta (/dev/net/tun made 0666 as udev makes it,
+put back after), and podman rootless (--network host) as the same user; the user needs a
+subordinate range for podman (scripts/test.sh's berth-rl-test has one).
 """
 import argparse
 import os
+import pwd
 import shutil
 import socket
 import statistics
@@ -64,6 +69,7 @@ def run(cmd, **kw):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--user", help="run berth and podman as this unprivileged user")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/notebook.py: run as root")
@@ -79,6 +85,22 @@ def main():
         os.environ["CONTAINERS_CONF"] = conf
         berth = [BERTH, "--root", os.path.join(work, "berth")]
         podman = ["podman", "--root", os.path.join(work, "podman"), "--runroot", os.path.join(work, "podman-run")]
+        if args.user:
+            pw = pwd.getpwnam(args.user)
+            os.chmod(work, 0o755)
+            home, rdir = os.path.join(work, "home"), os.path.join(work, "run")
+            for d in (home, rdir):
+                os.makedirs(d, mode=0o700)
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+            shutil.copy(conf, os.path.join(home, "containers.conf"))
+            user = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--clear-groups", "env", "-i",
+                    f"HOME={home}", f"XDG_RUNTIME_DIR={rdir}", "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
+                    f"CONTAINERS_CONF={home}/containers.conf"]
+            berth = user + [BERTH]
+            podman = user + ["podman", "--root", os.path.join(home, "podman"), "--runroot",
+                             os.path.join(rdir, "podman")]
+            tun_mode = os.stat("/dev/net/tun").st_mode & 0o7777
+            os.chmod("/dev/net/tun", 0o666)
         run(berth + ["load", "-q", "-i", archive])
         berth_ref = run(berth + ["images", "-q"]).split()[0]
         out = run(podman + ["load", "-i", archive])
@@ -87,9 +109,13 @@ def main():
         rootfs = os.path.join(work, "rootfs")
         os.makedirs(rootfs)
         cid = run(podman + ["create", podman_ref]).strip()
-        with subprocess.Popen(podman + ["export", cid], stdout=subprocess.PIPE) as p:
-            subprocess.run(["tar", "-x", "-C", rootfs], stdin=p.stdout, check=True)
+        # Into a file the caller (root or the user) may write: podman as a user cannot open the
+        # pipe's /dev/stdout.
+        exported = os.path.join(home if args.user else work, "rootfs.tar")
+        run(podman + ["export", "-o", exported, cid])
         run(podman + ["rm", cid])
+        subprocess.run(["tar", "-x", "-C", rootfs, "-f", exported], check=True)
+        os.unlink(exported)
 
         def bare():
             port = free_port()
@@ -136,11 +162,20 @@ def main():
         for n in tools:
             over = "" if n == "bare server" else f"{med[n] - med['bare server']:15.0f}"
             print(f"{n:14}{med[n]:18.0f}{over}")
-        print(f"berth's overhead over the server's own start-up: {med['berth -p'] - med['bare server']:.0f} ms with -p, "
-              f"{med['berth host'] - med['bare server']:.0f} ms with --network host (target <= 50); "
+        who = f"as {args.user}, rootless" if args.user else "as root"
+        target = 100 if args.user else 50
+        print(f"{who}: berth's overhead over the server's own start-up: "
+              f"{med['berth -p'] - med['bare server']:.0f} ms with -p, "
+              f"{med['berth host'] - med['bare server']:.0f} ms with --network host (target <= {target}); "
               f"podman's: {med['podman host'] - med['bare server']:.0f} ms with --network host")
     finally:
         subprocess.run(podman + ["rm", "-af"], capture_output=True) if "podman" in locals() else None
+        if "tun_mode" in locals():
+            os.chmod("/dev/net/tun", tun_mode)
+            # podman rootless leaves its pause process (the user namespace's holder) running.
+            pause = os.path.join(rdir, "libpod", "tmp", "pause.pid")
+            if os.path.exists(pause):
+                subprocess.run(["kill", open(pause).read().strip()], capture_output=True)
         subprocess.run(["umount", "-R", os.path.join(work, "berth")], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
 
