@@ -96,7 +96,12 @@ Result<ContainerRecord> CreateContainer(const Paths& paths, const store::Store& 
   r.env.insert(r.env.end(), options.env.begin(), options.env.end());
   r.working_dir = options.workdir.empty() ? config.config.working_dir : options.workdir;
   r.user = options.user.empty() ? config.config.user : options.user;
-  r.hostname = options.hostname.empty() ? r.id.substr(0, 12) : options.hostname;
+  if (r.options.hostname.empty() && r.options.network == net::Mode::kHost) {
+    // The host's network, the host's name, as docker gives it (the UTS namespace stays private).
+    char host[HOST_NAME_MAX + 1] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) r.options.hostname = host;
+  }
+  r.hostname = r.options.hostname.empty() ? r.id.substr(0, 12) : r.options.hostname;
   // Validates the signal's name; the record keeps the name for `stop`.
   BERTH_CHECK(EffectiveStopSignal(config, options));
   r.stop_signal = options.stop_signal.empty()
@@ -401,6 +406,7 @@ Result<Prepared> PrepareMounted(const Paths& paths, const store::Store& store,
     // A new network namespace for bridge and none, the host's for host: no attachment to make
     // here. With bridge the monitor starts pasta in it, with these forwards.
     p.network = rootless->network;
+    if (p.network) ip = p.network->ip;  // pasta's address with bridge: the name resolves to it
   } else {
     BERTH_TRY(net::Network network, net::Network::Open(paths.NetworkOptions()));
     BERTH_TRY(std::vector<net::PortMapping> ports, PublishedPorts(image, r.options));

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sched.h>
@@ -24,6 +25,7 @@
 #include "base/unique_fd.h"
 #include "engine/host_info.h"
 #include "engine/rootfs.h"
+#include "net/plan.h"
 #include "runtime/mount_plan.h"
 #include "runtime/namespaces.h"
 
@@ -293,7 +295,28 @@ Result<net::Attachment> RootlessAttachment(net::Mode mode, std::vector<net::Port
   }
   BERTH_CHECK(CheckHostPorts(ports));
   a.ports = std::move(ports);
+  // The address pasta copies into the container (its default: the first default route's
+  // interface's): the container's own in /etc/hosts and inspect, as podman shows it.
+  a.ip = PastaAddress();
   return a;
+}
+
+std::string PastaAddress() {
+  auto routes = fs::ReadFile("/proc/net/route");
+  if (!routes) return "";
+  auto dev = net::DefaultRouteInterface(*routes);
+  if (!dev || dev->empty()) return "";
+  struct ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string out;
+  for (struct ifaddrs* i = list; i != nullptr && out.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || *dev != i->ifa_name) continue;
+    char buf[INET_ADDRSTRLEN];
+    const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if (::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf)) out = buf;
+  }
+  ::freeifaddrs(list);
+  return out;
 }
 
 std::string UnenforcedLimitsWarning(const RunOptions& o, const std::string& why) {

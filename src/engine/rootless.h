@@ -104,6 +104,10 @@ Result<net::Attachment> RootlessAttachment(net::Mode mode, std::vector<net::Port
 // The warning for limits that cannot be enforced, naming the flags given; "" when none were.
 std::string UnenforcedLimitsWarning(const RunOptions& o, const std::string& why);
 
+// The IPv4 address pasta gives a container by default (the host's, on the interface of the
+// first default route); "" when there is none.
+std::string PastaAddress();
+
 // pasta's command line for a container's network: joins the user and network namespaces at
 // `userns` and `netns` (paths; the monitor passes the init's as /proc/self/fd/N), configures the
 // interface as the host's (--config-net), IPv4 only (-4, as docker's default bridge), forwards each published port (-t/-u

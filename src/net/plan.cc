@@ -67,6 +67,30 @@ Result<std::vector<Ipv4Net>> ParseProcNetRoute(std::string_view text) {
   return out;
 }
 
+Result<std::string> DefaultRouteInterface(std::string_view text) {
+  std::string best;
+  long best_metric = -1;
+  auto lines = str::Split(text, '\n');
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> f;
+    for (auto& w : str::Split(std::string(str::Trim(lines[i])), '\t'))
+      if (!str::Trim(w).empty()) f.emplace_back(str::Trim(w));
+    if (f.empty()) continue;
+    if (f.size() < 8)
+      return MakeError("/proc/net/route line {}: expected 11 fields, got {}", i + 1, f.size());
+    if (f[1] != "00000000" || f[7] != "00000000") continue;
+    char* end = nullptr;
+    long metric = std::strtol(f[6].c_str(), &end, 10);
+    if (end == f[6].c_str() || *end != '\0')
+      return MakeError("/proc/net/route line {}: bad metric \"{}\"", i + 1, f[6]);
+    if (best_metric < 0 || metric < best_metric) {
+      best = f[0];
+      best_metric = metric;
+    }
+  }
+  return best;
+}
+
 std::vector<Ipv4Net> SubnetCandidates() {
   std::vector<Ipv4Net> out;
   for (uint32_t b = 88; b <= 99; ++b) out.push_back({(10u << 24) | (b << 16), 16});

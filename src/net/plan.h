@@ -36,6 +36,11 @@ Result<Ipv4Net> ParseCidr(std::string_view s);  // "10.88.0.0/16"; host bits mus
 // bridge subnet must not overlap.
 Result<std::vector<Ipv4Net>> ParseProcNetRoute(std::string_view text);
 
+// The interface of the first default route in /proc/net/route (lowest metric; the first listed
+// among equals), or "" when there is none: the one whose address pasta gives a rootless
+// container by default.
+Result<std::string> DefaultRouteInterface(std::string_view proc_net_route);
+
 // The pools tried in order, as podman (10.88/16 on) and docker (172.17/16 on) do: 10.88.0.0/16
 // .. 10.99.0.0/16, 172.17.0.0/16 .. 172.31.0.0/16, then 192.168.N.0/24.
 std::vector<Ipv4Net> SubnetCandidates();

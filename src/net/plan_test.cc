@@ -161,5 +161,19 @@ TEST(Ports, CollideAndValidate) {
             "invalid host address \"::1\" for port 1: berth publishes on IPv4 only");
 }
 
+TEST(DefaultRouteInterface, LowestMetricDefaultRoute) {
+  const char* head = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+  std::string text = std::string(head) +
+                     "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
+                     "eth0\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+                     "eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n";
+  EXPECT_EQ(*DefaultRouteInterface(text), "eth0");
+  // No default route: no interface.
+  EXPECT_EQ(*DefaultRouteInterface(std::string(head) +
+                                   "eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"),
+            "");
+  EXPECT_FALSE(DefaultRouteInterface(std::string(head) + "eth0\t00000000\n"));
+}
+
 }  // namespace
 }  // namespace berth::net

@@ -281,6 +281,20 @@ TEST_F(LifecycleTest, EnvUserWorkdirPrecedence) {
   EXPECT_EQ(Trim(run.out), "1 flag 1000 /tmp");
 }
 
+// docker's hostnames: the container's id, or with --network host the host's name (the UTS
+// namespace stays the container's own); --hostname wins over both.
+TEST_F(LifecycleTest, HostnameFollowsTheNetwork) {
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  Res own = B("run -d --network none " + Ref("bb:1") + " sleep 60");
+  ASSERT_EQ(own.code, 0) << own.out;
+  std::string id = Trim(own.out);
+  EXPECT_EQ(Trim(B("exec " + id + " hostname").out), id.substr(0, 12));
+  EXPECT_EQ(B("rm -f " + id).code, 0);
+  EXPECT_EQ(Trim(B("run --rm --network host " + Ref("bb:1") + " hostname").out), host);
+  EXPECT_EQ(Trim(B("run --rm --network host --hostname given " + Ref("bb:1") + " hostname").out), "given");
+}
+
 TEST_F(LifecycleTest, BindMountIsCreatedAndOutlivesTheContainer) {
   std::string host = dir_ + "/bind/not/yet";
   ASSERT_FALSE(fs::Exists(host));

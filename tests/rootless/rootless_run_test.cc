@@ -189,6 +189,10 @@ TEST_F(RootlessRunTest, PublishedPortsGoThroughPasta) {
     if (got.empty()) ::usleep(100'000);
   }
   EXPECT_EQ(got, "served-rootless\n");
+  // The container's name resolves to the address pasta gave its interface (/etc/hosts).
+  std::string entry = Trimmed(As("65534", "exec web sh -c 'grep -w \"$(hostname)\" /etc/hosts | cut -f1'"));
+  EXPECT_FALSE(entry.empty());
+  EXPECT_NE(As("65534", "exec web ip -4 -o addr").find(" " + entry + "/"), std::string::npos) << entry;
   EXPECT_EQ(As("65534", "port web"), "8080/tcp -> 127.0.0.1:" + std::to_string(port) + "\n");
   // The unpublished one is up inside, and after pasta's auto-forward scan (every second) still
   // nothing on the host listens on it or answers there.
