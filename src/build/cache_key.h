@@ -7,7 +7,8 @@
 //   StepKey    = SHA-256( N("berth.build.step.v1") N(parent) N(EncodeStep(step)) N(inputs) )
 //     parent:  the previous step's key ("sha256:<hex>"); for a stage's first step what it builds
 //              on: the base image's manifest digest, "scratch", or the key of the stage's last
-//              step for `FROM <stage>`.
+//              step for `FROM <stage>`; the first two followed by ";SOURCE_DATE_EPOCH=<n>"
+//              when the build sets it (it changes every step's times).
 //     inputs:  InputsDigest(...) of a COPY/ADD ("sha256:<hex>"); "" for a step without inputs.
 //
 //   EncodeStep = N(keyword) N("json" | "shell")

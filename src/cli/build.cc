@@ -354,6 +354,10 @@ Result<void> Builder::BuildStage(size_t index) {
     st.config.on_build.clear();
     st.author = config.author;
   }
+  // SOURCE_DATE_EPOCH sets every step's times (created, clamped mtimes): part of what a step of
+  // an image or scratch stage builds on (build/cache_key.h).
+  if (source_date_epoch_ && !build::FindStage(dockerfile_, scope.base, index))
+    st.key += fmt::format(";SOURCE_DATE_EPOCH={}", *source_date_epoch_);
   for (size_t k = 0; k < stage.instructions.size(); ++k) {
     const build::Instruction& ins = stage.instructions[k];
     const build::InstructionScope& is = scope.instructions[k];

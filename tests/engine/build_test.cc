@@ -89,6 +89,16 @@ TEST_F(BuildE2eTest, SourceDateEpochGivesTheSameImageInTwoStores) {
   EXPECT_EQ(one, two);
   Res created = B("inspect --type image " + one);
   EXPECT_NE(created.out.find("2023-11-14T22:13:20"), std::string::npos) << created.out;
+  // With the cache: steps cached by a build without the epoch (or with another) are not
+  // reused; the same epoch's are, and give the same image again.
+  std::string cached = Ctx() + "-sde";
+  ASSERT_TRUE(Shell("cp -a " + Ctx() + " " + cached));
+  BuildId(cached);
+  BuildId("--build-arg SOURCE_DATE_EPOCH=1600000000 " + cached);
+  EXPECT_EQ(BuildId("--build-arg SOURCE_DATE_EPOCH=1700000000 " + cached), one);
+  Res again = B("build --network none --build-arg SOURCE_DATE_EPOCH=1700000000 " + cached);
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(Count(again.out, "CACHED"), 11u) << again.out;
 }
 
 TEST_F(BuildE2eTest, FailuresAreOneLineAndLeaveNothing) {
