@@ -276,6 +276,13 @@ std::string Join(std::string_view a, std::string_view b) {
   return out;
 }
 
+Result<std::string> Absolute(std::string_view path) {
+  if (!path.empty() && path[0] == '/') return Clean(path);
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof cwd) == nullptr) return SysError("getcwd");
+  return Clean(Join(cwd, path));
+}
+
 std::string Clean(std::string_view path) {
   bool abs = !path.empty() && path[0] == '/';
   std::vector<std::string_view> parts;

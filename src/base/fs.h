@@ -56,6 +56,9 @@ std::string Join(std::string_view a, std::string_view b);
 // Lexically cleans a path: removes "." and empty components, resolves ".." without going above
 // the root (for absolute paths) — like Go's filepath.Clean.
 std::string Clean(std::string_view path);
+// `path` made absolute against the working directory and cleaned ("data" in /home/u ->
+// "/home/u/data"); an absolute path is only cleaned. Errors name getcwd.
+Result<std::string> Absolute(std::string_view path);
 
 // The first of `candidates` (paths relative to the running executable's directory) that is an
 // executable file: how berth's executables find each other, built or installed.

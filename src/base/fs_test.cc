@@ -1,6 +1,7 @@
 #include "base/fs.h"
 
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,15 @@ TEST(FsTest, CleanAndJoin) {
   EXPECT_EQ(Clean("/"), "/");
   EXPECT_EQ(Join("/a/", "/b"), "/a/b");
   EXPECT_EQ(Join("/", "b"), "/b");
+}
+
+TEST(FsTest, AbsoluteJoinsTheWorkingDirectory) {
+  char cwd[PATH_MAX];
+  ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+  EXPECT_EQ(*Absolute("/a/./b/"), "/a/b");
+  EXPECT_EQ(*Absolute("x/../y"), Join(cwd, "y"));
+  EXPECT_EQ(*Absolute("."), Clean(cwd));
+  EXPECT_EQ(*Absolute(""), Clean(cwd));
 }
 
 TEST(FsTest, AtomicWriteReadMkdirRemove) {

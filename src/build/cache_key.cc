@@ -224,7 +224,9 @@ Result<oci::Digest> InputsDigest(const CopyPlan& plan, ContentHasher& hasher) {
     switch (op->type) {
       case EntryType::kRegular:
         if (!op->hardlink.empty()) break;
-        if (op->source_path.empty()) {  // a heredoc
+        if (!op->digest.empty()) {  // a download, hashed as it came
+          payload = op->digest;
+        } else if (op->source_path.empty()) {  // a heredoc
           payload = oci::Sha256Of(op->content).ToString();
         } else if (op->source.empty()) {
           return MakeError(ErrorKind::kInvalidArgument,

@@ -23,10 +23,11 @@
 //                N(payload)
 //     type:    "f" regular, "d" directory, "l" symlink, "p" FIFO, "c"/"b" character/block device
 //     payload: a regular file's content digest "sha256:<hex>" (a heredoc's body hashed the same
-//              way; "" for a hard link, whose first path carries it), a symlink's target, a
-//              device's st_rdev, "" otherwise.
+//              way, a download's as it was downloaded: CopyOp::digest; "" for a hard link, whose
+//              first path carries it), a symlink's target, a device's st_rdev, "" otherwise.
 //
-// What never enters a key: mtimes, atimes, ctimes, inode numbers, the source's host path (only
+// What never enters a key: mtimes (a download's Last-Modified included, as the Dockerfile
+// reference says of ADD <URL>), atimes, ctimes, inode numbers, the source's host path (only
 // its destination), the order the context was walked in, the contents of `--mount=type=cache`
 // directories and secret values (a RUN's flags enter as written, never what they mount).
 // What the builder passes in `env`: for RUN, the variables the command runs with (the stage's

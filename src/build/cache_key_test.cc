@@ -164,6 +164,29 @@ TEST(InputsDigest, HeredocsAndHardLinks) {
   EXPECT_NE(Digest(heredoc), d1);
 }
 
+// A download's digest is the one taken while downloading (the file is not read again); its
+// Last-Modified mtime is not part of the key.
+TEST(InputsDigest, DownloadsUseTheirDigestNotTheirMtime) {
+  CopyPlan plan;
+  plan.ops.push_back(CopyOp{.dest = "/opt/f",
+                            .source = "/nonexistent/download",
+                            .source_path = "https://h/f",
+                            .mode = 0600,
+                            .size = 3,
+                            .digest = oci::Sha256Of("abc").ToString(),
+                            .mtime = 1000});
+  std::string d1 = Digest(plan);
+  plan.ops[0].mtime = 2000;
+  EXPECT_EQ(Digest(plan), d1);
+  plan.ops[0].digest = oci::Sha256Of("abd").ToString();
+  EXPECT_NE(Digest(plan), d1);
+  // The same content from a local file or a heredoc gives the same payload.
+  CopyPlan heredoc;
+  heredoc.ops.push_back(CopyOp{.dest = "/opt/f", .mode = 0600, .size = 3, .content = "abc"});
+  plan.ops[0].digest = oci::Sha256Of("abc").ToString();
+  EXPECT_EQ(Digest(heredoc), Digest(plan));
+}
+
 TEST(ContentHasher, MetadataCacheSkipsUnchangedFiles) {
   TempTree t;
   for (int i = 0; i < 5; ++i) t.File(fmt::format("f{}", i), fmt::format("data {}", i));

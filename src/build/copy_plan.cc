@@ -5,6 +5,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "build/dockerignore.h"
 #include "build/pathmatch.h"
 
 namespace berth::build {
@@ -121,16 +122,39 @@ Result<std::vector<Source>> MatchWildcards(const BuildContext& tree, size_t dir,
   return out;
 }
 
+// --exclude's patterns as patternmatcher.New takes them: cleaned, one leading `/` dropped.
+Result<std::optional<IgnoreMatcher>> CompileExcludes(const std::vector<std::string>& patterns) {
+  if (patterns.empty()) return std::optional<IgnoreMatcher>();
+  std::vector<IgnorePattern> compiled;
+  for (const std::string& p : patterns) {
+    std::string_view v = p;
+    if (v.size() > 1 && v[0] == '/') v.remove_prefix(1);
+    BERTH_TRY(IgnorePattern ip, ParseIgnorePattern(v), "--exclude={}", p);
+    compiled.push_back(std::move(ip));
+  }
+  BERTH_TRY(IgnoreMatcher m, IgnoreMatcher::Create(std::move(compiled)));
+  return std::optional<IgnoreMatcher>(std::move(m));
+}
+
+// A path relative to a directory entry `base` of the tree ("." for the root).
+std::string_view RelativeTo(std::string_view base, std::string_view path) {
+  return base == "." ? path : path.substr(base.size() + 1);
+}
+
 class Planner {
  public:
   Planner(const BuildContext& tree, const CopyRequest& req) : tree_(tree), req_(req) {}
 
   Result<CopyPlan> Plan() {
+    BERTH_TRY(exclude_, CompileExcludes(req_.excludes));
     CopyDest dest = ResolveCopyDest(req_.dest, req_.workdir);
     // Resolve every source first: the destination rule depends on how many there are.
     struct Resolved {
       std::vector<Source> sources;
       const Heredoc* heredoc = nullptr;
+      const RemoteFile* remote = nullptr;
+      std::string pattern;   // --parents: what to copy below each of `sources` (the pivots)
+      std::string required;  // --parents: the path that must exist, when there are no wildcards
     };
     std::vector<Resolved> all;
     size_t count = 0;
@@ -142,12 +166,25 @@ class Planner {
         }
       }
       if (r.heredoc == nullptr) {
-        BERTH_TRY(r.sources, Resolve(src));
+        if (ClassifySource(src) != SourceKind::kLocal) {
+          BERTH_TRY(r.remote, Remote(src));
+        } else if (req_.parents) {
+          BERTH_CHECK(ResolveParents(src, &r.sources, &r.pattern, &r.required));
+        } else {
+          BERTH_TRY(r.sources, Resolve(src));
+          // A non-directory a wildcard matched is left out when its name is excluded.
+          if (exclude_ && HasWildcards(src)) {
+            std::erase_if(r.sources, [&](const Source& s) {
+              return tree_.entries()[s.index].type != EntryType::kDirectory &&
+                     exclude_->Matches(s.name);
+            });
+          }
+        }
       }
-      count += r.heredoc != nullptr ? 1 : r.sources.size();
+      count += r.heredoc != nullptr || r.remote != nullptr ? 1 : r.sources.size();
       all.push_back(std::move(r));
     }
-    if (count > 1 && !dest.named_dir) {
+    if (count > 1 && !dest.named_dir && !req_.parents) {
       return MakeError(ErrorKind::kInvalidArgument,
                        "When using {} with more than one source file, the destination must be a "
                        "directory and end with a /",
@@ -157,6 +194,14 @@ class Planner {
     for (const Resolved& r : all) {
       if (r.heredoc != nullptr) {
         AddHeredoc(*r.heredoc, into_dir ? fs::Join(dest.path, r.heredoc->name) : dest.path);
+        continue;
+      }
+      if (r.remote != nullptr) {
+        AddRemote(*r.remote, into_dir ? fs::Join(dest.path, r.remote->name) : dest.path);
+        continue;
+      }
+      if (req_.parents) {
+        BERTH_CHECK(AddParents(r.sources, r.pattern, r.required, dest.path));
         continue;
       }
       for (const Source& s : r.sources) {
@@ -175,15 +220,16 @@ class Planner {
   }
 
  private:
-  Result<std::vector<Source>> Resolve(const std::string& src) {
-    if (IsRemoteSource(src)) {
-      if (req_.command == "COPY") {
-        return MakeError(ErrorKind::kInvalidArgument, "source can't be a URL for COPY");
-      }
-      return MakeError(ErrorKind::kInvalidArgument,
-                       "{} {}: a remote source is fetched by the builder, not planned as a path",
-                       req_.command, src);
+  Result<const RemoteFile*> Remote(const std::string& src) {
+    BERTH_CHECK(CheckRemoteSources(req_.command, {src}));
+    for (const RemoteFile& f : req_.remotes) {
+      if (f.url == src) return &f;
     }
+    return MakeError(ErrorKind::kInvalidArgument, "{} {}: the URL was not downloaded", req_.command,
+                     src);
+  }
+
+  Result<std::vector<Source>> Resolve(const std::string& src) {
     if (req_.from_context && !src.empty() && src[0] != '/') {
       std::string clean = CleanPath(src);
       if (clean == ".." || clean.starts_with("../")) {
@@ -227,6 +273,55 @@ class Planner {
     return out;
   }
 
+  // --parents: the pivot directories (resolved like a source) and the pattern below them.
+  Result<void> ResolveParents(const std::string& src, std::vector<Source>* pivots,
+                              std::string* pattern, std::string* required) {
+    std::string pivot = "/";
+    std::string rest = src;
+    if (size_t cut = src.find("/./"); cut != std::string::npos) {
+      pivot = src.substr(0, cut);
+      rest = src.substr(cut + 3);
+    }
+    *pattern = CleanPath("/" + rest).substr(1);  // "" for the whole pivot
+    if (!HasWildcards(pivot) && !HasWildcards(*pattern) && !pattern->empty()) {
+      *required = CleanPath("/" + pivot + "/" + *pattern);
+    }
+    BERTH_TRY(*pivots, Resolve(pivot.empty() ? "/" : pivot));
+    for (const Source& s : *pivots) {
+      const ContextEntry& e = tree_.entries()[s.index];
+      if (e.type != EntryType::kDirectory) {
+        return MakeError(ErrorKind::kInvalidArgument, "--parents {}: \"/{}\" is not a directory",
+                         src, e.path == "." ? "" : e.path);
+      }
+    }
+    return {};
+  }
+
+  Result<void> AddParents(const std::vector<Source>& pivots, const std::string& pattern,
+                          const std::string& required, const std::string& dest) {
+    std::optional<IgnoreMatcher> include;
+    if (!pattern.empty()) {
+      BERTH_TRY(include, IgnoreMatcher::Create({IgnorePattern{pattern, false, 0}}));
+    }
+    bool found = required.empty();
+    for (const Source& s : pivots) {
+      const std::string& base = tree_.entries()[s.index].path;
+      if (!found) {
+        std::string rel = CleanPath(JoinRel(base, pattern));
+        found = tree_.IndexOf(rel).has_value();
+      }
+      AddSubtree(s.index, dest, [&](std::string_view rel) {
+        return (!include || include->Matches(rel)) && !(exclude_ && exclude_->Matches(rel));
+      });
+    }
+    if (!found) {
+      bool ignored = tree_.Ignored(required.substr(1));
+      return MakeError(ErrorKind::kNotFound, "\"{}\": not found{}", required,
+                       ignored ? " (excluded by .dockerignore)" : "");
+    }
+    return {};
+  }
+
   CopyOp OpFor(const ContextEntry& e, std::string dest) {
     CopyOp op;
     op.dest = std::move(dest);
@@ -259,7 +354,10 @@ class Planner {
     return op;
   }
 
-  void AddDirectory(size_t index, const std::string& dest) {
+  // A directory source (or a --parents pivot) copied into `dest`: the destination directory,
+  // then the entries below the source that `keep` accepts (by their paths relative to it).
+  void AddSubtree(size_t index, const std::string& dest,
+                  const std::function<bool(std::string_view rel)>& keep) {
     links_.clear();  // hard links are kept within one source, as BuildKit's copy keeps them
     CopyOp top = OpFor(tree_.entries()[index], dest);
     // BuildKit's copy makes the destination with MkdirAll before copying into it: 0755, the
@@ -271,11 +369,49 @@ class Planner {
     plan_.ops.push_back(std::move(top));
     auto [first, last] = tree_.Subtree(index);
     const std::string& base = tree_.entries()[index].path;
-    size_t skip = base == "." ? 0 : base.size() + 1;
+    // The directories (relative paths) written so far: kept ones, and those made as parents.
+    std::vector<std::string> made;
     for (size_t i = first; i < last; ++i) {
       const ContextEntry& e = tree_.entries()[i];
-      plan_.ops.push_back(OpFor(e, fs::Join(dest, std::string_view(e.path).substr(skip))));
+      std::string_view rel = RelativeTo(base, e.path);
+      if (!keep(rel)) continue;
+      // Entries come depth first: `made` holds this entry's kept ancestors as a prefix chain.
+      while (!made.empty() && !rel.starts_with(made.back() + "/")) made.pop_back();
+      size_t from = made.empty() ? 0 : made.back().size() + 1;
+      for (size_t k = rel.find('/', from); k != std::string_view::npos; k = rel.find('/', k + 1)) {
+        // A parent the rules left out: made with its own metadata, only when missing.
+        std::string parent(rel.substr(0, k));
+        CopyOp op = OpFor(*tree_.Find(JoinRel(base, parent)), fs::Join(dest, parent));
+        op.create_only = true;
+        plan_.ops.push_back(std::move(op));
+        made.push_back(std::move(parent));
+      }
+      plan_.ops.push_back(OpFor(e, fs::Join(dest, rel)));
+      if (e.type == EntryType::kDirectory) made.emplace_back(rel);
     }
+  }
+
+  void AddDirectory(size_t index, const std::string& dest) {
+    AddSubtree(index, dest,
+               [&](std::string_view rel) { return !(exclude_ && exclude_->Matches(rel)); });
+  }
+
+  void AddRemote(const RemoteFile& f, std::string dest) {
+    CopyOp op;
+    op.dest = std::move(dest);
+    op.source = f.path;
+    op.source_path = f.url;
+    op.type = EntryType::kRegular;
+    op.mode = req_.chmod ? req_.chmod->Apply(0600, false) : 0600;
+    if (req_.chown) {
+      op.uid = req_.chown->uid;
+      op.gid = req_.chown->gid;
+    }
+    op.size = f.size;
+    op.digest = f.digest.ToString();
+    op.mtime = f.mtime;
+    op.unpack = req_.unpack_remotes;
+    plan_.ops.push_back(std::move(op));
   }
 
   void AddHeredoc(const Heredoc& h, std::string dest) {
@@ -294,6 +430,7 @@ class Planner {
 
   const BuildContext& tree_;
   const CopyRequest& req_;
+  std::optional<IgnoreMatcher> exclude_;
   CopyPlan plan_;
   std::map<std::pair<uint64_t, uint64_t>, std::string> links_;  // (dev, ino) -> first dest
 };
@@ -469,11 +606,6 @@ uint32_t Chmod::Apply(uint32_t mode, bool directory) const {
     }
   }
   return out & 07777;
-}
-
-bool IsRemoteSource(std::string_view s) {
-  return s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git://") ||
-         s.starts_with("git@") || s.starts_with("ssh://");
 }
 
 CopyDest ResolveCopyDest(std::string_view dest, std::string_view workdir) {

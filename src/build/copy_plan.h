@@ -27,17 +27,33 @@
 //    copying into it); one already there stays as it is (`create_only`).
 //  - a heredoc source (`COPY <<EOF /x`) is a regular file named after its delimiter, mode 0644,
 //    holding the body.
-//  - a URL or git source is not planned here (a builder would fetch it; berth's refuses
-//    `ADD https://...` before planning): PlanCopy refuses it; COPY refuses it as docker does
-//    ("source can't be a URL for COPY").
+//  - an http(s) source of ADD (build/remote.h) is the file the builder downloaded for it
+//    (CopyRequest::remotes): a regular file named RemoteFile::name, mode 0600 before --chmod,
+//    owned by root or --chown, with the download's digest and Last-Modified mtime. COPY refuses
+//    URLs as docker does ("source can't be a URL for COPY"); git sources are refused.
 //  - ADD of a local regular file marks its op `unpack`; the builder extracts it when its content
-//    is a tar archive (SniffCompression, IsTarHeader), and copies it otherwise.
+//    is a tar archive (SniffCompression, IsTarHeader), and copies it otherwise. A download is
+//    marked only with ADD --unpack=true (CopyRequest::unpack_remotes).
+//  - --exclude patterns (BuildKit's fsutil copy, with the .dockerignore matcher of
+//    build/dockerignore.h: `**`, `!` exceptions, a pattern matching a directory excluding what is
+//    below it) are matched against each path relative to the source it is copied from: a
+//    directory source's entries by their paths inside it, never the source itself; a
+//    non-directory a wildcard matched by its name (`COPY --exclude=*.txt hom* /d/` leaves out
+//    home.txt, as the reference documents). A directory left out that holds entries an `!`
+//    exception keeps is made for them (create_only, with its own metadata).
+//  - --parents (COPY): each source is split at its first "/./" into a pivot directory (the
+//    context root, or --from's, without one) and a pattern below it; the entries of the pivot
+//    whose paths match the pattern (as an include pattern of the same matcher: a matched
+//    directory brings everything below it) are copied to DEST/<path below the pivot>, their
+//    parent directories made with their metadata (`COPY --parents x/a.txt /d/` makes /d/x/a.txt).
+//    The pivot is followed like any source and may hold wildcards; without wildcards the pattern
+//    must name something (`"/x/a.txt": not found`). The destination is always a directory.
 // Destination: relative to WORKDIR, cleaned. It names a directory when written with a trailing
 // `/` or as "." (BuildKit), or when the image already has a directory there
 // (CopyRequest::dest_is_directory): a file source then goes to DEST/<its name>, otherwise to
-// DEST itself. Several sources (after wildcard expansion; heredocs count) need a destination
-// written with a trailing `/`: "When using COPY with more than one source file, the destination
-// must be a directory and end with a /" (docker's text).
+// DEST itself. Several sources (after wildcard expansion; heredocs and downloads count; not
+// with --parents) need a destination written with a trailing `/`: "When using COPY with more
+// than one source file, the destination must be a directory and end with a /" (docker's text).
 // Metadata: modes are kept (--chmod overrides them, symlinks excepted); owners are 0:0 for the
 // build context and kept for --from, unless --chown gives one owner for all. Hard links between
 // files of one source stay hard links (`hardlink`).
@@ -53,6 +69,7 @@
 #include "base/result.h"
 #include "build/context.h"
 #include "build/dockerfile.h"
+#include "build/remote.h"
 
 namespace berth::build {
 
@@ -115,10 +132,6 @@ class Chmod {
   std::vector<Op> ops_;
 };
 
-// Whether BuildKit reads a COPY/ADD source as remote: http:// or https:// URLs and git
-// references (git@host:..., git://, ...*.git).
-bool IsRemoteSource(std::string_view source);
-
 struct CopyDest {
   std::string path;        // absolute and clean
   bool named_dir = false;  // written as a directory: a trailing `/`, or "."
@@ -137,6 +150,10 @@ struct CopyRequest {
   bool from_context = true;          // the tree is the build context (false: --from)
   std::optional<Owner> chown;        // resolved --chown
   std::optional<Chmod> chmod;        // --chmod
+  bool parents = false;              // COPY --parents
+  std::vector<std::string> excludes;  // --exclude patterns, in order
+  std::vector<RemoteFile> remotes;    // ADD: the http(s) sources, downloaded (by `url`)
+  bool unpack_remotes = false;        // ADD --unpack=true: downloads are extracted like local files
 };
 
 struct CopyOp {
@@ -154,6 +171,9 @@ struct CopyOp {
   bool create_only = false;  // a directory source's destination: the metadata applies only when
                              // the copy creates the directory
   bool unpack = false;       // ADD of a local file: extracted when it is a tar archive
+  std::string digest;        // the content's digest when known without reading it (a download)
+  std::optional<int64_t> mtime;  // the mtime to give the file, in seconds (a download's
+                                 // Last-Modified); nullopt: the time it is written
   // The source's stat when the tree was walked: for build/cache_key.h's metadata cache.
   uint64_t ino = 0;
   int64_t mtime_ns = 0, ctime_ns = 0;
@@ -174,9 +194,10 @@ ArchiveCompression SniffCompression(std::string_view head);
 bool IsTarHeader(std::string_view block);
 
 // Plans a COPY/ADD of `request` from `tree`. Errors (one line, no file:line: the caller adds
-// it): a missing source (kNotFound), a symlink loop, a bad wildcard, several sources to a
-// destination without a trailing `/`, a remote source, a source climbing out of the context
-// (kInvalidArgument).
+// it): a missing source (kNotFound), a symlink loop, a bad wildcard or --exclude pattern,
+// several sources to a destination without a trailing `/`, a URL for COPY, a git source, an
+// http(s) source missing from `remotes`, a --parents pivot that is not a directory, a source
+// climbing out of the context (kInvalidArgument).
 Result<CopyPlan> PlanCopy(const BuildContext& tree, const CopyRequest& request);
 
 }  // namespace berth::build

@@ -334,11 +334,177 @@ TEST(PlanCopy, HeredocsAddAndRemoteSources) {
 
   EXPECT_EQ(PlanError(ctx, Copy({"https://example.com/x.tar"}, "/x")),
             "source can't be a URL for COPY");
+  EXPECT_EQ(PlanError(ctx, Copy({"git@github.com:a/b.git"}, "/x")),
+            "source can't be a git ref for COPY");
   CopyRequest url = Copy({"https://example.com/x.tar"}, "/x");
   url.command = "ADD";
-  EXPECT_EQ(PlanError(ctx, url),
-            "ADD https://example.com/x.tar: a remote source is fetched by the builder, not "
-            "planned as a path");
+  EXPECT_EQ(PlanError(ctx, url), "ADD https://example.com/x.tar: the URL was not downloaded");
+  CopyRequest git = Copy({"https://example.com/repo.git#main"}, "/x");
+  git.command = "ADD";
+  EXPECT_EQ(PlanError(ctx, git),
+            "ADD https://example.com/repo.git#main: git sources are not supported by berth build "
+            "(clone the repository into the context, or in a RUN step)");
+}
+
+// ADD <URL>: the downloaded file, named after the URL, 0600 unless --chmod, root's unless
+// --chown, with the download's digest and mtime; extracted only with --unpack=true.
+TEST(PlanCopy, DownloadedSources) {
+  TempTree t;
+  t.File("local.txt", "x");
+  BuildContext ctx = Walk(t);
+  RemoteFile f;
+  f.url = "https://example.com/dl/tool.tar.gz?v=2";
+  f.path = t.Path("download");
+  f.name = "tool.tar.gz";
+  f.size = 42;
+  f.digest = oci::Sha256Of("content");
+  f.mtime = 1445412480;
+  CopyRequest add = Copy({f.url}, "/opt/");
+  add.command = "ADD";
+  add.remotes = {f};
+  CopyPlan plan = MustPlan(ctx, add);
+  ASSERT_EQ(plan.ops.size(), 1u);
+  const CopyOp& op = plan.ops[0];
+  EXPECT_EQ(op.dest, "/opt/tool.tar.gz");
+  EXPECT_EQ(op.source, f.path);
+  EXPECT_EQ(op.source_path, f.url);
+  EXPECT_EQ(op.type, EntryType::kRegular);
+  EXPECT_EQ(op.mode, 0600u);
+  EXPECT_EQ(std::make_pair(op.uid, op.gid), std::make_pair(0u, 0u));
+  EXPECT_EQ(op.size, 42u);
+  EXPECT_EQ(op.digest, f.digest.ToString());
+  EXPECT_EQ(op.mtime, 1445412480);
+  EXPECT_FALSE(op.unpack);
+
+  // Not a directory and no trailing `/`: the destination is the file; --chmod and --chown
+  // apply; --unpack=true marks it.
+  add.dest = "/opt/renamed";
+  add.chmod = *Chmod::Parse("u+x,g=u");
+  add.chown = Owner{5, 6};
+  add.unpack_remotes = true;
+  CopyPlan named = MustPlan(ctx, add);
+  ASSERT_EQ(named.ops.size(), 1u);
+  EXPECT_EQ(named.ops[0].dest, "/opt/renamed");
+  EXPECT_EQ(named.ops[0].mode, 0770u);
+  EXPECT_EQ(named.ops[0].uid, 5u);
+  EXPECT_TRUE(named.ops[0].unpack);
+  add.dest = "/opt";
+  add.dest_is_directory = true;
+  EXPECT_EQ(MustPlan(ctx, add).ops[0].dest, "/opt/tool.tar.gz");
+
+  // With a local source: two sources, so a directory destination is needed.
+  CopyRequest two = Copy({f.url, "local.txt"}, "/opt");
+  two.command = "ADD";
+  two.remotes = {f};
+  EXPECT_EQ(PlanError(ctx, two),
+            "When using ADD with more than one source file, the destination must be a directory "
+            "and end with a /");
+  two.dest = "/opt/";
+  EXPECT_EQ(Moves(MustPlan(ctx, two)), (std::vector<std::string>{"/opt/tool.tar.gz <- " + f.url,
+                                                                 "/opt/local.txt <- local.txt"}));
+}
+
+// --exclude: the .dockerignore matcher on paths relative to each source; a wildcard's
+// non-directory matches by their names; `!` exceptions bring back entries and make their
+// parents.
+TEST(PlanCopy, Exclude) {
+  TempTree t;
+  t.File("home.txt", "1");
+  t.File("home.md", "2");
+  t.File("homework/a.txt", "3");
+  t.File("homework/b.go", "4");
+  t.File("homework/sub/c.txt", "5");
+  t.File("homework/sub/keep.txt", "6");
+  t.File("homework/docs/x.md", "7");
+  BuildContext ctx = Walk(t);
+  CopyRequest r = Copy({"hom*"}, "/d/");
+  r.excludes = {"*.txt"};
+  EXPECT_EQ(Moves(MustPlan(ctx, r)),
+            (std::vector<std::string>{
+                "/d/home.md <- home.md", "/d <- homework", "/d/b.go <- homework/b.go",
+                "/d/docs <- homework/docs", "/d/docs/x.md <- homework/docs/x.md",
+                "/d/sub <- homework/sub", "/d/sub/c.txt <- homework/sub/c.txt",
+                "/d/sub/keep.txt <- homework/sub/keep.txt"}));
+  // Named explicitly, a file is copied whatever its name (BuildKit never matches the source
+  // itself).
+  CopyRequest named = Copy({"home.txt"}, "/d/");
+  named.excludes = {"*.txt"};
+  EXPECT_EQ(Moves(MustPlan(ctx, named)), (std::vector<std::string>{"/d/home.txt <- home.txt"}));
+
+  // A directory excluded with what is below it; `**`; an exception that keeps one file below
+  // an excluded directory, which is then made for it (create_only, its own metadata).
+  CopyRequest dir = Copy({"homework"}, "/w");
+  dir.excludes = {"sub", "**/*.md", "!sub/keep.txt"};
+  CopyPlan plan = MustPlan(ctx, dir);
+  EXPECT_EQ(Moves(plan),
+            (std::vector<std::string>{"/w <- homework", "/w/a.txt <- homework/a.txt",
+                                      "/w/b.go <- homework/b.go", "/w/docs <- homework/docs",
+                                      "/w/sub <- homework/sub",
+                                      "/w/sub/keep.txt <- homework/sub/keep.txt"}));
+  EXPECT_FALSE(plan.ops[3].create_only);  // docs: kept itself (only its .md went)
+  EXPECT_TRUE(plan.ops[4].create_only);   // sub: only a parent of what is kept
+
+  // Patterns are relative to the source, with one leading `/` dropped.
+  CopyRequest root = Copy({"."}, "/r/");
+  root.excludes = {"/homework/sub", "home.*"};
+  EXPECT_EQ(Moves(MustPlan(ctx, root)),
+            (std::vector<std::string>{
+                "/r <- .", "/r/homework <- homework", "/r/homework/a.txt <- homework/a.txt",
+                "/r/homework/b.go <- homework/b.go", "/r/homework/docs <- homework/docs",
+                "/r/homework/docs/x.md <- homework/docs/x.md"}));
+  CopyRequest bad = Copy({"."}, "/r/");
+  bad.excludes = {"a["};
+  EXPECT_EQ(PlanError(ctx, bad), "--exclude=a[: syntax error in pattern: \"a[\"");
+}
+
+// --parents: the sources' directories kept below the destination, from the context root or
+// from a `/./` pivot; wildcards and `**`; --exclude on paths below the pivot.
+TEST(PlanCopy, Parents) {
+  TempTree t;
+  t.File("x/a.txt", "1");
+  t.File("y/a.txt", "2");
+  t.Dir("x", 0750);
+  t.File("x/y/b.txt", "3");
+  t.File("x/y/c.md", "4");
+  t.File("src/a.txt", "5");
+  t.File("src/x/b.txt", "6");
+  t.File("src/x/y/c.txt", "7");
+  t.File("src/x/y/d.go", "8");
+  BuildContext ctx = Walk(t);
+  auto parents = [&](std::vector<std::string> sources, std::string dest) {
+    CopyRequest r = Copy(std::move(sources), std::move(dest));
+    r.parents = true;
+    return r;
+  };
+  CopyPlan two = MustPlan(ctx, parents({"./x/a.txt", "./y/a.txt"}, "/parents"));
+  EXPECT_EQ(Moves(two), (std::vector<std::string>{
+                            "/parents <- .", "/parents/x <- x", "/parents/x/a.txt <- x/a.txt",
+                            "/parents <- .", "/parents/y <- y", "/parents/y/a.txt <- y/a.txt"}));
+  EXPECT_EQ(two.ops[1].mode, 0750u);  // a parent keeps its mode
+  EXPECT_TRUE(two.ops[1].create_only);
+
+  EXPECT_EQ(Moves(MustPlan(ctx, parents({"./x/./y/*.txt"}, "/p/"))),
+            (std::vector<std::string>{"/p <- x", "/p/y <- x/y", "/p/y/b.txt <- x/y/b.txt"}));
+  EXPECT_EQ(
+      Moves(MustPlan(ctx, parents({"./src/**/*.txt"}, "/p/"))),
+      (std::vector<std::string>{"/p <- .", "/p/src <- src", "/p/src/a.txt <- src/a.txt",
+                                "/p/src/x <- src/x", "/p/src/x/b.txt <- src/x/b.txt",
+                                "/p/src/x/y <- src/x/y", "/p/src/x/y/c.txt <- src/x/y/c.txt"}));
+  // A directory brings what is below it, minus --exclude (relative to the pivot).
+  CopyRequest dir = parents({"src/./x"}, "/p/");
+  dir.excludes = {"x/y/*.go"};
+  EXPECT_EQ(Moves(MustPlan(ctx, dir)),
+            (std::vector<std::string>{"/p <- src", "/p/x <- src/x", "/p/x/b.txt <- src/x/b.txt",
+                                      "/p/x/y <- src/x/y", "/p/x/y/c.txt <- src/x/y/c.txt"}));
+  // A wildcard pivot; a wildcard matching nothing copies nothing; a named path must exist.
+  EXPECT_EQ(Moves(MustPlan(ctx, parents({"s*/./x/b.txt"}, "/p/"))),
+            (std::vector<std::string>{"/p <- src", "/p/x <- src/x", "/p/x/b.txt <- src/x/b.txt"}));
+  EXPECT_EQ(Moves(MustPlan(ctx, parents({"nothing*/a"}, "/p/"))),
+            (std::vector<std::string>{"/p <- ."}));
+  EXPECT_EQ(PlanError(ctx, parents({"x/missing.txt"}, "/p/")), "\"/x/missing.txt\": not found");
+  EXPECT_EQ(PlanError(ctx, parents({"nope/./a"}, "/p/")), "\"/nope\": not found");
+  EXPECT_EQ(PlanError(ctx, parents({"x/a.txt/./b"}, "/p/")),
+            "--parents x/a.txt/./b: \"/x/a.txt\" is not a directory");
 }
 
 TEST(Chown, ParseAndResolve) {

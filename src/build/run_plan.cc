@@ -47,10 +47,6 @@ RunCommand PlanRunCommand(const Instruction& run, const std::vector<std::string>
   return out;
 }
 
-namespace {
-
-// One line of Go's encoding/csv: fields split on ',', a field that starts with '"' is quoted
-// ("" inside it is one quote).
 Result<std::vector<std::string>> CsvFields(std::string_view s) {
   std::vector<std::string> out;
   size_t i = 0;
@@ -86,6 +82,8 @@ Result<std::vector<std::string>> CsvFields(std::string_view s) {
     ++i;  // the comma
   }
 }
+
+namespace {
 
 // Go's strconv.ParseBool.
 std::optional<bool> ParseBool(std::string_view v) {
@@ -137,6 +135,8 @@ std::string_view TypeName(MountType t) {
       return "tmpfs";
     case MountType::kSecret:
       return "secret";
+    case MountType::kSsh:
+      return "ssh";
   }
   return "";
 }
@@ -158,7 +158,7 @@ Result<RunMount> ParseRunMount(std::string_view value, const VarMap& vars, char 
         continue;
       }
       if (key == "required") {
-        if (m.type != MountType::kSecret)
+        if (m.type != MountType::kSecret && m.type != MountType::kSsh)
           return Fail("unexpected key '{}' for mount type '{}'", key, TypeName(m.type));
         m.required = true;
         continue;
@@ -177,7 +177,7 @@ Result<RunMount> ParseRunMount(std::string_view value, const VarMap& vars, char 
       } else if (t == "secret") {
         m.type = MountType::kSecret;
       } else if (t == "ssh") {
-        return Fail("mount type \"ssh\" is not supported");
+        m.type = MountType::kSsh;
       } else {
         return Fail("unsupported mount type {}", Quote(v));
       }
@@ -193,7 +193,7 @@ Result<RunMount> ParseRunMount(std::string_view value, const VarMap& vars, char 
       m.read_only = (key == "readonly" || key == "ro") ? *b : !*b;
       ro_auto = false;
     } else if (key == "required") {
-      if (m.type != MountType::kSecret)
+      if (m.type != MountType::kSecret && m.type != MountType::kSsh)
         return Fail("unexpected key '{}' for mount type '{}'", key, TypeName(m.type));
       auto b = ParseBool(v);
       if (!b) return Fail("invalid value for {}: {}", key, v);
@@ -231,17 +231,20 @@ Result<RunMount> ParseRunMount(std::string_view value, const VarMap& vars, char 
       return Fail("unexpected key '{}' in '{}'", key, field);
     }
   }
-  bool file_info = m.type == MountType::kSecret || m.type == MountType::kCache;
+  bool file_info =
+      m.type == MountType::kSecret || m.type == MountType::kCache || m.type == MountType::kSsh;
   if (!file_info) {
     if (m.mode) return Fail("mode not allowed for {} type mounts", Quote(TypeName(m.type)));
     if (m.uid) return Fail("uid not allowed for {} type mounts", Quote(TypeName(m.type)));
     if (m.gid) return Fail("gid not allowed for {} type mounts", Quote(TypeName(m.type)));
   }
-  if (ro_auto) m.read_only = m.type == MountType::kBind || m.type == MountType::kSecret;
+  if (ro_auto)
+    m.read_only = m.type == MountType::kBind || m.type == MountType::kSecret ||
+                  m.type == MountType::kSsh;
   if (sharing_set && m.type != MountType::kCache)
     return Fail("invalid cache sharing set for {} mount", TypeName(m.type));
-  if (m.type == MountType::kSecret) {
-    if (!m.from.empty()) return Fail("secret mount should not have a from");
+  if (m.type == MountType::kSecret || m.type == MountType::kSsh) {
+    if (!m.from.empty()) return Fail("{} mount should not have a from", TypeName(m.type));
     if (!m.source.empty() && !m.id.empty()) return Fail("both source and id can't be set");
     if (!m.source.empty()) m.id = std::exchange(m.source, "");
   }
@@ -252,7 +255,14 @@ Result<RunMount> ParseRunMount(std::string_view value, const VarMap& vars, char 
   return m;
 }
 
-Result<RunMount> ResolveRunMount(RunMount m, std::string_view workdir) {
+std::string DefaultSshTarget(size_t n) { return "/run/buildkit/ssh_agent." + std::to_string(n); }
+
+Result<RunMount> ResolveRunMount(RunMount m, std::string_view workdir, size_t ssh_index) {
+  if (m.type == MountType::kSsh) {
+    if (m.id.empty()) m.id = "default";
+    if (m.target.empty()) m.target = DefaultSshTarget(ssh_index);
+    if (!m.mode) m.mode = 0600;
+  }
   if (m.type == MountType::kSecret) {
     if (m.id.empty() && m.target.empty() && !m.env)
       return Fail("invalid secret mount: one of id, source, target required");
@@ -283,6 +293,7 @@ Result<RunPlan> PlanRun(const Instruction& run, const VarMap& vars, char escape,
   RunPlan plan;
   plan.command = PlanRunCommand(run, shell);
   std::set<std::string> targets;
+  size_t ssh_mounts = 0;
   if (const auto& script = plan.command.script) {
     // It becomes a file's name.
     if (script->name.find('/') != std::string::npos || script->name == "." || script->name == "..")
@@ -292,9 +303,12 @@ Result<RunPlan> PlanRun(const Instruction& run, const VarMap& vars, char escape,
   for (const Flag& flag : run.flags) {
     if (flag.name == "mount") {
       BERTH_TRY(RunMount parsed, ParseRunMount(flag.value, vars, escape), "--mount={}", flag.value);
-      BERTH_TRY(RunMount m, ResolveRunMount(std::move(parsed), workdir), "--mount={}", flag.value);
+      bool ssh = parsed.type == MountType::kSsh;
+      BERTH_TRY(RunMount m, ResolveRunMount(std::move(parsed), workdir, ssh_mounts),
+                "--mount={}", flag.value);
       if (!m.target.empty() && !targets.insert(m.target).second)
         return Fail("--mount={}: another mount already has target {}", flag.value, m.target);
+      if (ssh && ssh_mounts++ == 0) plan.ssh_auth_sock = m.target;
       plan.mounts.push_back(std::move(m));
     } else if (flag.name == "network") {
       BERTH_TRY(std::string v, ExpandWord(flag.value, vars, escape));
@@ -360,6 +374,25 @@ Result<SecretSource> ParseSecretFlag(std::string_view value,
       s.env = s.id;
     else
       s.file = s.id;
+  }
+  return s;
+}
+
+Result<SshSource> ParseSshFlag(std::string_view value, const char* ssh_auth_sock) {
+  auto bad = [&](std::string_view why) {
+    return MakeError(ErrorKind::kInvalidArgument, "invalid --ssh {}: {}", Quote(value), why);
+  };
+  SshSource s;
+  size_t eq = value.find('=');
+  s.id = std::string(value.substr(0, eq));
+  if (s.id.empty()) return bad("empty id");
+  if (eq != std::string::npos) s.socket = std::string(value.substr(eq + 1));
+  if (s.socket.find(',') != std::string::npos)
+    return bad("only one agent socket per id (key files are not supported: add them to an agent)");
+  if (s.socket.empty()) {
+    if (ssh_auth_sock == nullptr || *ssh_auth_sock == '\0')
+      return bad("SSH_AUTH_SOCK is not set: start an agent or give ID=SOCKET");
+    s.socket = ssh_auth_sock;
   }
   return s;
 }

@@ -17,27 +17,32 @@
 //
 // --mount=type=...,key=value,... (BuildKit's parseMount; a value may be CSV-quoted, each value
 // expanded with the RUN's variables):
-//   type      bind (the default), cache, tmpfs, secret; ssh is refused (not supported)
+//   type      bind (the default), cache, tmpfs, secret, ssh
 //   target    the mount point (dst, destination); relative to WORKDIR. Required but for
-//             secrets, which default to /run/secrets/<id>
-//   source    the path in `from` (src); bind: "/" by default; secret: the id (as `id`)
+//             secrets, which default to /run/secrets/<id>, and ssh, which defaults to
+//             /run/buildkit/ssh_agent.<N> (N counting the RUN's ssh mounts from 0)
+//   source    the path in `from` (src); bind: "/" by default; secret, ssh: the id (as `id`)
 //   from      bind, cache: a stage name or index, or an image; "" (the build context for bind,
 //             an empty directory for cache)
 //   id        cache: the cache's name (default: the target); secret: the --secret id (default:
-//             the target's base name)
+//             the target's base name); ssh: the --ssh id (default: "default")
 //   sharing   cache: shared (default), private, locked
 //   ro, rw    readonly / readwrite, with or without =true|false; bind and secret default to
 //             read-only, cache and tmpfs to read-write (a read-write bind's writes are discarded)
 //   mode uid gid   cache (the directory when created, default 0755 0:0), secret (the file,
-//             default 0400 0:0); octal mode, decimal ids
+//             default 0400 0:0), ssh (the agent's socket, default 0600 0:0); octal mode,
+//             decimal ids
 //   size      tmpfs: bytes with an optional k/m/g/t suffix (binary units, as go-units' RAMInBytes)
-//   required  secret: a missing secret is an error (otherwise the mount is skipped)
+//   required  secret, ssh: a missing secret or agent is an error (otherwise the mount is
+//             skipped)
 //   env       secret: the value is also put in this environment variable
 // Errors (kInvalidArgument, one line, the caller adds "Dockerfile:N: "): `unsupported mount
 // type "x"`, `unexpected key 'k' in 'k=v'`, `mount target must be specified`, `invalid value x
 // for mode`, `mode not allowed for "bind" type mounts`, `unsupported sharing value "x"`, ...
 // A mount's flags enter the step's cache key as written; what it mounts (cache contents, secret
-// values, bind sources) never does (build/cache_key.h).
+// values, bind sources, the agent's socket) never does (build/cache_key.h).
+// An ssh mount also sets SSH_AUTH_SOCK to the first ssh mount's target, unless the step's
+// environment has it (BuildKit's exec op), whether or not the agent was given.
 #pragma once
 
 #include <sys/stat.h>
@@ -69,7 +74,10 @@ struct RunCommand {
 // The command of a RUN instruction run with `shell` (the stage's SHELL, or {"/bin/sh", "-c"}).
 RunCommand PlanRunCommand(const Instruction& run, const std::vector<std::string>& shell);
 
-enum class MountType { kBind, kCache, kTmpfs, kSecret };
+enum class MountType { kBind, kCache, kTmpfs, kSecret, kSsh };
+
+// Where the N-th ssh mount of a RUN goes without target= (BuildKit's path).
+std::string DefaultSshTarget(size_t n);
 enum class CacheSharing { kShared, kPrivate, kLocked };
 
 struct RunMount {
@@ -91,10 +99,11 @@ struct RunMount {
 Result<RunMount> ParseRunMount(std::string_view value, const VarMap& vars, char escape = '\\');
 
 // Fills in the defaults that depend on the stage: a relative target is made absolute against
-// `workdir`; a secret's id and target default to each other; a cache's id to its target.
-// Errors: "mount target must be specified", "invalid secret mount: one of id, source, target
-// required".
-Result<RunMount> ResolveRunMount(RunMount mount, std::string_view workdir);
+// `workdir`; a secret's id and target default to each other; a cache's id to its target; an
+// ssh mount's id to "default" and its target to DefaultSshTarget(ssh_index), `ssh_index` being
+// its place among the RUN's ssh mounts. Errors: "mount target must be specified", "invalid
+// secret mount: one of id, source, target required".
+Result<RunMount> ResolveRunMount(RunMount mount, std::string_view workdir, size_t ssh_index = 0);
 
 // RUN --network: the value of the flag, when given: "default", "none" or "host".
 enum class RunNetwork { kDefault, kNone, kHost };
@@ -104,6 +113,8 @@ struct RunPlan {
   RunCommand command;
   std::vector<RunMount> mounts;       // in the order written
   std::optional<RunNetwork> network;  // --network, when given
+  // The first ssh mount's target ("" without one): SSH_AUTH_SOCK's value for the step.
+  std::string ssh_auth_sock;
   bool operator==(const RunPlan&) const = default;
 };
 
@@ -122,6 +133,10 @@ Result<std::vector<std::string>> RunMountFroms(const Instruction& run, const Var
 // of the id (any id is a safe name).
 std::string CacheMountDirName(std::string_view id);
 
+// One line of Go's encoding/csv, as BuildKit and buildx read flag values: fields split on ',',
+// a field that starts with '"' is quoted ("" inside it is one quote).
+Result<std::vector<std::string>> CsvFields(std::string_view s);
+
 // `berth build --secret id=ID[,src=FILE|,source=FILE|,env=VAR][,type=file|env]` (buildx's
 // syntax). Without src and env: the environment variable named ID when it is set, else the
 // file named ID. Errors: "invalid secret ...: id is required", "unexpected key".
@@ -133,6 +148,17 @@ struct SecretSource {
 };
 Result<SecretSource> ParseSecretFlag(std::string_view value,
                                      const std::function<bool(const std::string&)>& env_has);
+
+// `berth build --ssh default|ID[=SOCKET]` (docker's syntax): an ssh agent's socket for RUN
+// --mount=type=ssh,id=ID. Without a path, `ssh_auth_sock` ($SSH_AUTH_SOCK). Key files (docker
+// also takes ID=KEY[,KEY...]) are refused: give their agent's socket. Errors: "invalid --ssh
+// ...: empty id", "...: SSH_AUTH_SOCK is not set", "...: only one agent socket per id".
+struct SshSource {
+  std::string id;
+  std::string socket;
+  bool operator==(const SshSource&) const = default;
+};
+Result<SshSource> ParseSshFlag(std::string_view value, const char* ssh_auth_sock);
 
 // What the runtime leaves in a RUN's upper directory only because a --mount needed a mount
 // point there (BuildKit leaves none in the layer): for unpack::DiffOptions::skip, with `path`

@@ -103,6 +103,96 @@ TEST(RunMountTest, Defaults) {
   EXPECT_EQ(by_source->mode, 0440u);
 }
 
+TEST(RunMountTest, SshDefaultsAndKeys) {
+  auto ssh = Mount("type=ssh");
+  ASSERT_TRUE(ssh) << ssh.error().message();
+  RunMount want;
+  want.type = MountType::kSsh;
+  want.id = "default";
+  want.target = "/run/buildkit/ssh_agent.0";
+  want.mode = 0600;
+  want.read_only = true;
+  EXPECT_EQ(*ssh, want);
+  auto all = Mount("type=ssh,id=$ID,target=agent.sock,required,mode=0660,uid=1000,gid=$G", "/w",
+                   {{"ID", "git"}, {"G", "100"}});
+  ASSERT_TRUE(all) << all.error().message();
+  EXPECT_EQ(all->id, "git");
+  EXPECT_EQ(all->target, "/w/agent.sock");
+  EXPECT_TRUE(all->required);
+  EXPECT_EQ(all->mode, 0660u);
+  EXPECT_EQ(all->uid, 1000u);
+  EXPECT_EQ(all->gid, 100u);
+  auto by_source = Mount("type=ssh,source=gitlab,required=false");
+  ASSERT_TRUE(by_source) << by_source.error().message();
+  EXPECT_EQ(by_source->id, "gitlab");
+  EXPECT_EQ(by_source->source, "");
+  EXPECT_FALSE(by_source->required);
+}
+
+TEST(PlanRunTest, SshMountsCountedForTheirTargetsAndSshAuthSock) {
+  auto plan = PlanRun(RunIns("RUN --mount=type=cache,target=/c --mount=type=ssh,id=a "
+                             "--mount=type=ssh,id=b --mount=type=ssh,id=c,target=/s true\n"),
+                      {}, '\\', kSh, "/");
+  ASSERT_TRUE(plan) << plan.error().message();
+  ASSERT_EQ(plan->mounts.size(), 4u);
+  EXPECT_EQ(plan->mounts[1].target, "/run/buildkit/ssh_agent.0");
+  EXPECT_EQ(plan->mounts[2].target, "/run/buildkit/ssh_agent.1");
+  EXPECT_EQ(plan->mounts[3].target, "/s");
+  EXPECT_EQ(plan->ssh_auth_sock, "/run/buildkit/ssh_agent.0");
+  auto custom =
+      PlanRun(RunIns("RUN --mount=type=ssh,target=/tmp/agent true\n"), {}, '\\', kSh, "/");
+  ASSERT_TRUE(custom) << custom.error().message();
+  EXPECT_EQ(custom->ssh_auth_sock, "/tmp/agent");
+  auto none = PlanRun(RunIns("RUN --mount=type=secret,id=x true\n"), {}, '\\', kSh, "/");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->ssh_auth_sock, "");
+  auto twice = PlanRun(
+      RunIns("RUN --mount=type=ssh --mount=type=ssh,target=/run/buildkit/ssh_agent.0 true\n"), {},
+      '\\', kSh, "/");
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().message(),
+            "--mount=type=ssh,target=/run/buildkit/ssh_agent.0: another mount already has "
+            "target /run/buildkit/ssh_agent.0");
+}
+
+TEST(ParseSshFlagTest, Forms) {
+  struct Case {
+    std::string_view flag;
+    const char* auth_sock;
+    SshSource want;
+  };
+  for (const Case& c : std::initializer_list<Case>{
+           {"default", "/tmp/ssh-x/agent.1", {"default", "/tmp/ssh-x/agent.1"}},
+           {"git", "/tmp/a", {"git", "/tmp/a"}},
+           {"default=/run/agent.sock", nullptr, {"default", "/run/agent.sock"}},
+           {"git=/s=odd", "/tmp/a", {"git", "/s=odd"}},
+       }) {
+    auto s = ParseSshFlag(c.flag, c.auth_sock);
+    ASSERT_TRUE(s) << c.flag << ": " << s.error().message();
+    EXPECT_EQ(*s, c.want) << c.flag;
+  }
+  struct Bad {
+    std::string_view flag;
+    const char* auth_sock;
+    std::string_view error;
+  };
+  for (const Bad& c : std::initializer_list<Bad>{
+           {"default", nullptr,
+            "invalid --ssh \"default\": SSH_AUTH_SOCK is not set: start an agent or give "
+            "ID=SOCKET"},
+           {"git=", "", "invalid --ssh \"git=\": SSH_AUTH_SOCK is not set: start an agent or give "
+                        "ID=SOCKET"},
+           {"=/s", "/tmp/a", "invalid --ssh \"=/s\": empty id"},
+           {"default=/k1,/k2", "/tmp/a",
+            "invalid --ssh \"default=/k1,/k2\": only one agent socket per id (key files are not "
+            "supported: add them to an agent)"},
+       }) {
+    auto s = ParseSshFlag(c.flag, c.auth_sock);
+    ASSERT_FALSE(s) << c.flag;
+    EXPECT_EQ(s.error().message(), c.error) << c.flag;
+  }
+}
+
 TEST(RunMountTest, AllKeysExpandedAndQuoted) {
   auto m = Mount(
       "type=cache,id=$ID,target=/c,sharing=locked,from=${FROM},source=/src,uid=1,gid=2,"
@@ -132,7 +222,11 @@ TEST(RunMountTest, Errors) {
            {"type=cache", "mount target must be specified"},
            {"type=bind,source=/x", "mount target must be specified"},
            {"type=tmpfs,target=/", "mount target cannot be the root directory"},
-           {"type=ssh", "mount type \"ssh\" is not supported"},
+           {"type=ssh,from=x", "ssh mount should not have a from"},
+           {"type=ssh,id=a,src=b", "both source and id can't be set"},
+           {"type=ssh,size=1m", "unexpected key 'size' for mount type 'ssh'"},
+           {"type=ssh,env=X", "unexpected key 'env' for mount type 'ssh'"},
+           {"type=ssh,mode=8", "invalid value 8 for mode"},
            {"target=/x,colour=red", "unexpected key 'colour' in 'colour=red'"},
            {"type=cache,target=/x,mode=9", "invalid value 9 for mode"},
            {"type=cache,target=/x,uid=-1", "invalid value -1 for uid"},

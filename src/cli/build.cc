@@ -1,37 +1,81 @@
-// `berth build [-t REF]... [-f FILE] [--build-arg K[=V]]... [--target STAGE] [--no-cache]
-// [--label K=V]... [--network default|none|host] [--secret id=ID,src=FILE|env=VAR]...
-// [--iidfile FILE] [-q] CONTEXT`: builds an image from a Dockerfile (docker build), one image
-// per step:
-//   FROM          an image (pulled when missing, as `berth run` does; its ONBUILD triggers run
-//                 first and the new image keeps none), scratch, or an earlier stage by name or
-//                 index; a base without PATH gets BuildKit's default PATH;
+// `berth build [-t REF]... [-f FILE|-] [--build-arg K[=V]]... [--target STAGE] [--no-cache]
+// [--pull[=always|missing|never]] [--label K=V]... [--network default|none|host]
+// [--secret id=ID,src=FILE|env=VAR]... [--ssh default|ID[=SOCKET]]... [--iidfile FILE]
+// [--progress auto|plain|tty|quiet]
+// [-o|--output type=oci|docker|tar|local[,dest=PATH] | DIR | -] [-q] CONTEXT|-`: builds an
+// image from a Dockerfile (docker build), one image per step:
+//   FROM          an image (pulled per --pull: when missing by default, as `berth run` does;
+//                 always re-resolved against the registry with --pull / --pull=always; never
+//                 with --pull=never, where a missing image is an error naming the Dockerfile
+//                 line; its ONBUILD triggers run first and the new image keeps none), scratch,
+//                 or an earlier stage by name or index; a base without PATH gets BuildKit's
+//                 default PATH;
 //   RUN           a container of the current image (the step's environment, WORKDIR, USER,
 //                 --network), waited for; its writable layer committed (image/commit.h) and
 //                 the container removed. Here-documents are run as BuildKit runs them and
-//                 --mount=type=bind|cache|tmpfs|secret mounted (build/run_plan.h,
-//                 cli/build_mounts.h); the mount points are left out of the layer;
+//                 --mount=type=bind|cache|tmpfs|secret|ssh mounted (build/run_plan.h,
+//                 cli/build_mounts.h; an ssh mount is a socket forwarding to the agent that
+//                 --ssh gave for its id, and SSH_AUTH_SOCK names it); the mount points are left
+//                 out of the layer;
 //   COPY, ADD     the build context (after .dockerignore), --from=<stage or image>, or
-//                 here-documents, planned by build/copy_plan.h and written through an overlay
-//                 of the current image into a fresh upper directory, which is committed; ADD
-//                 extracts local tar archives (plain or gzip, bzip2, xz, zstd compressed);
+//                 here-documents, planned by build/copy_plan.h (--parents, --exclude too) and
+//                 written through an overlay of the current image into a fresh upper
+//                 directory, which is committed; with --link (and no --chmod, as BuildKit) into
+//                 an empty tree instead, its layer put on top; ADD extracts local tar archives
+//                 (plain or gzip, bzip2, xz, zstd compressed) and downloads http(s) URLs
+//                 (cli/build_fetch.h) at every build, checked against --checksum, keyed on
+//                 their content; the downloads are the builder's, made whatever --network says;
 //   WORKDIR       the config, and the directory created the same way (with its missing
 //                 parents, owned by the stage's USER);
 //   ENV LABEL USER EXPOSE VOLUME CMD ENTRYPOINT SHELL STOPSIGNAL HEALTHCHECK MAINTAINER ONBUILD
 //                 the config alone (an empty_layer history entry).
-// Images named by COPY --from and RUN --mount from= are pulled before the first step.
-// Each step's key (build/cache_key.h) maps to its image in <root>/build-cache.json; a step whose
-// key is there and whose image still exists is reused ("CACHED") unless --no-cache.
+// Images named by COPY --from and RUN --mount from= are pulled (per --pull) before the first
+// step. Each step's key (build/cache_key.h) maps to its image in <root>/build-cache.json; a step
+// whose key is there and whose image still exists is reused ("CACHED") unless --no-cache. A
+// stage's first key is its base image's manifest digest, so a base that --pull=always brought
+// in anew misses the cache.
+// CONTEXT "-" reads stdin as docker does (cli/build_fs.h: ReadStdinInput): a tar (plain or
+// compressed) is the context, extracted into <root>/build-tmp/<pid>/context (its .dockerignore
+// applies; -f names a file inside it, opened in its root); anything else is the Dockerfile and
+// there is no context. `-f -` reads the Dockerfile from stdin with a directory context.
+// Progress goes to stderr: plain prints BuildKit's plain lines ("#N [stage k/n] STEP", "#N
+// CACHED") with each RUN's output as it comes; tty prints the same lines, keeps a RUN's output
+// back (in the build's temporary directory) and prints it only when the step fails, then "#N
+// DONE <seconds>s"; quiet (-q) prints nothing but the image ID on stdout; auto is tty when
+// stderr is a terminal, else plain.
+// --output (cli/build_output.h) also writes the image as an oci or docker archive, or its root
+// filesystem as a tar or into a directory; the image stays in the store. With dest "-" the
+// archive is stdout (refused when that is a terminal) and -q's image ID goes to stderr.
 // SOURCE_DATE_EPOCH (--build-arg or the environment) sets every step's created time and clamps
 // the layers' mtimes: the same inputs give the same image ID.
-// Not supported (refused with one line): RUN --security and --mount=type=ssh, COPY
-// --link/--parents/--exclude, ADD of URLs and git repositories.
+// Not supported (refused with one line): RUN --security, --ssh ID=KEYFILE (give an agent), ADD
+// of git repositories, a URL or git repository as CONTEXT, --output type=image|registry (the
+// image is always stored: `berth push` sends it), --progress=rawjson.
 // A failed build removes what it made: its containers, mounts and new images.
+// Interrupted (SIGINT, SIGTERM or SIGHUP: Ctrl-C, kill, a closed terminal), it stops at the next
+// point where nothing is half-made (cli/interrupt.h): a RUN step's container is SIGKILLed and
+// removed, a COPY stops between two files, a commit always finishes (and so does a pull that did
+// not get the signal itself, as a terminal's Ctrl-C sends it to the whole process group). The
+// steps committed stay as build cache (as BuildKit keeps them: the next build reuses them,
+// `berth builder prune` removes them); the rest goes: containers, mounts, the build's directory,
+// images that are no cache entry, and nothing is tagged. It prints one line, "berth: build
+// interrupted by SIGINT at Dockerfile:N (RUN)", and exits 128 + the signal (130, 143, 129).
+// Killed outright (kill -9, a crash), it cannot clean up; what it owns is marked instead
+// (cli/build_reap.h): a RUN step's container is killed and removed by its monitor as soon as
+// the build is gone; the build's directory (its mounts, RUN --mount files, the journal of its
+// committed steps) and a step container that never started stay until the next `berth build`,
+// `berth builder prune` or `berth system prune`, which unmount and remove them and keep the
+// journaled steps as cache, as after Ctrl-C. A commit cut short leaves only what the store
+// itself cleans up: tmp/ entries (removed when the store is next opened), blobs and layers no
+// image names (`berth system prune`).
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -39,7 +83,9 @@
 
 #include "base/defer.h"
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/unique_fd.h"
+#include "build/build_flags.h"
 #include "build/build_plan.h"
 #include "build/cache_key.h"
 #include "build/context.h"
@@ -47,10 +93,14 @@
 #include "build/dockerfile.h"
 #include "build/expand.h"
 #include "build/run_plan.h"
+#include "cli/build_fetch.h"
 #include "cli/build_fs.h"
 #include "cli/build_mounts.h"
+#include "cli/build_output.h"
+#include "cli/build_reap.h"
 #include "cli/container_common.h"
 #include "cli/image_common.h"
+#include "cli/interrupt.h"
 #include "engine/commit.h"
 #include "engine/engine.h"
 #include "engine/rootfs.h"
@@ -75,7 +125,15 @@ struct BuildFlags {
   std::string iidfile;
   bool quiet = false;
   std::vector<std::string> secrets;
+  std::vector<std::string> ssh;  // --ssh default|ID[=SOCKET]
   std::string context;
+  std::string pull = "missing";
+  std::string progress = "auto";
+  std::string output;
+  // The three above, parsed (RunBuild).
+  engine::PullPolicy pull_policy = engine::PullPolicy::kMissing;
+  bool tty = false;  // --progress tty: a RUN's output kept back unless the step fails
+  std::optional<build::OutputSpec> output_spec;
 };
 
 std::string Join(const std::vector<std::string>& v) {
@@ -109,22 +167,30 @@ class Builder {
         store_(store),
         f_(f),
         paths_(EnginePaths(g)),
-        apply_(image::ApplyOptionsFor(settings)) {}
-
-  ~Builder() {
-    if (!work_.empty()) (void)fs::RemoveAll(work_);
-  }
+        apply_(image::ApplyOptionsFor(settings)),
+        download_(DownloadOptions(settings)) {}
 
   // Runs the build; returns the final image ID.
   Result<std::string> Build();
-  // After a failure: removes the images this build made.
+  // The build's directory (cli/build_reap.h: BuildDir), removed with the builder.
+  const std::string& work_dir() const { return work_; }
+  // After a failure: removes the images this build made (those still untagged and unused).
   void RemoveCreatedImages() {
     for (auto it = created_.rbegin(); it != created_.rend(); ++it)
-      (void)store_.RemoveImages(*it, true);
+      (void)RemoveUnclaimedImage(g_.root, paths_, store_, *it);
   }
+  // The interrupting signal received so far (0: none).
+  int Interrupted() { return interrupts_.Poll(); }
+  // After a signal: the steps committed stay as build cache, the build's other images, its
+  // containers (already gone with the steps), mounts and directory go; one line says where
+  // the build stopped. Returns the exit code, 128 + the signal.
+  int StopInterrupted();
 
  private:
   Result<void> Prepare();
+  // Sets context_dir_ and dockerfile_path_ from CONTEXT and -f (stdin for "-"); returns the
+  // Dockerfile's text.
+  Result<std::string> ReadInputs();
   Result<void> BuildStage(size_t index);
   Result<void> ConfigStep(StageState& st, const build::Instruction& ins,
                           const build::InstructionScope& scope);
@@ -136,6 +202,14 @@ class Builder {
   // Prints the step's line; true when the key's image is reused (then `st` moves to it).
   bool Begin(StageState& st, const std::string& text, const oci::Digest& key);
   Result<void> Commit(StageState& st, const std::string& key, image::CommitRequest req);
+  // Where the build may stop: an error when a signal came (the caller passes it up as is).
+  Result<void> Checkpoint() {
+    if (interrupts_.Poll() == 0) return {};
+    return MakeError(ErrorKind::kFailedPrecondition, "interrupted by {}",
+                     Interrupts::Name(interrupts_.signal()));
+  }
+  // --progress=tty: a failed RUN's kept output (`fd`, its log), the last 64 KiB, on stderr.
+  void ShowKeptOutput(int fd);
   void Progress(const std::string& line) {
     if (!f_.quiet) std::fprintf(stderr, "%s\n", line.c_str());
   }
@@ -146,6 +220,8 @@ class Builder {
     return dockerfile_.source + ":" + std::to_string(ins.line);
   }
   Result<void> ReadSecrets();
+  // Makes sure an image the Dockerfile names is in the store, per --pull (once per build).
+  Result<void> Ensure(const std::string& image);
   // The image a COPY --from or RUN --mount from= value names: an earlier stage's current image
   // or an image pulled before the build.
   Result<std::string> ImageOf(const std::string& from, size_t stage_index) const;
@@ -156,7 +232,10 @@ class Builder {
   const BuildFlags& f_;
   engine::Paths paths_;
   unpack::ApplyOptions apply_;
-  std::string work_;  // <root>/build-tmp/<pid>: the step mounts
+  registry::Options download_;  // ADD <URL>'s downloads
+  Interrupts interrupts_;        // SIGINT, SIGTERM, SIGHUP held back for the builder's life
+  std::optional<BuildDir> dir_;  // <root>/build-tmp/<pid>-<random>, locked while we run
+  std::string work_;             // dir_'s path: the step mounts
   int mounts_ = 0;
   std::string context_dir_;
   std::string dockerfile_path_;
@@ -167,25 +246,72 @@ class Builder {
   std::optional<int64_t> source_date_epoch_;
   build::StepCache cache_;
   std::vector<std::string> created_;
+  std::vector<std::pair<std::string, std::string>> stored_;  // this build's (key, image) steps
+  std::vector<std::string> unkeyed_;  // images made that are no cache entry
+  const build::Instruction* current_ = nullptr;  // the step running, for the interrupt's line
   std::vector<StageState> stages_;
   std::map<std::string, std::string> images_;   // --from/from= image reference -> image ID
+  std::set<std::string> ensured_;               // the images Ensure() has seen
   std::map<std::string, std::string> secrets_;  // --secret id -> value
+  std::map<std::string, std::string> ssh_agents_;  // --ssh id -> an agent's socket
   // The step being shown: its number in the stage, the stage's step count, the vertex number.
   std::string stage_name_;
   size_t step_ = 0, steps_ = 0;
   int vertex_ = 0;
 };
 
-Result<void> Builder::Prepare() {
+Result<std::string> Builder::ReadInputs() {
+  if (f_.context == "-") {
+    context_dir_ = work_ + "/context";
+    BERTH_TRY(StdinBuildInput in,
+              ReadStdinInput(STDIN_FILENO, work_ + "/stdin", context_dir_, apply_));
+    if (in.dockerfile) return std::move(*in.dockerfile);
+    // -f names a file inside the tar, opened in its root: a link there cannot reach the host.
+    std::string name = f_.file.empty() ? "Dockerfile" : f_.file;
+    dockerfile_path_ = fs::Join(context_dir_, fs::Clean("/" + name));
+    BERTH_TRY(UniqueFd root, fs::Open(context_dir_, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    BERTH_TRY(UniqueFd fd, runtime::OpenInRoot(root.get(), name, O_RDONLY | O_CLOEXEC),
+              "failed to read dockerfile");
+    BERTH_TRY(std::string text, fs::ReadRegularFd(fd.get(), build::kMaxDockerfileBytes, name),
+              "failed to read dockerfile");
+    // So is the ignore file: one the tar links elsewhere is refused.
+    if (auto ignore = build::FindIgnoreFile(context_dir_, dockerfile_path_)) {
+      std::unique_ptr<char, decltype(&std::free)> real(::realpath(ignore->c_str(), nullptr),
+                                                       &std::free);
+      std::unique_ptr<char, decltype(&std::free)> ctx(::realpath(context_dir_.c_str(), nullptr),
+                                                      &std::free);
+      if (!real || !ctx || !std::string_view(real.get()).starts_with(std::string(ctx.get()) + "/"))
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "{}: the ignore file leads outside the build context",
+                         ignore->substr(context_dir_.size() + 1));
+    }
+    return text;
+  }
   context_dir_ = f_.context;
   if (!fs::IsDir(context_dir_))
     return MakeError(ErrorKind::kInvalidArgument,
                      "unable to prepare context: path \"{}\" not found", f_.context);
+  if (f_.file == "-")
+    return ReadStream(STDIN_FILENO, build::kMaxDockerfileBytes, "Dockerfile from stdin");
   dockerfile_path_ = f_.file.empty() ? fs::Join(context_dir_, "Dockerfile") : f_.file;
   BERTH_TRY(std::string text,
             fs::ReadRegularFile(dockerfile_path_, build::kMaxDockerfileBytes, "Dockerfile"),
             "failed to read dockerfile");
-  std::string what = dockerfile_path_.substr(dockerfile_path_.rfind('/') + 1);
+  return text;
+}
+
+Result<void> Builder::Prepare() {
+  // What builds that died left (containers, mounts, directories) goes before this one starts.
+  if (auto reaped = ReapDeadBuilds(g_.root, paths_, store_); !reaped)
+    log::Warn("cleaning up after dead builds: {}", reaped.error().message());
+  BERTH_TRY(BuildDir dir, BuildDir::Make(g_.root));
+  work_ = dir.path();
+  dir_.emplace(std::move(dir));
+  BERTH_TRY(std::string text, ReadInputs());
+  // dockerfile_path_ is "" for a Dockerfile from stdin.
+  std::string what = dockerfile_path_.empty()
+                         ? "Dockerfile"
+                         : dockerfile_path_.substr(dockerfile_path_.rfind('/') + 1);
   BERTH_TRY(dockerfile_, build::ParseDockerfile(text, what));
   BERTH_CHECK(ReadSecrets());
   BERTH_TRY(build::IgnoreMatcher ignore, build::LoadIgnoreFile(context_dir_, dockerfile_path_));
@@ -218,9 +344,6 @@ Result<void> Builder::Prepare() {
 
   BERTH_TRY(build::StepCache cache, build::StepCache::Load(fs::Join(g_.root, "build-cache.json")));
   cache_ = std::move(cache);
-  work_ = fs::Join(g_.root, "build-tmp/" + std::to_string(::getpid()));
-  (void)fs::RemoveAll(work_);  // a dead build of the same pid
-  BERTH_CHECK(fs::MkdirAll(work_, 0700));
   return {};
 }
 
@@ -241,7 +364,26 @@ Result<void> Builder::ReadSecrets() {
     BERTH_TRY(secrets_[s.id], fs::ReadRegularFile(s.file, 500 << 10, "secret"), "--secret {}",
               flag);
   }
+  for (const std::string& flag : f_.ssh) {
+    BERTH_TRY(build::SshSource s, build::ParseSshFlag(flag, std::getenv("SSH_AUTH_SOCK")));
+    struct stat st;
+    if (::stat(s.socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "--ssh {}: {} is not an ssh agent's socket (key files are not supported: "
+                       "add them to an agent)",
+                       flag, s.socket);
+    if (!ssh_agents_.emplace(s.id, s.socket).second)
+      return MakeError(ErrorKind::kInvalidArgument, "--ssh {}: {} given twice", flag, s.id);
+  }
   return {};
+}
+
+Result<void> Builder::Ensure(const std::string& image) {
+  if (!ensured_.insert(image).second) return {};
+  engine::RunOptions o;
+  o.image = image;
+  o.pull = f_.pull_policy;
+  return EnsureImage(g_, store_, o);
 }
 
 Result<std::string> Builder::ImageOf(const std::string& from, size_t stage_index) const {
@@ -259,11 +401,7 @@ Result<std::string> Builder::Build() {
   BERTH_TRY(build::BuildOrder plan, build::StagesToBuild(dockerfile_, first, f_.target));
   const std::vector<size_t>& order = plan.stages;
   for (const build::ImageUse& use : plan.images) {
-    engine::RunOptions o;
-    o.image = use.ref;
-    o.pull = engine::PullPolicy::kMissing;
-    BERTH_CHECK(EnsureImage(g_, store_, o), "{}:{}: --from={}", dockerfile_.source, use.line,
-                use.ref);
+    BERTH_CHECK(Ensure(use.ref), "{}:{}: --from={}", dockerfile_.source, use.line, use.ref);
     BERTH_TRY(store::ImageRecord rec, store_.Resolve(use.ref));
     images_[use.ref] = rec.config.ToString();
   }
@@ -273,10 +411,8 @@ Result<std::string> Builder::Build() {
     const std::string& base = first.stages[i].base;
     if (base == "scratch" || build::FindStage(dockerfile_, base, i)) continue;
     if (!inputs_.image_env.count(base)) {
-      engine::RunOptions o;
-      o.image = base;
-      o.pull = engine::PullPolicy::kMissing;
-      BERTH_CHECK(EnsureImage(g_, store_, o), "{} FROM {}", dockerfile_.source, base);
+      BERTH_CHECK(Ensure(base), "{}:{}: FROM {}", dockerfile_.source,
+                  dockerfile_.stages[i].from.line, base);
     }
     BERTH_TRY(oci::ImageConfig config, store_.Config(base));
     build::VarMap env;
@@ -310,6 +446,8 @@ Result<std::string> Builder::Build() {
     oci::Digest key = build::StepKey(last.key, text, "");
     stage_name_.clear();
     step_ = steps_ = 1;
+    current_ = nullptr;
+    BERTH_CHECK(Checkpoint());
     if (!Begin(last, "LABEL " + Join(text.args) + " (--label)", key)) {
       image::CommitRequest req;
       req.created_by = "LABEL " + Join(text.args);
@@ -322,9 +460,20 @@ Result<std::string> Builder::Build() {
     req.created_by = "FROM scratch";
     BERTH_CHECK(Commit(last, "", std::move(req)));
   }
-  cache_.RetainImages([&](const std::string& id) { return store_.Resolve(id).has_value(); });
-  BERTH_CHECK(cache_.Save(fs::Join(g_.root, "build-cache.json")), "saving the build cache");
+  // Merged into the file as it is now: another build may have saved its steps meanwhile.
+  BERTH_CHECK(MergeStepCache(g_.root, store_, stored_));
   return last.image;
+}
+
+int Builder::StopInterrupted() {
+  int signal = interrupts_.signal();
+  if (auto m = MergeStepCache(g_.root, store_, stored_); !m) log::Warn("{}", m.error().message());
+  for (const std::string& id : unkeyed_) (void)RemoveUnclaimedImage(g_.root, paths_, store_, id);
+  dir_.reset();
+  work_.clear();
+  log::Error("build interrupted by {}{}", Interrupts::Name(signal),
+             current_ ? " at " + Where(*current_) + " (" + current_->keyword + ")" : "");
+  return 128 + signal;
 }
 
 Result<void> Builder::BuildStage(size_t index) {
@@ -363,6 +512,8 @@ Result<void> Builder::BuildStage(size_t index) {
     const build::InstructionScope& is = scope.instructions[k];
     if (ins.keyword == "ARG") continue;
     ++step_;
+    current_ = &ins;
+    BERTH_CHECK(Checkpoint());
     if (ins.keyword == "RUN") {
       BERTH_CHECK(RunStep(st, ins, is, index));
     } else if (ins.keyword == "COPY" || ins.keyword == "ADD") {
@@ -386,6 +537,20 @@ bool Builder::Begin(StageState& st, const std::string& text, const oci::Digest& 
   return true;
 }
 
+void Builder::ShowKeptOutput(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size == 0) return;
+  constexpr off_t kTail = 64 << 10;
+  off_t from = st.st_size > kTail ? st.st_size - kTail : 0;
+  std::string tail(static_cast<size_t>(st.st_size - from), '\0');
+  ssize_t n = ::pread(fd, tail.data(), tail.size(), from);
+  if (n <= 0) return;
+  tail.resize(static_cast<size_t>(n));
+  if (from > 0) Progress(fmt::format("#{} ... ({} bytes of output before)", vertex_, from));
+  std::fwrite(tail.data(), 1, tail.size(), stderr);
+  if (tail.back() != '\n') std::fputc('\n', stderr);
+}
+
 Result<void> Builder::Commit(StageState& st, const std::string& key, image::CommitRequest req) {
   req.parent = st.image;
   req.config = st.config;
@@ -400,9 +565,14 @@ Result<void> Builder::Commit(StageState& st, const std::string& key, image::Comm
   st.image = rec.config.ToString();
   if (std::find(created_.begin(), created_.end(), st.image) == created_.end())
     created_.push_back(st.image);
+  // Journaled at once: a build killed from here on leaves it to ReapDeadBuilds as cache.
+  BERTH_CHECK(dir_->Record(key, st.image));
   if (!key.empty()) {
     st.key = key;
     cache_.Store(key, st.image);
+    stored_.emplace_back(key, st.image);
+  } else {
+    unkeyed_.push_back(st.image);
   }
   return {};
 }
@@ -528,6 +698,11 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
       return MakeError(ErrorKind::kNotFound,
                        "{}: secret {} not found: give it with --secret id={},src=FILE", Where(ins),
                        m.id, m.id);
+  for (const build::RunMount& m : plan.mounts)
+    if (m.type == build::MountType::kSsh && m.required && !ssh_agents_.count(m.id))
+      return MakeError(ErrorKind::kNotFound,
+                       "{}: no ssh agent {} forwarded: give it with --ssh {}[=SOCKET]", Where(ins),
+                       m.id, m.id);
   build::StepText text = build::StepTextOf(ins);
   std::vector<std::string> env;
   for (const auto& [k, v] : scope.vars) {
@@ -546,8 +721,12 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
     return ImageOf(from, stage_index);
   };
   mount_inputs.secrets = &secrets_;
+  mount_inputs.ssh_agents = &ssh_agents_;
   BERTH_TRY(RunMounts mounts, RunMounts::Make(mount_inputs, plan), "{}", Where(ins));
   env.insert(env.end(), mounts.env().begin(), mounts.env().end());
+  // BuildKit's exec op: set whether or not the agent was given, unless the step has one.
+  if (!plan.ssh_auth_sock.empty() && !scope.vars.count("SSH_AUTH_SOCK"))
+    env.push_back("SSH_AUTH_SOCK=" + plan.ssh_auth_sock);
   std::string network = f_.network;
   if (plan.network)
     network = *plan.network == build::RunNetwork::kNone   ? "none"
@@ -567,37 +746,57 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
               : network == "host" ? net::Mode::kHost
                                   : net::Mode::kBridge;
   o.mounts = mounts.requests();
+  // The build's: it dies with the build however the build ends (engine::RunOptions).
+  o.owner_lock = work_;
   BERTH_TRY(engine::ContainerRecord rec, engine::CreateContainer(paths_, store_, o), "{}",
             Where(ins));
   auto remove = Defer([&] { (void)engine::RemoveContainer(paths_, rec.id, true, true); });
-  // The step's output goes to stderr with the progress (nowhere with -q); stdout stays the
-  // build's own.
+  BERTH_CHECK(Checkpoint());
+  // The step's output goes to stderr with the progress: with -q nowhere, with --progress=tty
+  // to a file shown only when the step fails. stdout stays the build's own.
   std::fflush(stdout);
+  std::fflush(stderr);
   int saved = ::dup(1);
   if (saved < 0) return SysError("dup(1)");
   UniqueFd saved_fd(saved);
-  UniqueFd null_fd;
+  UniqueFd sink;  // what 1 and 2 are instead of stderr
   if (f_.quiet) {
-    BERTH_TRY(null_fd, fs::Open("/dev/null", O_WRONLY | O_CLOEXEC));
+    BERTH_TRY(sink, fs::Open("/dev/null", O_WRONLY | O_CLOEXEC));
+  } else if (f_.tty) {
+    BERTH_TRY(sink, fs::Open(work_ + "/run.log", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   }
-  ::dup2(f_.quiet ? null_fd.get() : 2, 1);
+  ::dup2(sink ? sink.get() : 2, 1);
   int saved_err = -1;
-  if (f_.quiet) {
+  if (sink) {
     saved_err = ::dup(2);
-    ::dup2(null_fd.get(), 2);
+    ::dup2(sink.get(), 2);
   }
+  auto started = std::chrono::steady_clock::now();
   StartClient client;
   client.attach_output = true;
+  // A signal stops the step: its container is killed (the shell as PID 1 ignores SIGINT and
+  // SIGTERM) and the wait for its exit goes on.
+  client.on_interrupt = [&](int signal) {
+    interrupts_.Note(signal);
+    (void)engine::KillContainer(paths_, rec.id, SIGKILL);
+  };
   int code = StartAndAttach(g_, store_, rec.id, client);
   ::dup2(saved_fd.get(), 1);
   if (saved_err >= 0) {
     ::dup2(saved_err, 2);
     ::close(saved_err);
   }
-  if (code != 0)
+  BERTH_CHECK(Checkpoint());
+  if (code != 0) {
+    if (f_.tty && !f_.quiet) ShowKeptOutput(sink.get());
     return MakeError(ErrorKind::kFailedPrecondition,
                      "process \"{}\" did not complete successfully: exit code: {}", Join(argv),
                      code);
+  }
+  if (f_.tty && !f_.quiet) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    Progress(fmt::format("#{} DONE {:.1f}s", vertex_, took.count()));
+  }
   image::CommitRequest req;
   req.upper_dir = engine::UpperDir(paths_, rec).value_or("");
   // The mount points the container's start and the step's --mount flags made are not the
@@ -619,7 +818,11 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
   std::optional<std::string> from;  // the image read instead of the context
   std::optional<build::Chown> chown;
   std::optional<build::Chmod> chmod;
-  bool unpack = true;
+  bool unpack = true;           // local archives: unless --unpack=false
+  bool unpack_remotes = false;  // downloads: only with --unpack=true
+  bool link = false;
+  std::optional<oci::Digest> checksum;
+  build::CopyRequest req;
   for (const build::Flag& flag : ins.flags) {
     BERTH_TRY(std::string v, Expand(flag.value, scope), "{}", Where(ins));
     text.flags.push_back({flag.name, v});
@@ -627,6 +830,17 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
       BERTH_TRY(from, ImageOf(v, stage_index), "{}", Where(ins));
     } else if (flag.name == "unpack" && kw == "ADD") {
       unpack = v != "false";
+      unpack_remotes = v == "true";
+    } else if (flag.name == "link") {
+      link = v == "true";
+    } else if (flag.name == "parents" && kw == "COPY") {
+      req.parents = v == "true";
+    } else if (flag.name == "exclude") {
+      req.excludes.push_back(v);
+    } else if (flag.name == "checksum" && kw == "ADD") {
+      BERTH_TRY(checksum, build::ParseChecksum(v), "{}", Where(ins));
+    } else if (flag.name == "keep-git-dir" && kw == "ADD") {
+      // Only a git source has a .git directory, and those are refused below.
     } else if (flag.name == "chown") {
       BERTH_TRY(chown, build::ParseChown(v), "{}", Where(ins));
     } else if (flag.name == "chmod") {
@@ -636,17 +850,11 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
                        flag.name);
     }
   }
-  build::CopyRequest req;
   req.command = kw;
   for (const std::string& a : ins.args) {
     BERTH_TRY(std::string v, Expand(a, scope), "{}", Where(ins));
     req.sources.push_back(v);
   }
-  for (size_t i = 0; i + 1 < req.sources.size(); ++i)
-    if (kw == "ADD" && build::IsRemoteSource(req.sources[i]))
-      return MakeError(ErrorKind::kInvalidArgument,
-                       "{}: ADD {}: remote sources are not supported yet", Where(ins),
-                       req.sources[i]);
   // Here-document bodies, expanded unless their delimiter was quoted.
   req.heredocs = ins.heredocs;
   for (build::Heredoc& h : req.heredocs)
@@ -660,8 +868,26 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
   req.workdir = st.config.working_dir.empty() ? "/" : st.config.working_dir;
   req.from_context = !from;
   req.chmod = chmod;
+  req.unpack_remotes = unpack_remotes;
+  // ADD's URLs, downloaded at every build: the step's key is their content's digest.
+  BERTH_CHECK(build::CheckRemoteSources(kw, req.sources), "{}", Where(ins));
+  if (checksum) BERTH_CHECK(build::CheckChecksumUse(kw, req.sources), "{}", Where(ins));
+  for (const std::string& source : req.sources) {
+    if (build::ClassifySource(source) != build::SourceKind::kHttp) continue;
+    BERTH_CHECK(Checkpoint());
+    BERTH_TRY(build::RemoteFile file, Download(source, NewWorkDir(), apply_.max_bytes, download_),
+              "{}", Where(ins));
+    if (checksum) BERTH_CHECK(build::VerifyChecksum(file, *checksum), "{}", Where(ins));
+    req.remotes.push_back(std::move(file));
+  }
 
-  BERTH_TRY(ScratchRootfs dst, ScratchRootfs::Mount(store_, st.image, NewWorkDir()));
+  // --link copies into an empty tree whose layer goes on top of the image: nothing of the image
+  // is read, so symlinks on the destination's path are not followed, names for --chown cannot
+  // be looked up, and the directories on the path are the layer's own. BuildKit links only a
+  // copy without --chmod (dockerfile2llb: `cfg.link && cfg.chmod == ""`); with it, --link is a
+  // plain copy.
+  bool linked = link && !chmod;
+  BERTH_TRY(ScratchRootfs dst, ScratchRootfs::Mount(store_, linked ? "" : st.image, NewWorkDir()));
   BERTH_TRY(UniqueFd root, fs::Open(dst.merged(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   std::string dest_path = build::ResolveCopyDest(req.dest, req.workdir).path;
   req.dest_is_directory =
@@ -681,8 +907,13 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
         if (gr.name == name) return gr.gid;
       return std::nullopt;
     };
-    BERTH_TRY(build::Owner owner, build::ResolveChown(*chown, lookup), "{}", Where(ins));
-    req.chown = owner;
+    auto owner = build::ResolveChown(*chown, lookup);
+    if (!owner && linked)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "{}: {} (--link copies into an empty tree: give --chown numeric ids)",
+                       Where(ins), owner.error().message());
+    if (!owner) return Unexpected(std::move(owner).error().Wrap("{}", Where(ins)));
+    req.chown = *owner;
   }
   std::optional<ScratchRootfs> src;
   std::optional<build::BuildContext> tree;
@@ -714,6 +945,7 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
   }
   CopyWriter writer(root.get());
   for (const build::CopyOp& op : plan.ops) {
+    BERTH_CHECK(Checkpoint());
     if (op.unpack) {
       BERTH_CHECK(ExtractArchive(root.get(), op.source, dest_path), "{}: {} {}", Where(ins), kw,
                   op.source_path);
@@ -730,16 +962,62 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
   return Commit(st, key.ToString(), std::move(commit));
 }
 
-int RunBuild(const GlobalOptions& g, const BuildFlags& f) {
+// --pull, --progress and --output parsed into `f`, and what they and stdin allow checked:
+// every mistake is one line before anything is built.
+Result<void> ParseFlags(BuildFlags& f) {
+  BERTH_TRY(build::PullMode pull, build::ParsePullFlag(f.pull));
+  f.pull_policy = pull == build::PullMode::kAlways  ? engine::PullPolicy::kAlways
+                  : pull == build::PullMode::kNever ? engine::PullPolicy::kNever
+                                                    : engine::PullPolicy::kMissing;
+  BERTH_TRY(build::ProgressMode progress, build::ParseProgressFlag(f.progress));
+  progress = build::ResolveProgress(progress, ::isatty(STDERR_FILENO) == 1);
+  if (progress == build::ProgressMode::kQuiet) f.quiet = true;
+  f.tty = progress == build::ProgressMode::kTty && !f.quiet;
+  if (!f.output.empty()) {
+    BERTH_TRY(f.output_spec, build::ParseOutputFlag(f.output));
+    if (f.output_spec->dest == "-" && ::isatty(STDOUT_FILENO) == 1)
+      return MakeError(ErrorKind::kInvalidArgument,
+                       "refusing to write --output to a terminal: give dest=FILE or redirect "
+                       "stdout");
+  }
+  if (f.context == "-" && f.file == "-")
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "stdin cannot be both the build context and the Dockerfile (-f -)");
+  if ((f.context == "-" || f.file == "-") && ::isatty(STDIN_FILENO) == 1)
+    return MakeError(ErrorKind::kInvalidArgument,
+                     "{} from stdin, but stdin is a terminal: pipe a {} in",
+                     f.context == "-" ? "build context" : "Dockerfile",
+                     f.context == "-" ? "tar or a Dockerfile" : "Dockerfile");
+  return {};
+}
+
+std::string_view OutputName(build::OutputType t) {
+  switch (t) {
+    case build::OutputType::kOci:
+      return "oci image format";
+    case build::OutputType::kDocker:
+      return "docker image format";
+    case build::OutputType::kTar:
+      return "client tarball";
+    case build::OutputType::kLocal:
+      return "client directory";
+  }
+  return "";
+}
+
+int RunBuild(const GlobalOptions& g, BuildFlags f) {
   if (f.network != "default" && f.network != "none" && f.network != "host" && f.network != "bridge")
     return Fail(Error("invalid --network \"" + f.network + "\": default, none or host",
                       ErrorKind::kInvalidArgument));
+  if (auto ok = ParseFlags(f); !ok) return Fail(ok.error());
   auto store = OpenStore(g);
   if (!store) return Fail(store.error());
   auto settings = image::LoadDefaultSettings();
   if (!settings) return Fail(settings.error());
   Builder builder(g, *store, f, *settings);
   auto id = builder.Build();
+  // A signal during the last step's commit stops the build too: nothing is named yet.
+  if (builder.Interrupted()) return builder.StopInterrupted();
   if (!id) {
     builder.RemoveCreatedImages();
     return Fail(id.error());
@@ -755,34 +1033,74 @@ int RunBuild(const GlobalOptions& g, const BuildFlags& f) {
     auto w = fs::WriteFileAtomic(f.iidfile, *id);
     if (!w) return Fail(w.error());
   }
-  if (f.quiet) std::printf("%s\n", id->c_str());
+  bool to_stdout = f.output_spec && f.output_spec->dest == "-";
+  if (f.output_spec) {
+    if (!f.quiet)
+      std::fprintf(stderr, "#%d exporting to %s (%s)\n", ++vertex,
+                   std::string(OutputName(f.output_spec->type)).c_str(),
+                   to_stdout ? "stdout" : f.output_spec->dest.c_str());
+    auto w = WriteBuildOutput(*store, *f.output_spec, *id, f.tags, builder.work_dir(),
+                              image::ApplyOptionsFor(*settings));
+    if (!w) return Fail(w.error());
+  }
+  // stdout is the archive's when --output writes there.
+  if (f.quiet) std::fprintf(to_stdout ? stderr : stdout, "%s\n", id->c_str());
   return 0;
 }
 
 void AddBuild(CLI::App& app, GlobalOptions& g, Action& action) {
   auto* c = app.add_subcommand("build", "Build an image from a Dockerfile");
   auto f = std::make_shared<BuildFlags>();
-  c->add_option("context", f->context, "The build context (a directory)")->required();
+  c->add_option("context", f->context,
+                "The build context: a directory, or - for stdin (a tar, plain or compressed, is "
+                "the context; anything else is the Dockerfile, with no context)")
+      ->required();
   c->add_option("-t,--tag", f->tags, "Name the image (name:tag), repeatable");
-  c->add_option("-f,--file", f->file, "The Dockerfile (default: CONTEXT/Dockerfile)");
+  c->add_option("-f,--file", f->file,
+                "The Dockerfile (default: CONTEXT/Dockerfile; with a tar on stdin, a path in "
+                "it); - reads it from stdin");
   c->add_option("--build-arg", f->build_args,
                 "Set a build-time variable (K=V, or K from the environment)");
   c->add_option("--target", f->target, "Build up to this stage");
   c->add_flag("--no-cache", f->no_cache, "Do not reuse cached steps");
+  // Bare, the flag gives "true": always, as docker's boolean --pull.
+  c->add_flag("--pull", f->pull,
+              "[=always|missing|never] Pull FROM, COPY --from and RUN --mount from= images: "
+              "--pull or --pull=always always (the registry's current image), --pull=missing "
+              "when not stored (the default), --pull=never never (a missing image is an error)");
   c->add_option("--label", f->labels, "Set a label on the image (K=V)");
   c->add_option("--network", f->network,
                 "RUN's network: default (bridge), none or host (RUN --network overrides it)");
   c->add_option("--secret", f->secrets,
                 "A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR, "
                 "repeatable; never stored in the image or the cache");
+  c->add_option("--ssh", f->ssh,
+                "An ssh agent for RUN --mount=type=ssh: default or ID ($SSH_AUTH_SOCK), or "
+                "ID=SOCKET; repeatable; the agent's socket never enters the image or the cache");
   c->add_option("--iidfile", f->iidfile, "Write the image ID to this file");
   c->add_flag("-q,--quiet", f->quiet, "Print only the image ID");
+  c->add_option("--progress", f->progress,
+                "Progress on stderr: plain (each step, with RUN's output), tty (each step; a "
+                "RUN's output only when it fails), quiet (as -q), auto (tty on a terminal, "
+                "else plain)")
+      ->capture_default_str();
+  c->add_option("-o,--output", f->output,
+                "Also write the result: type=oci|docker,dest=FILE (the image as an archive, as "
+                "save writes it), type=tar,dest=FILE (its root filesystem), type=local,dest=DIR "
+                "or DIR (the root filesystem into a directory); dest=- or - is stdout");
   c->footer(
       "Dockerfile: multi-stage builds; RUN with here-documents, "
-      "--mount=type=bind|cache|tmpfs|secret and --network=default|none|host; COPY/ADD from the "
-      "context, --from=STAGE|IMAGE or here-documents, --chown, --chmod; ADD extracts local tar "
-      "archives (plain, gzip, bzip2, xz, zstd); the config instructions.\nNot supported: ADD of "
-      "URLs, RUN --mount=type=ssh, RUN --security, COPY --link/--parents/--exclude.");
+      "--mount=type=bind|cache|tmpfs|secret|ssh and --network=default|none|host; COPY/ADD from "
+      "the "
+      "context, --from=STAGE|IMAGE or here-documents, --chown, --chmod, --link, --exclude, "
+      "COPY --parents; ADD extracts local tar archives (plain, gzip, bzip2, xz, zstd) and "
+      "downloads http(s) URLs (--checksum=sha256:HEX; fetched at every build, whatever "
+      "--network, and cached by content); the config instructions.\nNot supported: ADD of git "
+      "repositories, --ssh ID=KEYFILE, RUN --security, a URL as "
+      "CONTEXT, --output type=image|registry (the image is always stored; push sends it).\n"
+      "Ctrl-C, SIGTERM or SIGHUP stop the build (exit 130, 143, 129): the running step is "
+      "killed, the steps committed stay as cache, nothing else is left. After a kill -9, the "
+      "next build, builder prune or system prune removes what the build left.");
   c->callback([&g, &action, f] { action = [&g, f] { return RunBuild(g, *f); }; });
 }
 

@@ -7,9 +7,11 @@
 
 #include <memory>
 
+#include "base/defer.h"
 #include "base/fs.h"
 #include "base/strings.h"
 #include "base/unique_fd.h"
+#include "build/dockerfile.h"
 #include "engine/rootfs.h"
 #include "runtime/in_root.h"
 #include "unpack/apply.h"
@@ -123,6 +125,12 @@ Result<void> WriteEntry(int root, int pfd, const std::string& name, const build:
         return SysError("chown({}:{} {})", op.uid, op.gid, op.dest);
       if ((st.st_mode & 07777) != op.mode && ::fchmod(out.get(), op.mode) != 0)
         return SysError("chmod({:o} {})", op.mode, op.dest);
+      if (op.mtime) {
+        struct timespec times[2] = {{static_cast<time_t>(*op.mtime), 0},
+                                    {static_cast<time_t>(*op.mtime), 0}};
+        if (::futimens(out.get(), times) != 0)
+          return SysError("futimens({} {})", *op.mtime, op.dest);
+      }
       return {};
     }
     case EntryType::kSymlink:
@@ -281,6 +289,63 @@ Result<void> ExtractArchive(int root, const std::string& path, const std::string
   auto stats = unpack::ApplyLayerFlat(*in, runtime::FdPath(dir.get()), options);
   if (!stats) return Unexpected(stats.error());
   return {};
+}
+
+Result<std::string> ReadStream(int fd, size_t max_bytes, std::string_view what) {
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return SysError("read({})", what);
+    if (n == 0) return out;
+    if (out.size() + static_cast<size_t>(n) > max_bytes)
+      return MakeError(ErrorKind::kInvalidArgument, "{}: larger than the limit of {} bytes", what,
+                       max_bytes);
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
+Result<StdinBuildInput> ReadStdinInput(int fd, const std::string& spool,
+                                       const std::string& context_dir,
+                                       const unpack::ApplyOptions& options) {
+  {
+    UniqueFd out(::open(spool.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!out) return SysError("open({})", spool);
+    uint64_t total = 0;
+    std::string buf(1 << 20, '\0');
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return SysError("read(stdin)");
+      if (n == 0) break;
+      total += static_cast<uint64_t>(n);
+      if (total > kMaxStdinBytes)
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "build context from stdin: larger than the limit of {} bytes",
+                         kMaxStdinBytes);
+      BERTH_CHECK(
+          fs::WriteAll(out.get(), std::string_view(buf.data(), static_cast<size_t>(n)), spool));
+    }
+  }
+  Defer unlink([&] { ::unlink(spool.c_str()); });
+  BERTH_CHECK(fs::MkdirAll(context_dir, 0700));
+  BERTH_TRY(bool tar, IsLocalArchive(spool));
+  StdinBuildInput input;
+  if (!tar) {
+    BERTH_TRY(input.dockerfile,
+              fs::ReadRegularFile(spool, build::kMaxDockerfileBytes, "Dockerfile from stdin"));
+    return input;
+  }
+  BERTH_TRY(std::unique_ptr<DecompressedFile> in, DecompressedFile::Open(spool));
+  unpack::ApplyOptions o;
+  o.whiteouts = unpack::WhiteoutMode::kFlat;
+  o.preserve_owner = options.preserve_owner;
+  o.allow_devices = false;
+  o.record_owner = false;
+  o.max_bytes = kMaxStdinBytes;
+  BERTH_CHECK(unpack::ApplyLayerFlat(*in, context_dir, o), "build context from stdin");
+  return input;
 }
 
 Result<void> CopyTree(const build::BuildContext& tree, const std::string& source, bool from_context,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "build/context.h"
 #include "build/copy_plan.h"
 #include "store/store.h"
+#include "unpack/apply.h"
 
 namespace berth::cli {
 
@@ -42,7 +44,8 @@ class ScratchRootfs {
 Result<void> MkdirAllOwned(int root, const std::string& path, uint32_t uid, uint32_t gid);
 
 // Writes a plan's ops one after another inside the rootfs `root` (an O_PATH directory
-// descriptor); a heredoc op (no source) gets its `content`. It keeps the directory the last file
+// descriptor); a heredoc op (no source) gets its `content`, an op with an `mtime` (a download)
+// that mtime. It keeps the directory the last file
 // went into open: a plan lists a directory's files together, and resolving their parent in the
 // root again for each costs a lookup per path component. The kept directory is dropped whenever
 // an op removes a symlink (the only change an op makes that could make the same path resolve
@@ -68,6 +71,26 @@ Result<bool> IsLocalArchive(const std::string& path);
 // under a symlink and `..` that climbs out are errors, owners and modes come from the tar,
 // whiteouts are applied, devices are refused.
 Result<void> ExtractArchive(int root, const std::string& path, const std::string& dest);
+
+// `berth build -`: stdin as docker reads it. At most kMaxStdinBytes are read (spooled to the new
+// file `spool`, removed before returning; more is an error). A tar, plain or compressed
+// (IsLocalArchive's test), is the build context: extracted into the new directory `context_dir`
+// with unpack's safe extraction (ApplyLayerFlat: entries that climb out with `..` or lead
+// through a symlink are errors, devices are refused, regular files are held to
+// kMaxStdinBytes in all; `options` says whether owners are kept). Anything else is the
+// Dockerfile's text (at most build::kMaxDockerfileBytes), returned, and `context_dir` is made
+// empty: the build has no context.
+inline constexpr uint64_t kMaxStdinBytes = uint64_t{16} << 30;
+struct StdinBuildInput {
+  std::optional<std::string> dockerfile;  // set when stdin was not a tar
+};
+Result<StdinBuildInput> ReadStdinInput(int fd, const std::string& spool,
+                                       const std::string& context_dir,
+                                       const unpack::ApplyOptions& options);
+
+// At most `max_bytes` read from `fd` (a pipe or a file) to its end; more is an error naming
+// `what`. For `-f -`, the Dockerfile on stdin.
+Result<std::string> ReadStream(int fd, size_t max_bytes, std::string_view what);
 
 // Copies `source` of `tree` (relative to its root, followed in the tree as COPY follows it) to
 // `dest` inside the host directory `root_dir` as COPY would (a directory's contents; a file into

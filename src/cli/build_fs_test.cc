@@ -77,6 +77,23 @@ TEST_F(CopyWriterTest, FilesGetTheirModesWhateverTheUmask) {
   EXPECT_EQ(Read(tree_.Path("d/c")), "C");
 }
 
+// A download's op: its content from the downloaded file, its mtime the Last-Modified one.
+TEST_F(CopyWriterTest, AnOpWithAnMtimeGetsIt) {
+  tree_.File("download", "remote bytes", 0600);
+  CopyOp op = FileOp("/x/f.tgz", "", 0600);
+  op.source = tree_.Path("download");
+  op.source_path = "https://h/f.tgz";
+  op.mtime = 1445412480;
+  CopyWriter w(root_.get());
+  Result<void> r = w.Apply(op);
+  ASSERT_TRUE(r) << r.error().message();
+  struct stat st;
+  ASSERT_EQ(::stat(tree_.Path("x/f.tgz").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1445412480);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(Read(tree_.Path("x/f.tgz")), "remote bytes");
+}
+
 // A directory kept open for the files of a path must not outlive a symlink its path resolves
 // through. Here "a/b" resolves through c/n (a -> c/n/..); an op under "a/b" replaces that link,
 // and the next file under "a/b" goes where the path now leads.

@@ -47,6 +47,7 @@ Result<RunMounts> RunMounts::Make(const RunMountInputs& in, const build::RunPlan
 }
 
 RunMounts::~RunMounts() {
+  forwards_.clear();  // their sockets live in the step's directories
   requests_.clear();
   rootfses_.clear();  // unmounted first: a bind source may live in one
   for (const std::string& d : dirs_) (void)fs::RemoveAll(d);
@@ -79,6 +80,8 @@ Result<void> RunMounts::Add(const RunMountInputs& in, const build::RunMount& m) 
       return AddCache(in, m);
     case build::MountType::kSecret:
       return AddSecret(in, m);
+    case build::MountType::kSsh:
+      return AddSsh(in, m);
     case build::MountType::kTmpfs: {
       engine::MountRequest r;
       r.type = engine::MountRequest::Type::kTmpfs;
@@ -171,6 +174,25 @@ Result<void> RunMounts::AddSecret(const RunMountInputs& in, const build::RunMoun
   BERTH_CHECK(fs::WriteFileAtomic(file, it->second, 0400));
   BERTH_CHECK(OwnAndMode(file, m.uid.value_or(0), m.gid.value_or(0), m.mode.value_or(0400)));
   Bind(file, m.target, true);
+  return {};
+}
+
+Result<void> RunMounts::AddSsh(const RunMountInputs& in, const build::RunMount& m) {
+  const std::string* agent = nullptr;
+  if (in.ssh_agents)
+    if (auto it = in.ssh_agents->find(m.id); it != in.ssh_agents->end()) agent = &it->second;
+  if (agent == nullptr) {
+    if (!m.required) return {};
+    return MakeError(ErrorKind::kNotFound,
+                     "no ssh agent {} forwarded: give it with --ssh {}[=SOCKET]", m.id, m.id);
+  }
+  BERTH_TRY(std::string dir, StepDir(in));
+  BERTH_TRY(SshForward forward,
+            SshForward::Start(*agent, fs::Join(dir, "agent.sock"), m.uid.value_or(0),
+                              m.gid.value_or(0), m.mode.value_or(0600)),
+            "forwarding ssh agent {}", m.id);
+  forwards_.push_back(std::move(forward));
+  Bind(forwards_.back().path(), m.target, true);
   return {};
 }
 

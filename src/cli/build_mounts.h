@@ -14,6 +14,9 @@
 //   secret  the --secret's value in a file of the step (mode and owner of the mount, 0400 0:0
 //           by default) bound read-only on the target; env= also sets the variable. A secret
 //           not given is skipped, or an error when required.
+//   ssh     a socket of the step's own (the mount's mode and owner, 0600 0:0 by default) bound
+//           on the target, each connection to it passed on to the agent --ssh gave for the id
+//           (cli/ssh_forward.h). An agent not given is skipped, or an error when required.
 // None of it enters the image: the targets are left out of the layer (build::MountStubFilter).
 #pragma once
 
@@ -28,6 +31,7 @@
 #include "build/context.h"
 #include "build/run_plan.h"
 #include "cli/build_fs.h"
+#include "cli/ssh_forward.h"
 #include "engine/run_options.h"
 #include "store/store.h"
 
@@ -42,6 +46,7 @@ struct RunMountInputs {
   // image).
   std::function<Result<std::string>(const std::string& from)> image_of;
   const std::map<std::string, std::string>* secrets = nullptr;  // --secret: id -> value
+  const std::map<std::string, std::string>* ssh_agents = nullptr;  // --ssh: id -> agent socket
 };
 
 class RunMounts {
@@ -64,6 +69,7 @@ class RunMounts {
   Result<void> AddBind(const RunMountInputs& in, const build::RunMount& m);
   Result<void> AddCache(const RunMountInputs& in, const build::RunMount& m);
   Result<void> AddSecret(const RunMountInputs& in, const build::RunMount& m);
+  Result<void> AddSsh(const RunMountInputs& in, const build::RunMount& m);
   // A directory of the step, removed with it.
   Result<std::string> StepDir(const RunMountInputs& in);
   void Bind(std::string source, const std::string& target, bool read_only);
@@ -74,6 +80,7 @@ class RunMounts {
   std::vector<ScratchRootfs> rootfses_;
   std::vector<std::string> dirs_;
   std::vector<UniqueFd> locks_;
+  std::vector<SshForward> forwards_;
 };
 
 }  // namespace berth::cli

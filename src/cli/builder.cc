@@ -2,7 +2,7 @@
 // `berth build` keeps as its step cache, <root>/build-cache.json) removed, with the cache
 // entries, and the RUN --mount=type=cache directories (<root>/build-cache-mounts/) no build is
 // using; images that have a name, or that a container uses, stay. `system prune` does the same
-// (PruneBuildCache).
+// (PruneBuildCache). Both first clean up after builds that died (cli/build_reap.h).
 #include <fcntl.h>
 #include <sys/file.h>
 
@@ -10,6 +10,7 @@
 
 #include "base/fs.h"
 #include "build/build_plan.h"
+#include "cli/build_reap.h"
 #include "cli/container_common.h"
 #include "cli/image_common.h"
 #include "engine/engine.h"
@@ -18,6 +19,8 @@ namespace berth::cli {
 
 Result<std::vector<std::string>> PruneBuildCache(const GlobalOptions& g, const store::Store& store) {
   std::string file = fs::Join(g.root, "build-cache.json");
+  BERTH_TRY(store::FileLock cache_lock,
+            store::FileLock::Acquire(file + ".lock", store::FileLock::Mode::kExclusive));
   BERTH_TRY(build::StepCache cache, build::StepCache::Load(file));
   std::set<std::string> cached = cache.ImageIds();
   BERTH_TRY(std::vector<store::ImageRecord> images, store.Images());
@@ -57,6 +60,10 @@ namespace {
 int RunBuilderPrune(const GlobalOptions& g) {
   auto store = OpenStore(g);
   if (!store) return Fail(store.error());
+  // A dead build's committed steps join the cache first (and go with it).
+  auto reaped = ReapDeadBuilds(g.root, EnginePaths(g), *store);
+  if (!reaped) return Fail(reaped.error());
+  for (const auto& what : *reaped) std::printf("cleaned up %s\n", what.c_str());
   auto removed = PruneBuildCache(g, *store);
   if (!removed) return Fail(removed.error());
   if (!removed->empty()) std::printf("Deleted build cache objects:\n");

@@ -85,6 +85,11 @@ Result<void> PullWithBerthFull(const GlobalOptions& g, const engine::RunOptions&
   pid_t pid = ::fork();
   if (pid < 0) return SysError("fork");
   if (pid == 0) {
+    // A caller that holds SIGINT back (berth build: cli/interrupt.h) still lets a terminal's
+    // Ctrl-C stop the pull.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::dup2(2, 1);
     ::execv(argv[0], argv.data());
     ::_exit(127);
@@ -346,6 +351,8 @@ int StartAndAttach(const GlobalOptions& g, const store::Store& store, const std:
           struct winsize ws;
           if (started->master && ::ioctl(client.attach_stdin ? 0 : 1, TIOCGWINSZ, &ws) == 0)
             ::ioctl(started->master.get(), TIOCSWINSZ, &ws);
+        } else if (client.on_interrupt && (s == SIGINT || s == SIGTERM || s == SIGHUP)) {
+          client.on_interrupt(s);
         } else {
           ::kill(started->pid, s);
         }

@@ -3,6 +3,7 @@
 // (pulling by --pull), starting with the client attached, and docker's exit codes.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "base/result.h"
@@ -44,6 +45,9 @@ struct StartClient {
   bool tty = false;            // -t: raw mode and SIGWINCH
   // Detached `start`: a container another command started meanwhile is no error (docker).
   bool running_is_ok = false;
+  // Attached: SIGINT, SIGTERM and SIGHUP go to this instead of the container (`berth build`
+  // stops its step itself); the wait for the exit goes on.
+  std::function<void(int signal)> on_interrupt;
 };
 
 // Starts a created container and, when attached, proxies until it exits (signals forwarded to

@@ -11,8 +11,8 @@
 //   berth-engine  (BERTH_ENGINE)    containers, volumes and local images: no registry or archive
 //                 code, so `berth run` never loads them; a missing image is pulled by running
 //                 `berth-full pull` (cli/container_common.cc);
-//   berth-full    every command: pull, push, login, logout, save, load, import, and the
-//                 top-level help.
+//   berth-full    every command: pull, push, login, logout, save, load, import, build (ADD
+//                 URLs, archives, --output), and the top-level help.
 // berth-engine and berth-full sit next to berth, or in ../libexec/berth/.
 #include <limits.h>
 #include <unistd.h>
@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fs.h"
 #include "base/locations.h"
 #include "base/log.h"
 #include "cli/commands.h"
@@ -68,7 +69,8 @@ namespace {
 
 // The subcommands that need the registry or archive code: berth-full's alone.
 bool NeedsFull(std::string_view sub) {
-  for (std::string_view c : {"", "help", "pull", "push", "login", "logout", "save", "load", "import"})
+  for (std::string_view c :
+       {"", "help", "pull", "push", "login", "logout", "save", "load", "import", "build"})
     if (sub == c) return true;
   return false;
 }
@@ -159,6 +161,16 @@ int Main(int argc, char** argv) {
   if (!action) {
     std::fputs(app.help().c_str(), stderr);
     return 1;
+  }
+  // Once, for every command: a relative --root means the same directory to every path built
+  // from it, whatever directory a step is in (overlayfs resolves lowerdir against the mounter's
+  // working directory; a container's process starts elsewhere).
+  if (auto root = fs::Absolute(global.root)) {
+    global.root = *root;
+  } else {
+    std::fprintf(stderr, "berth: --root %s: %s\n", global.root.c_str(),
+                 root.error().message().c_str());
+    return 125;
   }
   if (!runtime_command && sub != "monitor") {
     if (!where) {

@@ -1,8 +1,10 @@
 // `berth system check [--repair]` and `berth system prune`: the store's consistency check and
-// garbage collection; prune first removes stopped containers and what dead containers left
-// behind (runtime state, overlay mounts, network namespaces), as docker system prune does.
+// garbage collection; prune first cleans up after dead builds (cli/build_reap.h), then removes
+// stopped containers and what dead containers left behind (runtime state, overlay mounts,
+// network namespaces), as docker system prune does.
 #include <cstdio>
 
+#include "cli/build_reap.h"
 #include "cli/container_common.h"
 #include "cli/image_common.h"
 #include "engine/engine.h"
@@ -31,6 +33,11 @@ int RunPrune(const GlobalOptions& g) {
   auto store = OpenStore(g);
   if (!store) return Fail(store.error());
   engine::Paths paths = EnginePaths(g);
+  // What builds that died left: their step containers, mounts and directories (their committed
+  // steps join the build cache, pruned below).
+  auto reaped = ReapDeadBuilds(g.root, paths, *store);
+  if (!reaped) return Fail(reaped.error());
+  for (const auto& what : *reaped) std::printf("cleaned up %s\n", what.c_str());
   auto containers = engine::PruneContainers(paths);
   if (!containers) return Fail(containers.error());
   if (!containers->containers.empty()) std::printf("Deleted Containers:\n");

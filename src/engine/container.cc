@@ -333,6 +333,7 @@ void ReadRunOptions(const Json& j, RunOptions* o) {
   F(j, "pull", &pull);
   o->pull = static_cast<PullPolicy>(pull);
   F(j, "platform", &o->platform);
+  F(j, "owner_lock", &o->owner_lock);
 }
 
 void R(const Json& j, net::Attachment* a) {
@@ -399,7 +400,8 @@ Json RunOptionsToJson(const RunOptions& o) {
           {"health", J(o.health)},
           {"no_healthcheck", o.no_healthcheck},
           {"pull", static_cast<int>(o.pull)},
-          {"platform", o.platform}};
+          {"platform", o.platform},
+          {"owner_lock", o.owner_lock}};
 }
 
 Result<RunOptions> RunOptionsFromJson(const Json& j) {

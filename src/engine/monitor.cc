@@ -196,6 +196,9 @@ class Monitor final : public MonitorContext {
   void Pump(int fd, LogStream stream);
   void Send(const std::string& line, int fd_to_pass = -1);
   void DetachClient();
+  // The attached client closed the control socket (or cannot be written to) before the exit:
+  // a build step's container (record_.options.owner_lock) dies with its build.
+  void ClientGone();
   void Cleanup(bool remove);
 
   Paths paths_;
@@ -213,6 +216,7 @@ class Monitor final : public MonitorContext {
   pid_t pid_ = 0;
   int64_t started_ns_ = 0;
   bool client_ = false;  // an attached client is still there
+  bool orphaned_ = false;  // an owned container whose owner went away: killed and removed
 };
 
 void Monitor::Send(const std::string& line, int fd_to_pass) {
@@ -232,7 +236,19 @@ void Monitor::Send(const std::string& line, int fd_to_pass) {
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd_to_pass, sizeof(int));
   }
-  if (::sendmsg(attach_.control_fd, &m, MSG_NOSIGNAL) < 0) DetachClient();
+  if (::sendmsg(attach_.control_fd, &m, MSG_NOSIGNAL) < 0) ClientGone();
+}
+
+void Monitor::ClientGone() {
+  DetachClient();
+  if (record_.options.owner_lock.empty() || orphaned_) return;
+  // Its build was interrupted or killed: nobody will commit or remove this container. The
+  // kill reaches every process of it (the pid namespace goes with the init); Supervise then
+  // sees the exit as for any other.
+  orphaned_ = true;
+  if (pid_ <= 0) return;  // not started yet (StartOnce's Send) or already exited
+  log::Info("the owner of container {} went away: killing it", id_);
+  (void)runtime_.Kill(id_, SIGKILL, true);
 }
 
 // The client went away (or we are done with it): its fds are no longer ours to read or write.
@@ -431,7 +447,7 @@ int Monitor::Supervise() {
     if (fds[5].revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[64];
       ssize_t r = ::read(attach_.control_fd, buf, sizeof buf);
-      if (r <= 0 && !(r < 0 && errno == EINTR)) DetachClient();
+      if (r <= 0 && !(r < 0 && errno == EINTR)) ClientGone();
     }
     if (timer && MonoNs() >= *timer)
       for (auto& e : extensions_) {
@@ -530,6 +546,7 @@ int Monitor::Run() {
     for (auto& e : extensions_) e->OnStart(*this);
 
     int code = Supervise();
+    pid_ = 0;  // reaped: nothing of it is left to kill
     int64_t ran = MonoNs() - started_ns_;
     (void)runtime_.Delete(id_, true);
     out_.reset();
@@ -566,7 +583,7 @@ int Monitor::Run() {
       (void)UpdateRecord([](ContainerRecord& r) { r.state = State::kExited; });
     }
     (void)UpdateRecord([](ContainerRecord& r) { r.monitor_pid = 0; });
-    Cleanup(record_.options.rm && record_.state != State::kRemoving);
+    Cleanup((record_.options.rm || orphaned_) && record_.state != State::kRemoving);
     Send(fmt::format("exit {}", code));
     return 0;
   }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -65,6 +66,39 @@ bool IsMountPoint(const std::string& path) {
     if (fields.size() > 4 && Unescape(fields[4]) == path) return true;
   }
   return false;
+}
+
+std::vector<std::string> MountPointsUnder(std::string_view mountinfo, const std::string& dir) {
+  std::vector<std::string> out;
+  std::string prefix = dir.ends_with('/') ? dir : dir + "/";
+  for (const auto& line : str::Split(mountinfo, '\n')) {
+    auto fields = str::Split(line, ' ');
+    if (fields.size() <= 4) continue;
+    std::string point = Unescape(fields[4]);
+    if (point == dir || point.starts_with(prefix)) out.push_back(std::move(point));
+  }
+  // Later mounts stack on earlier ones and deeper paths sit inside shallower ones: the last
+  // line's mount goes first, and a longer path before its parent.
+  std::reverse(out.begin(), out.end());
+  std::stable_sort(out.begin(), out.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return out;
+}
+
+Result<void> UnmountAllUnder(const std::string& dir) {
+  // A mount stacked over a deeper one hides it: passes until none is left (or one fails to go).
+  size_t left = SIZE_MAX;
+  for (;;) {
+    BERTH_TRY(std::string info, fs::ReadFile("/proc/self/mountinfo"));
+    std::vector<std::string> points = MountPointsUnder(info, dir);
+    if (points.empty()) return {};
+    if (points.size() >= left)
+      return MakeError(ErrorKind::kFailedPrecondition, "{} stays mounted", points.front());
+    left = points.size();
+    for (const std::string& point : points)
+      if (::umount2(point.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+        return SysError("umount2({}, MNT_DETACH)", point);
+  }
 }
 
 Result<std::string> PrepareOverlayDirs(const std::string& dir,

@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -50,6 +51,13 @@ std::function<bool(const std::string& path, const struct stat& st)> MountPointFi
 
 // Whether `path` is a mount point (per /proc/self/mountinfo).
 bool IsMountPoint(const std::string& path);
+// The mount points at or below the directory `dir` in `mountinfo` (/proc/self/mountinfo's
+// text), in the order to unmount them: a deeper path before its parent, a later mount on the
+// same point before an earlier one. Pure.
+std::vector<std::string> MountPointsUnder(std::string_view mountinfo, const std::string& dir);
+// Unmounts every mount point at or below `dir` (lazily: a busy one goes once it is no longer
+// used), for directories whose owner died without unmounting them.
+Result<void> UnmountAllUnder(const std::string& dir);
 
 // Files of the container berth reads or makes before it starts. Every path is resolved inside
 // the mounted rootfs (openat2 RESOLVE_IN_ROOT): the image's symlinks and ".." never reach the

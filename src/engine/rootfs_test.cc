@@ -85,5 +85,23 @@ TEST_F(MountPointLeftovers, KeepsWhatTheContainerChanged) {
   }
 }
 
+TEST(MountPointsUnder, DeepestAndLatestFirstOnlyUnderTheDirectory) {
+  // mountinfo's fields: id, parent, dev, root, mount point (octal escapes), options...
+  std::string info =
+      "22 1 0:21 / /proc rw - proc proc rw\n"
+      "40 22 0:40 / /r/build-tmp/7-ab/1/merged rw - overlay overlay rw\n"
+      "41 22 0:41 / /r/build-tmp/7-ab/2/merged rw - overlay overlay rw\n"
+      "42 41 0:42 / /r/build-tmp/7-ab/2/merged/dev rw - tmpfs tmpfs rw\n"
+      "43 22 0:43 / /r/build-tmp/7-ab/1/merged rw - overlay overlay rw\n"
+      "44 22 0:44 / /r/build-tmp/7-abc/1/merged rw - overlay overlay rw\n"
+      "45 22 0:45 / /r/build-tmp/7-ab/with\\040space rw - tmpfs tmpfs rw\n";
+  EXPECT_EQ(MountPointsUnder(info, "/r/build-tmp/7-ab"),
+            (std::vector<std::string>{"/r/build-tmp/7-ab/2/merged/dev",
+                                      "/r/build-tmp/7-ab/with space", "/r/build-tmp/7-ab/1/merged",
+                                      "/r/build-tmp/7-ab/2/merged", "/r/build-tmp/7-ab/1/merged"}));
+  EXPECT_EQ(MountPointsUnder(info, "/r/build-tmp/7-ab/").size(), 5u);
+  EXPECT_TRUE(MountPointsUnder(info, "/r/build-tmp/8").empty());
+}
+
 }  // namespace
 }  // namespace berth::engine

@@ -143,6 +143,11 @@ struct RunOptions {
   bool no_healthcheck = false;
   PullPolicy pull = PullPolicy::kMissing;
   std::string platform;
+  // A directory its owner (a `berth build` running this container as a step) holds an flock on
+  // while it lives; empty: the container is nobody's. An owned container dies with its owner:
+  // the monitor SIGKILLs and removes it when the attached owner goes away before it exits, and
+  // one that never started is removed by whoever finds the lock free (cli/build_reap.h).
+  std::string owner_lock;
   bool operator==(const RunOptions&) const = default;
 };
 

@@ -7,8 +7,9 @@
 //                  familiar ones ("alpine:3.19").
 // oci-archive      an OCI image layout: oci-layout, index.json (one manifest descriptor per name,
 //                  annotated with org.opencontainers.image.ref.name and io.containerd.image.name,
-//                  both the full name), blobs/sha256/ with the manifest, config and layer blobs
-//                  exactly as stored, so manifest digests survive the round trip.
+//                  both the full name; an untagged image's has none), blobs/sha256/ with the
+//                  manifest, config and layer blobs exactly as stored, so manifest digests
+//                  survive the round trip.
 //
 // Loading detects the format (index.json + oci-layout is OCI, else manifest.json is Docker;
 // the tar may be compressed) and verifies every blob it takes against its digest before
@@ -38,6 +39,14 @@ Result<ArchiveFormat> ParseArchiveFormat(std::string_view s);
 [[nodiscard]] Result<void> SaveImages(const store::Store& store,
                                       const std::vector<std::string>& images, ArchiveFormat format,
                                       int out_fd, const std::string& out_name);
+
+// As SaveImages for the one image `image` (a reference or ID), under exactly `names`
+// (references that name it; none: untagged, as buildx's exporters write an image without -t),
+// whatever other names the store gives it. For `berth build --output`.
+[[nodiscard]] Result<void> SaveImageAs(const store::Store& store, const std::string& image,
+                                       const std::vector<std::string>& names,
+                                       ArchiveFormat format, int out_fd,
+                                       const std::string& out_name);
 
 // Loads every image of the archive at `input` (a file, a pipe, or "-" for stdin; what is not a
 // regular file is copied once into the store's tmp/ first: image/local_input.h); returns the

@@ -153,8 +153,11 @@ Result<void> SaveOci(const store::Store& store, const std::vector<Saved>& images
                          : s.record.manifest_media_type;
       d.digest = s.record.manifest;
       d.size = static_cast<int64_t>(s.manifest_bytes.size());
-      d.annotations["org.opencontainers.image.ref.name"] = name;
-      d.annotations["io.containerd.image.name"] = name;
+      // An untagged image (named by its ID) is listed without a name, as buildx writes one.
+      if (!store::IsUntaggedName(name)) {
+        d.annotations["org.opencontainers.image.ref.name"] = name;
+        d.annotations["io.containerd.image.name"] = name;
+      }
       index.manifests.push_back(std::move(d));
     }
   }
@@ -164,10 +167,10 @@ Result<void> SaveOci(const store::Store& store, const std::vector<Saved>& images
 
 }  // namespace
 
-Result<void> SaveImages(const store::Store& store, const std::vector<std::string>& images,
-                        ArchiveFormat format, int out_fd, const std::string& out_name) {
-  if (images.empty()) return MakeError(ErrorKind::kInvalidArgument, "no image to save");
-  BERTH_TRY(std::vector<Saved> saved, Collect(store, images));
+namespace {
+
+Result<void> Write(const store::Store& store, const std::vector<Saved>& saved,
+                   ArchiveFormat format, int out_fd, const std::string& out_name) {
   BERTH_TRY(TarWriter tar, TarWriter::Open(out_fd, out_name));
   if (format == ArchiveFormat::kDocker)
     BERTH_CHECK(SaveDocker(store, saved, tar), "saving {}", out_name);
@@ -175,6 +178,32 @@ Result<void> SaveImages(const store::Store& store, const std::vector<std::string
     BERTH_CHECK(SaveOci(store, saved, tar), "saving {}", out_name);
   BERTH_CHECK(tar.Close());
   return {};
+}
+
+}  // namespace
+
+Result<void> SaveImages(const store::Store& store, const std::vector<std::string>& images,
+                        ArchiveFormat format, int out_fd, const std::string& out_name) {
+  if (images.empty()) return MakeError(ErrorKind::kInvalidArgument, "no image to save");
+  BERTH_TRY(std::vector<Saved> saved, Collect(store, images));
+  return Write(store, saved, format, out_fd, out_name);
+}
+
+Result<void> SaveImageAs(const store::Store& store, const std::string& image,
+                         const std::vector<std::string>& names, ArchiveFormat format, int out_fd,
+                         const std::string& out_name) {
+  BERTH_TRY(std::vector<Saved> saved, Collect(store, {image}));
+  saved.resize(1);
+  saved[0].names.clear();
+  for (const std::string& name : names) {
+    BERTH_TRY(store::ImageRecord r, store.Resolve(name));
+    if (r.config != saved[0].record.config)
+      return MakeError(ErrorKind::kInvalidArgument, "{} names another image than {}", name,
+                       image);
+    saved[0].names.push_back(r.name);
+  }
+  if (names.empty()) saved[0].names.push_back(store::UntaggedName(saved[0].record.config));
+  return Write(store, saved, format, out_fd, out_name);
 }
 
 }  // namespace berth::image

@@ -68,6 +68,7 @@ struct HttpRequest {
   StreamSink sink;  // 2xx bodies go here instead of HttpResponse::body
   size_t body_limit = kMaxSmallBody;
   bool bounded_time = true;
+  uint64_t max_file_size = 0;        // CURLOPT_MAXFILESIZE_LARGE; 0: none
   std::optional<Credentials> basic;  // Basic auth sent by curl
 };
 
@@ -314,6 +315,7 @@ struct Target {
   std::string what;    // "manifest docker.io/library/x:1"
   bool auth = true;    // false for token realms and foreign URLs
   bool idempotent = true;
+  bool plain_status = false;  // errors say "HTTP 500", without the body (not a registry's)
 };
 
 }  // namespace
@@ -421,6 +423,8 @@ struct Client::Impl {
     if (limit)
       curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(limit->count())));
     if (!opts.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca_file.c_str());
+    if (req.max_file_size > 0)
+      curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(req.max_file_size));
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &HeaderCallback);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
     // Streamed bodies (blobs) in 256 KiB reads rather than curl's default 16 KiB: a sixteenth of
@@ -457,6 +461,9 @@ struct Client::Impl {
     if (out.code != CURLE_OK) out.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(out.code);
     if (out.code == CURLE_UNSUPPORTED_PROTOCOL && https)
       out.curl_error = "refusing a redirect from HTTPS to plain HTTP (" + out.curl_error + ")";
+    if (out.code == CURLE_FILESIZE_EXCEEDED)
+      out.curl_error =
+          fmt::format("the file is larger than the {} bytes allowed", req.max_file_size);
     curl_slist_free_all(headers);
     curl_easy_cleanup(h);
     return out;
@@ -662,7 +669,7 @@ struct Client::Impl {
         }
         if (r.status == 403 && t.auth) return AuthFailure(t, r);
         if (!RetryableStatus(r.status) || !t.idempotent) return std::move(a.resp);
-        last_problem = StatusText(r);
+        last_problem = t.plain_status ? fmt::format("HTTP {}", r.status) : StatusText(r);
         if (attempt >= opts.max_attempts)
           return MakeError(ErrorKind::kUnavailable, "{}: {} (after {} attempts)", t.what,
                            last_problem, attempt);
@@ -874,6 +881,58 @@ Result<void> Client::GetBlob(const Reference& repo, const oci::Descriptor& blob,
       return MakeError(ErrorKind::kDataLoss, "{}: content hashes to {}", what, got);
   }
   return {};
+}
+
+Result<Client::UrlFile> Client::GetUrl(const std::string& url, uint64_t max_bytes,
+                                       const BlobSink& sink,
+                                       const std::function<Result<void>()>& restart) {
+  std::string what = fmt::format("fetching {}", url);
+  if (!str::StartsWith(url, "http://") && !str::StartsWith(url, "https://"))
+    return MakeError(ErrorKind::kInvalidArgument, "{}: not an http:// or https:// URL", what);
+  Target t{"", "", {}, what, /*auth=*/false};
+  t.plain_status = true;
+  uint64_t got = 0;
+  bool started = false;  // this attempt's body has reached the sink
+  bool dirty = false;    // the sink holds bytes since the last restart
+  auto stream = [&](const HttpResponse&, std::string_view chunk) -> Result<void> {
+    if (!started) {
+      started = true;
+      if (dirty) BERTH_CHECK(restart());
+    }
+    if (got + chunk.size() > max_bytes)
+      return MakeError(ErrorKind::kFailedPrecondition,
+                       "{}: the file is larger than the {} bytes "
+                       "allowed",
+                       what, max_bytes);
+    got += chunk.size();
+    dirty = true;
+    return sink(chunk);
+  };
+  auto build = [&] {
+    got = 0;
+    started = false;
+    HttpRequest req;
+    req.url = url;
+    req.sink = stream;
+    req.bounded_time = false;
+    req.max_file_size = max_bytes;
+    return req;
+  };
+  BERTH_TRY(HttpResponse resp, impl_->Exchange(t, build));
+  if (resp.status == 404 || resp.status == 410)
+    return MakeError(ErrorKind::kNotFound, "{}: HTTP {}", what, resp.status);
+  if (resp.status < 200 || resp.status >= 300)
+    return MakeError(ErrorKind::kUnavailable, "{}: HTTP {}", what, resp.status);
+  // A last answer with an empty body after an attempt that was cut: the sink starts over too.
+  if (!started && dirty) BERTH_CHECK(restart());
+  UrlFile file;
+  file.size = got;
+  std::string modified = resp.Header("last-modified");
+  if (!modified.empty()) {
+    time_t when = curl_getdate(modified.c_str(), nullptr);
+    if (when >= 0) file.last_modified = static_cast<int64_t>(when);
+  }
+  return file;
 }
 
 namespace {

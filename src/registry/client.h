@@ -129,6 +129,24 @@ class Client {
   Result<void> GetBlob(const Reference& repo, const oci::Descriptor& blob, const BlobSink& sink,
                        BlobCheck check = BlobCheck::kDigest, uint64_t offset = 0);
 
+  // What GetUrl learned about a file besides its bytes.
+  struct UrlFile {
+    uint64_t size = 0;
+    std::optional<int64_t> last_modified;  // Last-Modified, in seconds since the epoch
+  };
+  // A plain GET of any http:// or https:// URL, outside the distribution API (ADD <URL> in
+  // builds): no registry credentials go with it; redirects are followed (at most 10, never from
+  // HTTPS to plain HTTP); connection errors and 429/5xx are retried as registry requests are.
+  // The body of the final 2xx response goes to `sink`; an attempt that fails after some bytes
+  // starts the body over, and `restart` is called before the sink sees its first byte again.
+  // Bounded: a body over `max_bytes` is refused before a byte is read when the server announces
+  // its length (CURLOPT_MAXFILESIZE_LARGE), else when it gets there; a stalled transfer is cut
+  // by the low-speed limit; everything by Options::total_timeout. Errors (one line, naming the
+  // URL): 404 and 410 are kNotFound, other statuses and transport failures kUnavailable, a
+  // body over the limit says so with the limit, the sink's and restart's errors are as they are.
+  Result<UrlFile> GetUrl(const std::string& url, uint64_t max_bytes, const BlobSink& sink,
+                         const std::function<Result<void>()>& restart);
+
   // Uploads a blob unless the registry has it (HEAD): with `mount_from` (a repository path on the
   // same registry) a cross-repository mount is tried first; otherwise or when the registry
   // declines, POST an upload session, PATCH it in chunks, PUT ?digest=.

@@ -458,6 +458,105 @@ TEST(BasicAuthTest, BasicChallengeUsesCredentialsAndRejectsWrongOnes) {
   EXPECT_NE(n.error().message().find("no credentials for " + s.domain()), std::string::npos);
 }
 
+// GetUrl (ADD <URL>): any URL, redirects followed, Last-Modified read, bounded, and a body cut
+// mid-way started over.
+// GetUrl of the fake server's `path` into `body`, counting the times it started over.
+Result<Client::UrlFile> GetUrlInto(const FakeServer& s, const std::string& path, std::string* body,
+                                   int* restarts) {
+  Client c(FastOptions());
+  return c.GetUrl(
+      "http://" + s.domain() + path, 1 << 20,
+      [&](std::string_view chunk) -> Result<void> {
+        body->append(chunk);
+        return {};
+      },
+      [&]() -> Result<void> {
+        ++*restarts;
+        body->clear();
+        return {};
+      });
+}
+
+TEST(ClientTest, GetUrlFollowsRedirectsAndReadsLastModified) {
+  FakeServer s([](const FakeRequest& req) {
+    FakeResponse r;
+    if (req.path == "/old") {
+      r.status = 302;
+      r.headers = {{"Location", "/files/new.txt"}};
+      return r;
+    }
+    EXPECT_EQ(req.Header("authorization"), "");
+    r.body = "content\n";
+    r.headers = {{"Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT"}};
+    return r;
+  });
+  std::string body;
+  int restarts = 0;
+  auto f = GetUrlInto(s, "/old", &body, &restarts);
+  ASSERT_TRUE(f) << f.error().message();
+  EXPECT_EQ(body, "content\n");
+  EXPECT_EQ(f->size, 8u);
+  EXPECT_EQ(f->last_modified, 1445412480);
+  EXPECT_EQ(restarts, 0);
+  EXPECT_EQ(s.requests().size(), 2u);
+}
+
+TEST(ClientTest, GetUrlErrorsAreOneLineAndBounded) {
+  FakeServer s([](const FakeRequest& req) {
+    FakeResponse r;
+    if (req.path == "/missing") return Status(404, "<html>\n<body>gone</body>\n</html>\n");
+    if (req.path == "/broken") return Status(500, "boom\n");
+    if (req.path == "/big") r.filler = 5000;  // Content-Length says so: refused up front
+    if (req.path == "/endless") {
+      r.filler = 5000;
+      r.no_content_length = true;  // found out while reading
+    }
+    return r;
+  });
+  Client c(FastOptions());
+  auto sink = [](std::string_view) -> Result<void> { return {}; };
+  auto restart = []() -> Result<void> { return {}; };
+  std::string base = "http://" + s.domain();
+  auto missing = c.GetUrl(base + "/missing", 1000, sink, restart);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(missing.error().message(), "fetching " + base + "/missing: HTTP 404");
+  auto broken = c.GetUrl(base + "/broken", 1000, sink, restart);
+  ASSERT_FALSE(broken);
+  EXPECT_EQ(broken.error().kind(), ErrorKind::kUnavailable);
+  EXPECT_EQ(broken.error().message(), "fetching " + base + "/broken: HTTP 500 (after 3 attempts)");
+  EXPECT_EQ(broken.error().message().find('\n'), std::string::npos) << broken.error().message();
+  for (std::string path : {"/big", "/endless"}) {
+    auto big = c.GetUrl(base + path, 1000, sink, restart);
+    ASSERT_FALSE(big) << path;
+    EXPECT_NE(big.error().message().find("larger than the 1000 bytes allowed"), std::string::npos)
+        << big.error().message();
+  }
+  auto ftp = c.GetUrl("ftp://" + s.domain() + "/x", 1000, sink, restart);
+  ASSERT_FALSE(ftp);
+  EXPECT_EQ(ftp.error().kind(), ErrorKind::kInvalidArgument);
+}
+
+TEST(ClientTest, GetUrlStartsACutBodyOver) {
+  std::atomic<int> calls{0};
+  const std::string data = Blob(100'000);
+  FakeServer s([&](const FakeRequest& req) {
+    EXPECT_EQ(req.Header("range"), "");
+    FakeResponse r;
+    r.body = data;
+    if (calls++ == 0) r.cut_after = 30'000;
+    return r;
+  });
+  std::string body;
+  int restarts = 0;
+  auto f = GetUrlInto(s, "/f", &body, &restarts);
+  ASSERT_TRUE(f) << f.error().message();
+  EXPECT_EQ(body, data);
+  EXPECT_EQ(restarts, 1);
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_FALSE(f->last_modified);
+}
+
 // libcurl bounds a response's headers (300 KB in Debian's 7.88): HttpResponse::headers, which
 // keeps them all, cannot grow past that.
 TEST(ClientTest, EndlessResponseHeadersAreCut) {

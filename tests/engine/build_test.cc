@@ -133,9 +133,9 @@ TEST_F(BuildE2eTest, FailuresAreOneLineAndLeaveNothing) {
   EXPECT_NE(build("FROM bb:1\nRUN true\n", "--secret src=/etc/hostname")
                 .find("invalid secret \"src=/etc/hostname\": id is required"),
             std::string::npos);
-  EXPECT_NE(build("FROM bb:1\nRUN echo one > /one\nADD https://example.com/a.tar /a/\n")
-                .find("Dockerfile:3: ADD https://example.com/a.tar: remote sources are not "
-                      "supported yet"),
+  EXPECT_NE(build("FROM bb:1\nRUN echo one > /one\nADD git@example.com:a/b.git /a/\n")
+                .find("Dockerfile:3: ADD git@example.com:a/b.git: git sources are not supported "
+                      "by berth build"),
             std::string::npos);
   EXPECT_NE(build("FROM bb:1\nRUN --network=bridge true\n")
                 .find("Dockerfile:2: unsupported network mode \"bridge\""),
