@@ -10,9 +10,9 @@ packages=(
   libcurl4-openssl-dev libssl-dev libarchive-dev libzstd-dev libisal-dev zlib1g-dev
   libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev libfmt-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev libnftables-dev libmnl-dev libyaml-cpp-dev
-  # peers the tests and benchmarks run against
+  # peers the tests and benchmarks run against (slirp4netns: podman 4.3 rootless's network)
   runc containerd skopeo umoci docker-registry apache2-utils busybox-static mmdebstrap
-  podman buildah
+  podman buildah slirp4netns
   # rootless containers: pasta (user-mode network), newuidmap/newgidmap (subordinate ids)
   passt uidmap
   # tools the tests use
