@@ -81,6 +81,48 @@ TEST_F(BuildFlagsTest, PullAlwaysResolvesTheTagAgainstTheRegistry) {
   ExpectNothingLeft();
 }
 
+// A berth-built image pushed to a docker-registry by `berth push` is read by the peers: skopeo
+// shows its config and history, podman pulls and runs it and prints what berth's run prints.
+TEST_F(BuildFlagsTest, PushedBuildIsPulledAndRunByPodman) {
+  if (!berth::testing::HaveRegistryTools()) GTEST_SKIP() << "needs docker-registry and skopeo";
+  if (!berth::testing::HaveCommand("podman")) GTEST_SKIP() << "needs podman";
+  ASSERT_TRUE(fs::MkdirAll(dir_ + "/peer-registry"));
+  berth::testing::RealRegistry registry(dir_ + "/peer-registry", false);
+  ASSERT_TRUE(registry.up());
+  std::string ref = registry.domain() + "/test/app:built";
+  std::string id = BuildId("--build-arg GREETING=hello " + Ctx());
+  ASSERT_EQ(B("tag " + id + " " + ref).code, 0);
+  Res push = B("push " + ref);
+  ASSERT_EQ(push.code, 0) << push.out;
+
+  int rc = 0;
+  std::string config = Capture("skopeo inspect --tls-verify=false --config docker://" + ref, &rc);
+  ASSERT_EQ(rc, 0) << config;
+  auto j = ParseJson(config, "skopeo inspect --config");
+  ASSERT_TRUE(j) << config;
+  EXPECT_EQ((*j)["config"]["Entrypoint"], nlohmann::json::array({"cat"}));
+  EXPECT_EQ((*j)["config"]["Cmd"], nlohmann::json::array({"/app/msg"}));
+  EXPECT_EQ((*j)["config"]["WorkingDir"], "/app");
+  EXPECT_EQ((*j)["config"]["User"], "nobody");
+  EXPECT_EQ((*j)["config"]["Labels"]["org.test.app"], "/app");
+  std::string history = (*j)["history"].dump();
+  EXPECT_NE(history.find("RUN /bin/sh -c echo \\\"ran in $(pwd)\\\" > ran"), std::string::npos)
+      << history;
+  EXPECT_NE(history.find("COPY . ctx/"), std::string::npos) << history;
+
+  std::string conf = dir_ + "/podman.conf";
+  ASSERT_TRUE(fs::WriteFileAtomic(conf, "[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\n"));
+  std::string podman = "CONTAINERS_CONF=" + conf + " podman --root " + dir_ + "/podman --runroot " + dir_ +
+                       "/podman-run --storage-driver vfs ";
+  std::string pulled = Capture("setsid -w env " + podman + "pull -q --tls-verify=false " + ref + " 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << pulled;
+  std::string ran = Capture("setsid -w env " + podman + "run --rm --network none " + ref + " 2>&1", &rc);
+  (void)Capture("env " + podman + "rmi -af >/dev/null 2>&1");
+  EXPECT_EQ(rc, 0) << ran;
+  EXPECT_EQ(ran, "hello from 1\n");
+  EXPECT_EQ(B("run --rm --network none " + id).out, ran);
+}
+
 // CONTEXT "-" with a tar: the context (its .dockerignore applied), -f a path inside it; plain
 // and compressed alike.
 TEST_F(BuildFlagsTest, StdinTarIsTheContext) {
