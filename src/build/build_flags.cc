@@ -81,4 +81,11 @@ Result<PullMode> ParsePullFlag(std::string_view value) {
                    value);
 }
 
+Result<LayerCompression> ParseCompressionFlag(std::string_view value) {
+  if (value == "gzip") return LayerCompression::kGzip;
+  if (value == "zstd") return LayerCompression::kZstd;
+  return MakeError(ErrorKind::kInvalidArgument,
+                   "invalid --compression-format \"{}\": gzip or zstd", value);
+}
+
 }  // namespace berth::build

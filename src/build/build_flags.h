@@ -15,6 +15,7 @@
 //   --progress     auto, plain, tty or quiet.
 //   --pull         always, missing, never; "true" is always and "false" missing (buildah's
 //                  boolean spelling).
+//   --compression-format  gzip (the default) or zstd: how each step's layer is compressed.
 // Errors are kInvalidArgument, one line naming the flag and the value.
 #pragma once
 
@@ -44,5 +45,9 @@ ProgressMode ResolveProgress(ProgressMode mode, bool stderr_is_terminal);
 enum class PullMode { kAlways, kMissing, kNever };
 
 Result<PullMode> ParsePullFlag(std::string_view value);
+
+enum class LayerCompression { kGzip, kZstd };
+
+Result<LayerCompression> ParseCompressionFlag(std::string_view value);
 
 }  // namespace berth::build

@@ -83,5 +83,13 @@ TEST(ParsePullFlagTest, PoliciesAndBuildahBooleans) {
   EXPECT_EQ(bad.error().message(), "invalid --pull \"newer\": always, missing or never");
 }
 
+TEST(ParseCompressionFlagTest, GzipOrZstd) {
+  EXPECT_EQ(*ParseCompressionFlag("gzip"), LayerCompression::kGzip);
+  EXPECT_EQ(*ParseCompressionFlag("zstd"), LayerCompression::kZstd);
+  auto bad = ParseCompressionFlag("xz");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "invalid --compression-format \"xz\": gzip or zstd");
+}
+
 }  // namespace
 }  // namespace berth::build

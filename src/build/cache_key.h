@@ -8,7 +8,8 @@
 //     parent:  the previous step's key ("sha256:<hex>"); for a stage's first step what it builds
 //              on: the base image's manifest digest, "scratch", or the key of the stage's last
 //              step for `FROM <stage>`; the first two followed by ";SOURCE_DATE_EPOCH=<n>"
-//              when the build sets it (it changes every step's times).
+//              when the build sets it (it changes every step's times) and ";compression=zstd"
+//              with --compression-format zstd (other layer digests).
 //     inputs:  InputsDigest(...) of a COPY/ADD ("sha256:<hex>"); "" for a step without inputs.
 //
 //   EncodeStep = N(keyword) N("json" | "shell")

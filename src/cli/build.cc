@@ -1,7 +1,7 @@
 // `berth build [-t REF]... [-f FILE|-] [--build-arg K[=V]]... [--target STAGE] [--no-cache]
 // [--pull[=always|missing|never]] [--label K=V]... [--network default|none|host]
 // [--secret id=ID,src=FILE|env=VAR]... [--ssh default|ID[=SOCKET]]... [--iidfile FILE]
-// [--progress auto|plain|tty|quiet]
+// [--progress auto|plain|tty|quiet] [--compression-format gzip|zstd]
 // [-o|--output type=oci|docker|tar|local[,dest=PATH] | DIR | -] [-q] CONTEXT|-`: builds an
 // image from a Dockerfile (docker build), one image per step:
 //   FROM          an image (pulled per --pull: when missing by default, as `berth run` does;
@@ -130,10 +130,12 @@ struct BuildFlags {
   std::string pull = "missing";
   std::string progress = "auto";
   std::string output;
-  // The three above, parsed (RunBuild).
+  std::string compression = "gzip";
+  // The four above, parsed (RunBuild).
   engine::PullPolicy pull_policy = engine::PullPolicy::kMissing;
   bool tty = false;  // --progress tty: a RUN's output kept back unless the step fails
   std::optional<build::OutputSpec> output_spec;
+  unpack::Compression layer_compression = unpack::Compression::kGzip;
 };
 
 std::string Join(const std::vector<std::string>& v) {
@@ -505,8 +507,11 @@ Result<void> Builder::BuildStage(size_t index) {
   }
   // SOURCE_DATE_EPOCH sets every step's times (created, clamped mtimes): part of what a step of
   // an image or scratch stage builds on (build/cache_key.h).
-  if (source_date_epoch_ && !build::FindStage(dockerfile_, scope.base, index))
-    st.key += fmt::format(";SOURCE_DATE_EPOCH={}", *source_date_epoch_);
+  // So does the layers' compression (zstd: other layer digests, other images).
+  if (!build::FindStage(dockerfile_, scope.base, index)) {
+    if (source_date_epoch_) st.key += fmt::format(";SOURCE_DATE_EPOCH={}", *source_date_epoch_);
+    if (f_.layer_compression == unpack::Compression::kZstd) st.key += ";compression=zstd";
+  }
   for (size_t k = 0; k < stage.instructions.size(); ++k) {
     const build::Instruction& ins = stage.instructions[k];
     const build::InstructionScope& is = scope.instructions[k];
@@ -556,6 +561,7 @@ Result<void> Builder::Commit(StageState& st, const std::string& key, image::Comm
   req.config = st.config;
   req.author = st.author;
   req.source_date_epoch = source_date_epoch_;
+  req.compression = f_.layer_compression;
   // A user's steps ran in user namespaces: their upper dirs hold host ids and user.overlay.*.
   engine::CommitIds ids = engine::CommitIdsForThisUser();
   req.overlay_xattr_prefix = ids.overlay_xattr_prefix;
@@ -973,6 +979,9 @@ Result<void> ParseFlags(BuildFlags& f) {
   progress = build::ResolveProgress(progress, ::isatty(STDERR_FILENO) == 1);
   if (progress == build::ProgressMode::kQuiet) f.quiet = true;
   f.tty = progress == build::ProgressMode::kTty && !f.quiet;
+  BERTH_TRY(build::LayerCompression compression, build::ParseCompressionFlag(f.compression));
+  f.layer_compression = compression == build::LayerCompression::kZstd ? unpack::Compression::kZstd
+                                                                      : unpack::Compression::kGzip;
   if (!f.output.empty()) {
     BERTH_TRY(f.output_spec, build::ParseOutputFlag(f.output));
     if (f.output_spec->dest == "-" && ::isatty(STDOUT_FILENO) == 1)
@@ -1079,6 +1088,9 @@ void AddBuild(CLI::App& app, GlobalOptions& g, Action& action) {
                 "ID=SOCKET; repeatable; the agent's socket never enters the image or the cache");
   c->add_option("--iidfile", f->iidfile, "Write the image ID to this file");
   c->add_flag("-q,--quiet", f->quiet, "Print only the image ID");
+  c->add_option("--compression-format", f->compression,
+                "How each step's layer is compressed: gzip or zstd (deterministic either way)")
+      ->capture_default_str();
   c->add_option("--progress", f->progress,
                 "Progress on stderr: plain (each step, with RUN's output), tty (each step; a "
                 "RUN's output only when it fails), quiet (as -q), auto (tty on a terminal, "

@@ -121,6 +121,33 @@ TEST_F(BuildFlagsTest, PushedBuildIsPulledAndRunByPodman) {
   EXPECT_EQ(rc, 0) << ran;
   EXPECT_EQ(ran, "hello from 1\n");
   EXPECT_EQ(B("run --rm --network none " + id).out, ran);
+
+  // --compression-format zstd: its own steps (not gzip's cached ones), zstd layers in the
+  // manifest, the same image twice with SOURCE_DATE_EPOCH, and podman runs it too.
+  std::string zref = registry.domain() + "/test/app:zstd";
+  std::string zflags = "--compression-format zstd --build-arg SOURCE_DATE_EPOCH=1700000000 ";
+  std::string zid = BuildId(zflags + "--build-arg GREETING=hello " + Ctx());
+  EXPECT_NE(zid, id);
+  EXPECT_EQ(BuildId("--no-cache " + zflags + "--build-arg GREETING=hello " + Ctx()), zid);
+  ASSERT_EQ(B("tag " + zid + " " + zref).code, 0);
+  push = B("push " + zref);
+  ASSERT_EQ(push.code, 0) << push.out;
+  std::string manifest = Capture("skopeo inspect --tls-verify=false --raw docker://" + zref, &rc);
+  ASSERT_EQ(rc, 0) << manifest;
+  auto m = ParseJson(manifest, "manifest");
+  ASSERT_TRUE(m) << manifest;
+  // The base's layer stays as bb:1 has it; each step's is zstd.
+  ASSERT_EQ((*m)["layers"].size(), 5u) << manifest;
+  for (size_t i = 1; i < 5; ++i)
+    EXPECT_EQ((*m)["layers"][i]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd") << manifest;
+  pulled = Capture("setsid -w env " + podman + "pull -q --tls-verify=false " + zref + " 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << pulled;
+  ran = Capture("setsid -w env " + podman + "run --rm --network none " + zref + " 2>&1", &rc);
+  (void)Capture("env " + podman + "rmi -af >/dev/null 2>&1");
+  EXPECT_EQ(rc, 0) << ran;
+  EXPECT_EQ(ran, "hello from 1\n");
+  EXPECT_NE(FailingBuild("--compression-format xz " + Ctx()).find("invalid --compression-format \"xz\""),
+            std::string::npos);
 }
 
 // CONTEXT "-" with a tar: the context (its .dockerignore applied), -f a path inside it; plain
