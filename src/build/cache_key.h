@@ -10,7 +10,10 @@
 //              step for `FROM <stage>`; the first two followed by ";SOURCE_DATE_EPOCH=<n>"
 //              when the build sets it (it changes every step's times) and ";compression=zstd"
 //              with --compression-format zstd (other layer digests).
-//     inputs:  InputsDigest(...) of a COPY/ADD ("sha256:<hex>"); "" for a step without inputs.
+//     inputs:  InputsDigest(...) of a COPY/ADD ("sha256:<hex>"); for a RUN with bind mounts,
+//              SHA-256 of "<target>:<shown>;" per bind mount, <shown> the InputsDigest of the
+//              context's files under its source or the ID of the stage's or image's image it
+//              names; "" for a step without inputs.
 //
 //   EncodeStep = N(keyword) N("json" | "shell")
 //                N(#args) N(arg)...

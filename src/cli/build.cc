@@ -227,6 +227,9 @@ class Builder {
   // The image a COPY --from or RUN --mount from= value names: an earlier stage's current image
   // or an image pulled before the build.
   Result<std::string> ImageOf(const std::string& from, size_t stage_index) const;
+  // A RUN's inputs through its bind mounts, for its key: what each shows the step (the context's
+  // files under its source, digested as COPY's are, or the stage's or image's ID), "" without.
+  Result<std::string> BindMountInputs(const build::RunPlan& plan, size_t stage_index) const;
   std::string NewWorkDir() { return work_ + "/" + std::to_string(++mounts_); }
 
   const GlobalOptions& g_;
@@ -394,6 +397,30 @@ Result<std::string> Builder::ImageOf(const std::string& from, size_t stage_index
   if (it == images_.end())
     return MakeError(ErrorKind::kInternal, "{}: image not resolved before the build", from);
   return it->second;
+}
+
+Result<std::string> Builder::BindMountInputs(const build::RunPlan& plan,
+                                             size_t stage_index) const {
+  std::string out;
+  for (const build::RunMount& m : plan.mounts) {
+    if (m.type != build::MountType::kBind) continue;
+    std::string shown;
+    if (!m.from.empty()) {
+      BERTH_TRY(shown, ImageOf(m.from, stage_index));
+    } else if (context_) {
+      build::CopyRequest req;
+      req.sources = {m.source.empty() ? "." : m.source};
+      req.dest = "/mnt/";
+      req.dest_is_directory = true;
+      BERTH_TRY(build::CopyPlan files, build::PlanCopy(*context_, req),
+                "--mount=type=bind,source={}", m.source);
+      build::ContentHasher hasher;
+      BERTH_TRY(oci::Digest d, build::InputsDigest(files, hasher));
+      shown = d.ToString();
+    }
+    out += fmt::format("{}:{};", m.target, shown);
+  }
+  return out.empty() ? std::string() : oci::Sha256Of(out).ToString();
 }
 
 Result<std::string> Builder::Build() {
@@ -715,7 +742,8 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
     env.push_back(k + "=" + v);
     if (!IsProxyArg(k)) text.env[k] = v;
   }
-  oci::Digest key = build::StepKey(st.key, text, "");
+  BERTH_TRY(std::string mounted, BindMountInputs(plan, stage_index), "{}", Where(ins));
+  oci::Digest key = build::StepKey(st.key, text, mounted);
   if (Begin(st, build::InstructionText(ins), key)) return {};
 
   RunMountInputs mount_inputs;

@@ -191,6 +191,36 @@ TEST_F(BuildE2eTest, HereDocuments) {
 // RUN --mount: a cache kept between builds, a tmpfs, the context and another stage bound
 // (read-only, or read-write with the writes dropped), a secret as a file and a variable, and
 // --network per step. None of them leaves a trace in the image, the history or the cache.
+// What a bind mount shows a RUN is part of its key, as BuildKit keys it: the context's files
+// under its source, the stage it names. Unchanged: cached; changed: run again.
+TEST_F(BuildE2eTest, BindMountsAreInputsOfTheCache) {
+  std::string ctx = NewContext("bind-key-ctx",
+                               "FROM bb:1 AS gen\n"
+                               "ARG V=1\n"
+                               "RUN echo $V > /v\n"
+                               "FROM bb:1\n"
+                               "RUN --mount=type=bind,source=data,target=/d cat /d/x > /x\n"
+                               "RUN --mount=from=gen,source=/v,target=/m cat /m > /v\n");
+  ASSERT_TRUE(fs::MkdirAll(ctx + "/data"));
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/data/x", "one\n"));
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/unrelated", "a\n"));
+  std::string first = BuildId(ctx);
+  EXPECT_EQ(Output(first, "cat /x /v"), "one\n1\n");
+  // A file outside the mount's source changes nothing.
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/unrelated", "b\n"));
+  EXPECT_EQ(BuildId(ctx), first);
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/data/x", "two\n"));
+  std::string second = BuildId(ctx);
+  EXPECT_EQ(Output(second, "cat /x /v"), "two\n1\n");
+  std::string third = BuildId("--build-arg V=2 " + ctx);
+  EXPECT_EQ(Output(third, "cat /x /v"), "two\n2\n");
+  Res again = B("build --network none --build-arg V=2 " + ctx);
+  EXPECT_EQ(Count(again.out, "CACHED"), 3u) << again.out;
+  // A source missing from the context: BuildKit's not-found line, nothing left.
+  ASSERT_TRUE(fs::RemoveAll(ctx + "/data"));
+  EXPECT_NE(FailingBuild(ctx).find("\"/data\": not found"), std::string::npos);
+}
+
 TEST_F(BuildE2eTest, RunMounts) {
   std::string ctx = dir_ + "/mount-ctx";
   ASSERT_TRUE(fs::MkdirAll(ctx));
