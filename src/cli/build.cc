@@ -388,7 +388,7 @@ Result<void> Builder::Ensure(const std::string& image) {
   engine::RunOptions o;
   o.image = image;
   o.pull = f_.pull_policy;
-  return EnsureImage(g_, store_, o);
+  return EnsureImage(g_, store_, o, f_.quiet);
 }
 
 Result<std::string> Builder::ImageOf(const std::string& from, size_t stage_index) const {

@@ -1,6 +1,7 @@
 #include "cli/container_common.h"
 
 #include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -69,9 +70,10 @@ namespace {
 // `berth pull` in berth-full, the executable with the registry and archive code (see main.cc),
 // its progress on our stderr as docker run shows it. It prints its own error; ours only says
 // that the pull failed.
-Result<void> PullWithBerthFull(const GlobalOptions& g, const engine::RunOptions& o) {
+Result<void> PullWithBerthFull(const GlobalOptions& g, const engine::RunOptions& o, bool quiet) {
   BERTH_TRY(std::string full, SiblingExecutable("berth-full"));
   std::vector<std::string> args = {full, "--root", g.root, "--log-level", g.log_level, "pull"};
+  if (quiet) args.push_back("-q");
   if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
   if (o.gpus) {  // the image's CUDA requirement checked before any layer is downloaded
     args.insert(args.end(), {"--gpus", gpu::FormatGpusFlag(*o.gpus)});
@@ -90,7 +92,13 @@ Result<void> PullWithBerthFull(const GlobalOptions& g, const engine::RunOptions&
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::dup2(2, 1);
+    // Its stdout (the progress, or with -q the image's name) is the caller's stderr, or nowhere.
+    if (quiet) {
+      int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (null >= 0) ::dup2(null, 1);
+    } else {
+      ::dup2(2, 1);
+    }
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -104,7 +112,7 @@ Result<void> PullWithBerthFull(const GlobalOptions& g, const engine::RunOptions&
 }  // namespace
 
 Result<void> EnsureImage(const GlobalOptions& g, const store::Store& store,
-                         const engine::RunOptions& o) {
+                         const engine::RunOptions& o, bool quiet) {
   if (o.pull == engine::PullPolicy::kNever) {
     auto r = store.Resolve(o.image);
     if (!r && r.error().kind() == ErrorKind::kNotFound)
@@ -116,9 +124,9 @@ Result<void> EnsureImage(const GlobalOptions& g, const store::Store& store,
     auto r = store.Resolve(o.image);
     if (r) return {};
     if (r.error().kind() != ErrorKind::kNotFound) return Unexpected(r.error());
-    std::fprintf(stderr, "Unable to find image '%s' locally\n", o.image.c_str());
+    if (!quiet) std::fprintf(stderr, "Unable to find image '%s' locally\n", o.image.c_str());
   }
-  return PullWithBerthFull(g, o);
+  return PullWithBerthFull(g, o, quiet);
 }
 
 namespace {

@@ -27,9 +27,9 @@ engine::GpuPaths GpuPathsOf(const image::Settings& settings);
 int FailWith(const Error& e, int code);
 
 // Makes sure options.image is in the store per options.pull (always / missing / never),
-// pulling with progress on stderr as docker run does.
+// pulling with progress on stderr as docker run does; `quiet` (build -q) shows only errors.
 Result<void> EnsureImage(const GlobalOptions& g, const store::Store& store,
-                         const engine::RunOptions& options);
+                         const engine::RunOptions& options, bool quiet = false);
 
 // run and create: docker's flags -> RunOptions -> the image (per --pull) -> a new record.
 Result<engine::ContainerRecord> CreateFromFlags(const GlobalOptions& g, const store::Store& store,

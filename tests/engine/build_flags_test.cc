@@ -59,8 +59,7 @@ TEST_F(BuildFlagsTest, PullAlwaysResolvesTheTagAgainstTheRegistry) {
 
   std::string ctx = NewContext(
       "pull-always", "FROM " + ref + "\nRUN cat /marker > /seen 2>/dev/null || echo v1 > /seen\n");
-  // A pull prints its progress on stderr, -q or not (docker's build -q hides it): the IDs come
-  // from --iidfile.
+  // A pull prints its progress on stderr (but with -q): the IDs come from --iidfile.
   auto build = [&](const std::string& flags) {
     Res r = B("build --network none --iidfile " + dir_ + "/pull-iid " + flags + " " + ctx);
     EXPECT_EQ(r.code, 0) << r.out;
@@ -78,6 +77,8 @@ TEST_F(BuildFlagsTest, PullAlwaysResolvesTheTagAgainstTheRegistry) {
   EXPECT_EQ(Count(again, "CACHED"), 1u) << again;
   // The stored tag is the registry's now: never and missing build on it without a pull.
   EXPECT_EQ(build("--pull=never").first, fresh);
+  // -q hides the pull's progress as docker build -q does: the ID is all it prints.
+  EXPECT_EQ(BuildId("--pull " + ctx), fresh);
   ExpectNothingLeft();
 }
 
