@@ -41,10 +41,13 @@ Result<Ipv4Net> ParseCidr(std::string_view s) {
   return net;
 }
 
-Result<std::vector<Ipv4Net>> ParseProcNetRoute(std::string_view text) {
-  // Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT, addresses as hex in
-  // network byte order read as a little-endian integer.
-  std::vector<Ipv4Net> out;
+namespace {
+
+// The routes of /proc/net/route, each line's fields (Iface Destination Gateway Flags RefCnt Use
+// Metric Mask MTU Window IRTT; addresses as hex in network byte order read as a little-endian
+// integer) with its line number; blank lines left out, a line of fewer than 8 fields an error.
+Result<std::vector<std::pair<size_t, std::vector<std::string>>>> RouteLines(std::string_view text) {
+  std::vector<std::pair<size_t, std::vector<std::string>>> out;
   auto lines = str::Split(text, '\n');
   for (size_t i = 1; i < lines.size(); ++i) {
     std::vector<std::string> f;
@@ -53,12 +56,23 @@ Result<std::vector<Ipv4Net>> ParseProcNetRoute(std::string_view text) {
     if (f.empty()) continue;
     if (f.size() < 8)
       return MakeError("/proc/net/route line {}: expected 11 fields, got {}", i + 1, f.size());
+    out.emplace_back(i + 1, std::move(f));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Ipv4Net>> ParseProcNetRoute(std::string_view text) {
+  std::vector<Ipv4Net> out;
+  BERTH_TRY(auto routes, RouteLines(text));
+  for (const auto& [line, f] : routes) {
     uint32_t dst = 0, mask = 0;
     try {
       dst = ntohl(static_cast<uint32_t>(std::stoul(f[1], nullptr, 16)));
       mask = ntohl(static_cast<uint32_t>(std::stoul(f[7], nullptr, 16)));
     } catch (const std::exception&) {
-      return MakeError("/proc/net/route line {}: bad destination or mask", i + 1);
+      return MakeError("/proc/net/route line {}: bad destination or mask", line);
     }
     int prefix = __builtin_popcount(mask);
     if (prefix == 0) continue;  // the default route overlaps everything
@@ -70,19 +84,13 @@ Result<std::vector<Ipv4Net>> ParseProcNetRoute(std::string_view text) {
 Result<std::string> DefaultRouteInterface(std::string_view text) {
   std::string best;
   long best_metric = -1;
-  auto lines = str::Split(text, '\n');
-  for (size_t i = 1; i < lines.size(); ++i) {
-    std::vector<std::string> f;
-    for (auto& w : str::Split(std::string(str::Trim(lines[i])), '\t'))
-      if (!str::Trim(w).empty()) f.emplace_back(str::Trim(w));
-    if (f.empty()) continue;
-    if (f.size() < 8)
-      return MakeError("/proc/net/route line {}: expected 11 fields, got {}", i + 1, f.size());
+  BERTH_TRY(auto routes, RouteLines(text));
+  for (const auto& [line, f] : routes) {
     if (f[1] != "00000000" || f[7] != "00000000") continue;
     char* end = nullptr;
     long metric = std::strtol(f[6].c_str(), &end, 10);
     if (end == f[6].c_str() || *end != '\0')
-      return MakeError("/proc/net/route line {}: bad metric \"{}\"", i + 1, f[6]);
+      return MakeError("/proc/net/route line {}: bad metric \"{}\"", line, f[6]);
     if (best_metric < 0 || metric < best_metric) {
       best = f[0];
       best_metric = metric;
