@@ -107,7 +107,8 @@ def main():
             med = {t: statistics.median(v) for t, v in times.items()}
             ratio = med["berth (range)"] / med["podman (range)"]
             print(f"{mode:20} " + " ".join(f"{med[t] * 1000:12.1f} ms" for t in tools) + f" {ratio:13.2f}")
-        pull_bench(work, env["ranged"], podman, args.pull_runs)
+        if args.pull_runs > 0:  # --pull-runs 0: the runs alone
+            pull_bench(work, env["ranged"], podman, args.pull_runs)
     finally:
         for name in env:
             left = subprocess.run(berth(name) + ["ps", "-aq"], capture_output=True, text=True).stdout.split()

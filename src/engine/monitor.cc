@@ -547,6 +547,9 @@ int Monitor::Run() {
 
     int code = Supervise();
     pid_ = 0;  // reaped: nothing of it is left to kill
+    // A rootless bridge's pasta is killed now and waited for last (a restart's new pasta needs
+    // its ports, and `rm` promises them free): its exit overlaps the teardown below.
+    UniqueFd dying_pasta = Rootless() ? KillPasta(PastaPidFile(paths_, id_)) : UniqueFd();
     int64_t ran = MonoNs() - started_ns_;
     (void)runtime_.Delete(id_, true);
     out_.reset();
@@ -579,11 +582,13 @@ int Monitor::Run() {
         auto now = containers_.Load(id_);
         cancelled = !now || now->manually_stopped || now->state == State::kRemoving;
       }
+      WaitPasta(std::move(dying_pasta));
       if (!cancelled) continue;
       (void)UpdateRecord([](ContainerRecord& r) { r.state = State::kExited; });
     }
     (void)UpdateRecord([](ContainerRecord& r) { r.monitor_pid = 0; });
     Cleanup((record_.options.rm || orphaned_) && record_.state != State::kRemoving);
+    WaitPasta(std::move(dying_pasta));
     Send(fmt::format("exit {}", code));
     return 0;
   }

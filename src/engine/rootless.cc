@@ -481,9 +481,19 @@ std::string PastaPidFile(const Paths& paths, const std::string& id) {
   return fs::Join(paths.RunDir(id), "pasta.pid");
 }
 
-void StopPasta(const std::string& pid_file) {
+void StopPasta(const std::string& pid_file) { WaitPasta(KillPasta(pid_file)); }
+
+void WaitPasta(UniqueFd pidfd) {
+  if (!pidfd) return;
+  struct pollfd p = {pidfd.get(), POLLIN, 0};
+  int n;
+  do n = ::poll(&p, 1, 5000);
+  while (n < 0 && errno == EINTR);
+}
+
+UniqueFd KillPasta(const std::string& pid_file) {
   auto text = fs::ReadFile(pid_file);
-  if (!text) return;
+  if (!text) return UniqueFd();
   auto value = str::ParseInt(str::Trim(*text));
   auto is_pasta = [&] {
     // Only if it is still pasta (a pid reused since is someone else's): its comm is "pasta",
@@ -493,19 +503,18 @@ void StopPasta(const std::string& pid_file) {
   };
   if (value && *value > 0 && is_pasta()) {
     // Not our child (it daemonized): killed through a pidfd (which names this process, not a
-    // later one with its pid), and waited for (the pidfd polls readable once it has exited,
-    // zombie or not), so that its ports are free. SIGKILL: pasta keeps no state to save, and
-    // its SIGTERM path took ~40 ms here.
+    // later one with its pid), to be waited for (WaitPasta: the pidfd polls readable once it
+    // has exited, zombie or not) so that its ports are free. SIGKILL: pasta keeps no state to
+    // save, and its SIGTERM path took ~40 ms here.
     pid_t pid = static_cast<pid_t>(*value);
     UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     if (pidfd && is_pasta() && ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) == 0) {
-      struct pollfd p = {pidfd.get(), POLLIN, 0};
-      int n;
-      do n = ::poll(&p, 1, 5000);
-      while (n < 0 && errno == EINTR);
+      ::unlink(pid_file.c_str());
+      return pidfd;
     }
   }
   ::unlink(pid_file.c_str());
+  return UniqueFd();
 }
 
 }  // namespace berth::engine
