@@ -457,6 +457,15 @@ Result<std::string> Builder::Build() {
     stage.instructions.insert(stage.instructions.begin(), triggers.begin(), triggers.end());
   }
   BERTH_TRY(scopes_, build::ComputeScopes(dockerfile_, inputs_));
+  // The triggers may name images of their own (COPY --from, RUN --mount from=).
+  BERTH_TRY(build::BuildOrder with_triggers, build::StagesToBuild(dockerfile_, scopes_, f_.target));
+  for (const build::ImageUse& use : with_triggers.images) {
+    if (images_.count(use.ref)) continue;
+    BERTH_CHECK(Ensure(use.ref), "{}:{}: ONBUILD trigger --from={}", dockerfile_.source, use.line,
+                use.ref);
+    BERTH_TRY(store::ImageRecord rec, store_.Resolve(use.ref));
+    images_[use.ref] = rec.config.ToString();
+  }
   stages_.assign(dockerfile_.stages.size(), StageState{});
   for (size_t i : order) BERTH_CHECK(BuildStage(i));
 

@@ -221,6 +221,24 @@ TEST_F(BuildE2eTest, BindMountsAreInputsOfTheCache) {
   EXPECT_NE(FailingBuild(ctx).find("\"/data\": not found"), std::string::npos);
 }
 
+// A base image's ONBUILD triggers run in the child's stage, an image they name with --from
+// included (resolved before the first step, as the Dockerfile's own are).
+TEST_F(BuildE2eTest, OnbuildTriggersMayNameImages) {
+  std::string parent = NewContext("onbuild-parent",
+                                  "FROM bb:1\n"
+                                  "ONBUILD COPY --from=bb:1 /etc/passwd /from-trigger\n"
+                                  "ONBUILD RUN echo ran > /trigger-ran\n");
+  ASSERT_EQ(B("build -q --network none -t onbuild-parent:1 " + parent).code, 0);
+  std::string child = NewContext("onbuild-child", "FROM onbuild-parent:1\nRUN echo child > /child\n");
+  std::string id = BuildId(child);
+  EXPECT_EQ(Output(id, "cat /trigger-ran /child; head -1 /from-trigger"), "ran\nchild\nroot:x:0:0:root:/root:/bin/sh\n");
+  // The child keeps none of the triggers.
+  std::string parent_config = B("inspect --type image onbuild-parent:1").out;
+  EXPECT_NE(parent_config.find("\"OnBuild\": ["), std::string::npos) << parent_config;
+  std::string config = B("inspect --type image " + id).out;
+  EXPECT_EQ(config.find("\"OnBuild\": ["), std::string::npos) << config;
+}
+
 TEST_F(BuildE2eTest, RunMounts) {
   std::string ctx = dir_ + "/mount-ctx";
   ASSERT_TRUE(fs::MkdirAll(ctx));
