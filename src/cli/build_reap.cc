@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,17 +19,9 @@ namespace {
 
 constexpr const char* kJournal = "steps";
 
-// flock(2) on a directory (store::FileLock opens files): nullopt when `wait` is false and
-// another holder conflicts.
 Result<std::optional<store::FileLock>> LockDir(const std::string& dir, bool exclusive, bool wait) {
-  BERTH_TRY(UniqueFd fd, fs::Open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  int op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
-  while (::flock(fd.get(), op) != 0) {
-    if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK && !wait) return std::optional<store::FileLock>();
-    return SysError("flock({}, {})", dir, exclusive ? "LOCK_EX" : "LOCK_SH");
-  }
-  return std::optional<store::FileLock>(store::FileLock(std::move(fd)));
+  return store::FileLock::OnDirectory(
+      dir, exclusive ? store::FileLock::Mode::kExclusive : store::FileLock::Mode::kShared, wait);
 }
 
 Result<void> UnmountAndRemove(const std::string& dir) {

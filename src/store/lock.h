@@ -24,6 +24,9 @@ class FileLock {
   static Result<FileLock> Acquire(const std::string& path, Mode mode);
   // As Acquire without waiting: nullopt when another holder conflicts.
   static Result<std::optional<FileLock>> TryAcquire(const std::string& path, Mode mode);
+  // The lock of the directory `dir` itself (which must exist; a symlink is refused); with
+  // `wait` false, nullopt when another holder conflicts.
+  static Result<std::optional<FileLock>> OnDirectory(const std::string& dir, Mode mode, bool wait);
 
   bool held() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
