@@ -237,6 +237,15 @@ TEST_F(BuildE2eTest, OnbuildTriggersMayNameImages) {
   EXPECT_NE(parent_config.find("\"OnBuild\": ["), std::string::npos) << parent_config;
   std::string config = B("inspect --type image " + id).out;
   EXPECT_EQ(config.find("\"OnBuild\": ["), std::string::npos) << config;
+  // A trigger naming an image that cannot be had: one line naming it, nothing left behind.
+  std::string bad = NewContext("onbuild-bad-parent",
+                               "FROM bb:1\nONBUILD COPY --from=no-such-image:1 /x /x\n");
+  ASSERT_EQ(B("build -q --network none -t onbuild-bad:1 " + bad).code, 0);
+  std::string bad_child = NewContext("onbuild-bad-child", "FROM onbuild-bad:1\nRUN true\n");
+  std::string line = FailingBuild("--pull=never " + bad_child);
+  EXPECT_NE(line.find("ONBUILD trigger --from=no-such-image:1: No such image: no-such-image:1"),
+            std::string::npos)
+      << line;
 }
 
 TEST_F(BuildE2eTest, RunMounts) {
