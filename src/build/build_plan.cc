@@ -44,10 +44,14 @@ Result<std::optional<std::string>> CopyFromValue(const Instruction& copy, const 
 }
 
 Result<BuildOrder> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
-                                 std::string_view target) {
+                                 std::string_view target, std::optional<size_t> index) {
   if (dockerfile.stages.empty()) return MakeError(ErrorKind::kInvalidArgument, "no build stage");
   size_t last = dockerfile.stages.size() - 1;
-  if (!target.empty()) {
+  if (target.empty() && index) {
+    if (*index > last)
+      return MakeError(ErrorKind::kInvalidArgument, "target stage {} could not be found", *index);
+    last = *index;
+  } else if (!target.empty()) {
     std::string t = Lower(target);
     auto it = std::find_if(dockerfile.stages.begin(), dockerfile.stages.end(),
                            [&](const Stage& s) { return s.name == t; });
@@ -57,13 +61,18 @@ Result<BuildOrder> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes
     last = static_cast<size_t>(it - dockerfile.stages.begin());
   }
   std::set<size_t> needed{last};
+  std::map<size_t, std::set<size_t>> needs;
   // Per stage, the images it reads, in instruction order.
   std::vector<std::vector<ImageUse>> images(last + 1);
   // Dependencies always point to earlier stages, so one pass from the target back suffices.
   for (size_t i = last + 1; i-- > 0;) {
     if (!needed.count(i)) continue;
     const Stage& stage = dockerfile.stages[i];
-    if (auto dep = FindStage(dockerfile, scopes.stages[i].base, i)) needed.insert(*dep);
+    needs[i];
+    if (auto dep = FindStage(dockerfile, scopes.stages[i].base, i)) {
+      needed.insert(*dep);
+      needs[i].insert(*dep);
+    }
     for (size_t k = 0; k < stage.instructions.size(); ++k) {
       const Instruction& ins = stage.instructions[k];
       const VarMap& vars = scopes.stages[i].instructions[k].vars;
@@ -77,21 +86,58 @@ Result<BuildOrder> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes
                   ins.line);
       }
       for (const std::string& from : froms) {
-        if (auto dep = FindStage(dockerfile, from, i))
+        if (auto dep = FindStage(dockerfile, from, i)) {
           needed.insert(*dep);
-        else
+          needs[i].insert(*dep);
+        } else
           images[i].push_back({from, ins.line});
       }
     }
   }
   BuildOrder order;
   order.stages.assign(needed.begin(), needed.end());
+  order.needs = std::move(needs);
   for (size_t i : order.stages)
     for (const ImageUse& use : images[i])
       if (std::none_of(order.images.begin(), order.images.end(),
                        [&](const ImageUse& u) { return u.ref == use.ref; }))
         order.images.push_back(use);
   return order;
+}
+
+StageScheduler::StageScheduler(const BuildOrder& order, std::set<size_t> candidates,
+                               size_t max_running)
+    : stages_(order.stages),
+      needs_(order.needs),
+      candidates_(std::move(candidates)),
+      max_running_(max_running) {}
+
+std::vector<size_t> StageScheduler::Start(size_t current) {
+  std::vector<size_t> started;
+  for (size_t i = 0; i + 1 < stages_.size() && running_.size() < max_running_; ++i) {
+    size_t s = stages_[i];
+    if (s == current || !candidates_.contains(s) || running_.contains(s) || built_.contains(s) ||
+        failed_.contains(s))
+      continue;
+    auto it = needs_.find(s);
+    if (it != needs_.end() &&
+        !std::all_of(it->second.begin(), it->second.end(),
+                     [&](size_t n) { return built_.contains(n); }))
+      continue;
+    running_.insert(s);
+    started.push_back(s);
+  }
+  return started;
+}
+
+void StageScheduler::Built(size_t stage) {
+  running_.erase(stage);
+  built_.insert(stage);
+}
+
+void StageScheduler::Failed(size_t stage) {
+  running_.erase(stage);
+  failed_.insert(stage);
 }
 
 std::string StepLine(int vertex, std::string_view stage_name, size_t step, size_t steps,

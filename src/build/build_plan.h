@@ -34,13 +34,43 @@ struct ImageUse {
   int line = 0;     // the first instruction naming it
   bool operator==(const ImageUse&) const = default;
 };
+// `needs` maps each stage built to the stages it names directly (its FROM, --from and from=).
+// `index` (with `target` empty) names the target by its position instead: the stage a parallel
+// build of one stage builds (StageScheduler).
 struct BuildOrder {
   std::vector<size_t> stages;
   std::vector<ImageUse> images;
+  std::map<size_t, std::set<size_t>> needs;
   bool operator==(const BuildOrder&) const = default;
 };
 Result<BuildOrder> StagesToBuild(const Dockerfile& dockerfile, const BuildScopes& scopes,
-                                 std::string_view target);
+                                 std::string_view target,
+                                 std::optional<size_t> index = std::nullopt);
+
+// Which stages build beside the build itself, each in a build of its own (a child `berth build`
+// of that one stage that fills the shared step cache; the build then finds its steps CACHED).
+// The build walks `order` in file order; at each point where it has work to do (a step that is
+// not cached, or waiting for a stage built beside it), Start(current) gives the stages that may
+// start now: among `candidates`, not `current` nor the last (the target), not yet started or
+// built, every stage they need already built; at most `max_running` at once. A stage whose
+// build failed is the build's own to make (its error is then reported in file order). Pure.
+class StageScheduler {
+ public:
+  StageScheduler(const BuildOrder& order, std::set<size_t> candidates, size_t max_running);
+  std::vector<size_t> Start(size_t current);
+  // `stage` is built (by the build itself, or beside it with success).
+  void Built(size_t stage);
+  // The build beside it of `stage` ended without success.
+  void Failed(size_t stage);
+  bool Running(size_t stage) const { return running_.contains(stage); }
+  size_t running() const { return running_.size(); }
+
+ private:
+  std::vector<size_t> stages_;
+  std::map<size_t, std::set<size_t>> needs_;
+  std::set<size_t> candidates_, running_, built_, failed_;
+  size_t max_running_;
+};
 
 // The PATH a stage gets when its base (an image, or scratch) sets none: BuildKit puts it into
 // every such stage's image config and environment ("make sure that PATH is always set").

@@ -81,6 +81,60 @@ TEST(StagesToBuildTest, ImagesFromCopyAndRunMounts) {
   EXPECT_EQ(o->images, (std::vector<ImageUse>{{"later", 4}, {"alpine:3.20", 5}, {"golang:1", 6}}));
 }
 
+TEST(StagesToBuildTest, WhatEachStageNeedsAndATargetByIndex) {
+  const char* df =
+      "FROM busybox AS base\nRUN true\n"
+      "FROM base AS a\nRUN a\n"
+      "FROM busybox\nRUN --mount=from=base,target=/b b\n"
+      "FROM scratch AS out\nCOPY --from=a /a /a\nCOPY --from=2 /b /b\n";
+  auto o = Order(df, "");
+  ASSERT_TRUE(o) << o.error().message();
+  EXPECT_EQ(o->needs, (std::map<size_t, std::set<size_t>>{{0, {}}, {1, {0}}, {2, {0}}, {3, {1, 2}}}));
+  Dockerfile d = Parse(df);
+  auto scopes = ComputeScopes(d, {});
+  ASSERT_TRUE(scopes);
+  auto two = StagesToBuild(d, *scopes, "", 2);
+  ASSERT_TRUE(two) << two.error().message();
+  EXPECT_EQ(two->stages, (std::vector<size_t>{0, 2}));
+  auto none = StagesToBuild(d, *scopes, "", 4);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message(), "target stage 4 could not be found");
+}
+
+TEST(StageSchedulerTest, StartsIndependentStagesOnceWhatTheyNeedIsBuilt) {
+  // 0 <- 1, 0 <- 2, 3 alone, 4 <- {1, 2, 3}: the target.
+  BuildOrder order;
+  order.stages = {0, 1, 2, 3, 4};
+  order.needs = {{0, {}}, {1, {0}}, {2, {0}}, {3, {}}, {4, {1, 2, 3}}};
+  StageScheduler s(order, {0, 1, 2, 3, 4}, 8);
+  // At stage 0: only 3 needs nothing; the target never starts beside the build.
+  EXPECT_EQ(s.Start(0), (std::vector<size_t>{3}));
+  EXPECT_TRUE(s.Running(3));
+  EXPECT_EQ(s.Start(0), (std::vector<size_t>{}));
+  s.Built(0);
+  // At stage 1: 2 may start (0 is built), not 1 (the build's own).
+  EXPECT_EQ(s.Start(1), (std::vector<size_t>{2}));
+  s.Failed(2);
+  s.Built(1);
+  // A failed stage is not started again: the build makes it itself.
+  EXPECT_EQ(s.Start(2), (std::vector<size_t>{}));
+  EXPECT_FALSE(s.Running(2));
+  EXPECT_EQ(s.running(), 1u);
+}
+
+TEST(StageSchedulerTest, OnlyCandidatesAndAtMostMaxRunning) {
+  BuildOrder order;
+  order.stages = {0, 1, 2, 3, 4};
+  order.needs = {{0, {}}, {1, {}}, {2, {}}, {3, {}}, {4, {0, 1, 2, 3}}};
+  StageScheduler s(order, {1, 2, 3}, 1);
+  EXPECT_EQ(s.Start(0), (std::vector<size_t>{1}));
+  EXPECT_EQ(s.Start(0), (std::vector<size_t>{}));
+  s.Built(1);
+  EXPECT_EQ(s.Start(0), (std::vector<size_t>{2}));
+  StageScheduler none(order, {1, 2, 3}, 0);
+  EXPECT_EQ(none.Start(0), (std::vector<size_t>{}));
+}
+
 TEST(FindStageTest, NamesAndIndexes) {
   Dockerfile d = Parse("FROM a AS First\nFROM b\nFROM c\n");
   EXPECT_EQ(FindStage(d, "first", 2), 0u);

@@ -97,10 +97,12 @@
 #include "cli/build_fs.h"
 #include "cli/build_mounts.h"
 #include "cli/build_output.h"
+#include "cli/build_parallel.h"
 #include "cli/build_reap.h"
 #include "cli/container_common.h"
 #include "cli/image_common.h"
 #include "cli/interrupt.h"
+#include "cli/sibling.h"
 #include "engine/commit.h"
 #include "engine/engine.h"
 #include "engine/rootfs.h"
@@ -131,6 +133,9 @@ struct BuildFlags {
   std::string progress = "auto";
   std::string output;
   std::string compression = "gzip";
+  // A build of one stage beside another build (cli/build_parallel.h): the stage's index; -1
+  // for a build of its own.
+  int internal_stage = -1;
   // The four above, parsed (RunBuild).
   engine::PullPolicy pull_policy = engine::PullPolicy::kMissing;
   bool tty = false;  // --progress tty: a RUN's output kept back unless the step fails
@@ -178,6 +183,7 @@ class Builder {
   const std::string& work_dir() const { return work_; }
   // After a failure: removes the images this build made (those still untagged and unused).
   void RemoveCreatedImages() {
+    beside_.StopAll();
     for (auto it = created_.rbegin(); it != created_.rend(); ++it)
       (void)RemoveUnclaimedImage(g_.root, paths_, store_, *it);
   }
@@ -187,6 +193,8 @@ class Builder {
   // containers (already gone with the steps), mounts and directory go; one line says where
   // the build stopped. Returns the exit code, 128 + the signal.
   int StopInterrupted();
+  // The last progress line's vertex number: the lines after the build's go on from it.
+  int vertex() const { return vertex_; }
 
  private:
   Result<void> Prepare();
@@ -213,7 +221,7 @@ class Builder {
   // --progress=tty: a failed RUN's kept output (`fd`, its log), the last 64 KiB, on stderr.
   void ShowKeptOutput(int fd);
   void Progress(const std::string& line) {
-    if (!f_.quiet) std::fprintf(stderr, "%s\n", line.c_str());
+    if (!f_.quiet && !muted_) std::fprintf(stderr, "%s\n", line.c_str());
   }
   Result<std::string> Expand(std::string_view word, const build::InstructionScope& scope) const {
     return build::ExpandWord(word, scope.vars, dockerfile_.escape);
@@ -231,6 +239,20 @@ class Builder {
   // files under its source, digested as COPY's are, or the stage's or image's ID), "" without.
   Result<std::string> BindMountInputs(const build::RunPlan& plan, size_t stage_index) const;
   std::string NewWorkDir() { return work_ + "/" + std::to_string(++mounts_); }
+  // The next progress line's vertex number (the same one while muted_).
+  int NextVertex() { return muted_ ? vertex_ : ++vertex_; }
+
+  // Stages built beside this build (cli/build_parallel.h). SetUpBeside decides whether any may
+  // be; StartBeside starts those the scheduler allows now (the build has work of its own, or
+  // waits); AwaitBeside, before the build makes stage `index` itself, waits for its child and
+  // shows the child's progress in its place (the stage's own steps, all CACHED, then muted).
+  void SetUpBeside(const build::BuildOrder& order);
+  void StartBeside();
+  Result<void> AwaitBeside(size_t index);
+  // Takes the children that have ended (without waiting, or until one does).
+  Result<void> ReapBeside(bool wait);
+  std::vector<std::string> StageArgs(size_t stage) const;
+  std::string StageLog(size_t stage) const { return work_ + "/stage-" + std::to_string(stage) + ".log"; }
 
   const GlobalOptions& g_;
   const store::Store& store_;
@@ -263,6 +285,13 @@ class Builder {
   std::string stage_name_;
   size_t step_ = 0, steps_ = 0;
   int vertex_ = 0;
+  bool muted_ = false;        // progress not shown (a stage a child built and showed)
+  size_t building_ = 0;       // the stage being built (or waited for)
+  std::optional<build::StageScheduler> scheduler_;  // unset: no stage builds beside
+  StageBuilds beside_;
+  std::set<size_t> built_beside_;  // stages whose child succeeded
+  std::string self_;               // the executable the children run
+  size_t merged_ = 0;              // stored_'s entries saved in the cache file for the children
 };
 
 Result<std::string> Builder::ReadInputs() {
@@ -427,7 +456,9 @@ Result<std::string> Builder::Build() {
   BERTH_CHECK(Prepare());
   // The bases first (their ENV is part of every stage's scope), then the scopes for real.
   BERTH_TRY(build::BuildScopes first, build::ComputeScopes(dockerfile_, inputs_));
-  BERTH_TRY(build::BuildOrder plan, build::StagesToBuild(dockerfile_, first, f_.target));
+  std::optional<size_t> index;
+  if (f_.internal_stage >= 0) index = static_cast<size_t>(f_.internal_stage);
+  BERTH_TRY(build::BuildOrder plan, build::StagesToBuild(dockerfile_, first, f_.target, index));
   const std::vector<size_t>& order = plan.stages;
   for (const build::ImageUse& use : plan.images) {
     BERTH_CHECK(Ensure(use.ref), "{}:{}: --from={}", dockerfile_.source, use.line, use.ref);
@@ -458,7 +489,8 @@ Result<std::string> Builder::Build() {
   }
   BERTH_TRY(scopes_, build::ComputeScopes(dockerfile_, inputs_));
   // The triggers may name images of their own (COPY --from, RUN --mount from=).
-  BERTH_TRY(build::BuildOrder with_triggers, build::StagesToBuild(dockerfile_, scopes_, f_.target));
+  BERTH_TRY(build::BuildOrder with_triggers,
+            build::StagesToBuild(dockerfile_, scopes_, f_.target, index));
   for (const build::ImageUse& use : with_triggers.images) {
     if (images_.count(use.ref)) continue;
     BERTH_CHECK(Ensure(use.ref), "{}:{}: ONBUILD trigger --from={}", dockerfile_.source, use.line,
@@ -467,9 +499,15 @@ Result<std::string> Builder::Build() {
     images_[use.ref] = rec.config.ToString();
   }
   stages_.assign(dockerfile_.stages.size(), StageState{});
-  for (size_t i : order) BERTH_CHECK(BuildStage(i));
+  SetUpBeside(with_triggers);
+  for (size_t i : with_triggers.stages) {
+    BERTH_CHECK(AwaitBeside(i));
+    BERTH_CHECK(BuildStage(i));
+    muted_ = false;
+    if (scheduler_) scheduler_->Built(i);
+  }
 
-  StageState& last = stages_[order.back()];
+  StageState& last = stages_[with_triggers.stages.back()];
   if (!f_.labels.empty()) {
     // --label: one more config step on the final image.
     build::StepText text;
@@ -505,6 +543,8 @@ Result<std::string> Builder::Build() {
 
 int Builder::StopInterrupted() {
   int signal = interrupts_.signal();
+  // The children stop as this build does, their committed steps kept as cache.
+  beside_.StopAll();
   if (auto m = MergeStepCache(g_.root, store_, stored_); !m) log::Warn("{}", m.error().message());
   for (const std::string& id : unkeyed_) (void)RemoveUnclaimedImage(g_.root, paths_, store_, id);
   dir_.reset();
@@ -514,16 +554,126 @@ int Builder::StopInterrupted() {
   return 128 + signal;
 }
 
+void Builder::SetUpBeside(const build::BuildOrder& order) {
+  // Not for a build of one stage, nor where a child could not reuse what it built (--no-cache)
+  // or read the same inputs (a context or Dockerfile on stdin).
+  if (f_.internal_stage >= 0 || f_.no_cache || f_.context == "-" || f_.file == "-" ||
+      order.stages.size() < 2)
+    return;
+  auto self = SiblingExecutable("berth-full");
+  if (!self) return;
+  self_ = *self;
+  // A stage with steps: one with none has nothing to build beside.
+  std::set<size_t> candidates;
+  for (size_t i : order.stages)
+    if (std::any_of(dockerfile_.stages[i].instructions.begin(),
+                    dockerfile_.stages[i].instructions.end(),
+                    [](const build::Instruction& ins) { return ins.keyword != "ARG"; }))
+      candidates.insert(i);
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  scheduler_.emplace(order, std::move(candidates), static_cast<size_t>(std::max(1L, cpus)));
+}
+
+std::vector<std::string> Builder::StageArgs(size_t stage) const {
+  std::vector<std::string> a = {self_,
+                                "--root",
+                                g_.root,
+                                "--log-level",
+                                g_.log_level,
+                                "build",
+                                "--internal-stage",
+                                std::to_string(stage),
+                                "--pull=never",  // this build has the images (Build)
+                                "--network",
+                                f_.network,
+                                "--compression-format",
+                                f_.compression,
+                                "--progress",
+                                f_.quiet ? "quiet" : f_.tty ? "tty" : "plain",
+                                "-f",
+                                dockerfile_path_};
+  for (const std::string& v : f_.build_args) a.insert(a.end(), {"--build-arg", v});
+  for (const std::string& v : f_.secrets) a.insert(a.end(), {"--secret", v});
+  for (const std::string& v : f_.ssh) a.insert(a.end(), {"--ssh", v});
+  a.insert(a.end(), {"--", context_dir_});
+  return a;
+}
+
+Result<void> Builder::ReapBeside(bool wait) {
+  while (!beside_.empty()) {
+    BERTH_TRY(std::optional<StageBuilds::Ended> ended, beside_.WaitAny(interrupts_, wait ? -1 : 0));
+    if (!ended) return Checkpoint();
+    if (!ended->ok) {
+      // The build makes it itself, in file order, and reports its error there.
+      scheduler_->Failed(ended->stage);
+      continue;
+    }
+    scheduler_->Built(ended->stage);
+    built_beside_.insert(ended->stage);
+    // Its steps, merged into the cache file by the child, for Begin; and ours, kept.
+    BERTH_TRY(build::StepCache cache,
+              build::StepCache::Load(fs::Join(g_.root, "build-cache.json")));
+    for (const auto& [key, id] : stored_) cache.Store(key, id);
+    cache_ = std::move(cache);
+    if (wait) return {};
+  }
+  return {};
+}
+
+void Builder::StartBeside() {
+  if (!scheduler_) return;
+  if (auto reaped = ReapBeside(false); !reaped) return;  // a signal: Checkpoint stops the build
+  std::vector<size_t> start = scheduler_->Start(building_);
+  if (start.empty()) return;
+  // The children find this build's steps (the stages they need) in the cache file.
+  if (stored_.size() > merged_) {
+    if (auto m = MergeStepCache(g_.root, store_, stored_); !m) {
+      log::Debug("not building stages beside: {}", m.error().message());
+      for (size_t s : start) scheduler_->Failed(s);
+      return;
+    }
+    merged_ = stored_.size();
+  }
+  for (size_t s : start) {
+    if (auto ok = beside_.Start(s, StageArgs(s), StageLog(s)); !ok) {
+      log::Debug("not building stage {} beside: {}", s, ok.error().message());
+      scheduler_->Failed(s);
+    }
+  }
+}
+
+Result<void> Builder::AwaitBeside(size_t index) {
+  if (!scheduler_) return {};
+  building_ = index;
+  while (scheduler_->Running(index)) {
+    StartBeside();  // this build waits: others may start meanwhile
+    BERTH_CHECK(Checkpoint());
+    BERTH_CHECK(ReapBeside(true));
+  }
+  if (!built_beside_.contains(index)) return {};
+  // The child's progress in this build's numbering; the stage's own pass (all CACHED) is muted.
+  if (!f_.quiet) {
+    BERTH_TRY(std::string log, fs::ReadFile(StageLog(index)));
+    std::string shown = RenumberProgress(log, &vertex_);
+    std::fwrite(shown.data(), 1, shown.size(), stderr);
+  }
+  muted_ = true;
+  return {};
+}
+
 Result<void> Builder::BuildStage(size_t index) {
   const build::Stage& stage = dockerfile_.stages[index];
   const build::StageScope& scope = scopes_.stages[index];
   StageState& st = stages_[index];
+  building_ = index;
+  // A build of one stage shows that stage's steps only (those it needs are CACHED).
+  if (f_.internal_stage >= 0) muted_ = index != static_cast<size_t>(f_.internal_stage);
   stage_name_ = stage.name;
   steps_ = 1 + static_cast<size_t>(
                    std::count_if(stage.instructions.begin(), stage.instructions.end(),
                                  [](const build::Instruction& i) { return i.keyword != "ARG"; }));
   step_ = 1;
-  Progress(build::StepLine(++vertex_, stage_name_, step_, steps_, "FROM " + scope.base));
+  Progress(build::StepLine(NextVertex(), stage_name_, step_, steps_, "FROM " + scope.base));
   if (auto dep = build::FindStage(dockerfile_, scope.base, index)) {
     st = stages_[*dep];
     st.cmd_set = false;
@@ -568,10 +718,18 @@ Result<void> Builder::BuildStage(size_t index) {
 }
 
 bool Builder::Begin(StageState& st, const std::string& text, const oci::Digest& key) {
-  Progress(build::StepLine(++vertex_, stage_name_, step_, steps_, text));
-  if (f_.no_cache) return false;
-  auto id = cache_.Lookup(key.ToString());
-  if (!id || !store_.Resolve(*id)) return false;
+  std::optional<std::string> id;
+  if (!f_.no_cache) id = cache_.Lookup(key.ToString());
+  if (id && !store_.Resolve(*id)) id.reset();
+  // A stage a child built is shown by its progress; a step missing from the cache since (a
+  // prune meanwhile) is built and shown here.
+  if (!id && f_.internal_stage < 0) muted_ = false;
+  Progress(build::StepLine(NextVertex(), stage_name_, step_, steps_, text));
+  if (!id) {
+    // Work of our own: stages that need nothing more may build beside it meanwhile.
+    StartBeside();
+    return false;
+  }
   Progress("#" + std::to_string(vertex_) + " CACHED");
   st.image = *id;
   st.key = key.ToString();
@@ -833,8 +991,8 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
   if (code != 0) {
     if (f_.tty && !f_.quiet) ShowKeptOutput(sink.get());
     return MakeError(ErrorKind::kFailedPrecondition,
-                     "process \"{}\" did not complete successfully: exit code: {}", Join(argv),
-                     code);
+                     "{}: process \"{}\" did not complete successfully: exit code: {}",
+                     Where(ins), Join(argv), code);
   }
   if (f_.tty && !f_.quiet) {
     std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
@@ -1068,7 +1226,9 @@ int RunBuild(const GlobalOptions& g, BuildFlags f) {
     builder.RemoveCreatedImages();
     return Fail(id.error());
   }
-  int vertex = 0;
+  // A build of one stage beside another: its steps are the cache that build uses.
+  if (f.internal_stage >= 0) return 0;
+  int vertex = builder.vertex();
   if (!f.quiet) std::fprintf(stderr, "#%d writing image %s\n", ++vertex, id->c_str());
   for (const std::string& tag : f.tags) {
     auto rec = store->Tag(*id, tag);
@@ -1133,12 +1293,16 @@ void AddBuild(CLI::App& app, GlobalOptions& g, Action& action) {
                 "RUN's output only when it fails), quiet (as -q), auto (tty on a terminal, "
                 "else plain)")
       ->capture_default_str();
+  c->add_option("--internal-stage", f->internal_stage,
+                "(internal) build only this stage, by index, beside a build")
+      ->group("");
   c->add_option("-o,--output", f->output,
                 "Also write the result: type=oci|docker,dest=FILE (the image as an archive, as "
                 "save writes it), type=tar,dest=FILE (its root filesystem), type=local,dest=DIR "
                 "or DIR (the root filesystem into a directory); dest=- or - is stdout");
   c->footer(
-      "Dockerfile: multi-stage builds; RUN with here-documents, "
+      "Dockerfile: multi-stage builds (stages that do not depend on each other build at once, "
+      "their progress shown in file order); RUN with here-documents, "
       "--mount=type=bind|cache|tmpfs|secret|ssh and --network=default|none|host; COPY/ADD from "
       "the "
       "context, --from=STAGE|IMAGE or here-documents, --chown, --chmod, --link, --exclude, "

@@ -110,6 +110,31 @@ class BuildInterruptTest : public BuildE2eTest {
     return s;
   }
 
+  // A context whose Dockerfile has two stages that do not depend on each other, each sleeping
+  // in a RUN: they build at once (one beside the build, cli/build_parallel.h).
+  static std::string TwoSleepingStages(const std::string& name) {
+    return NewContext(name,
+                      "FROM bb:1 AS a\nRUN touch /a && sleep 600\n"
+                      "FROM bb:1 AS b\nRUN touch /b && sleep 600\n"
+                      "FROM bb:1\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n");
+  }
+  // The `n` running steps (stages building at once), each once its `sleep` runs.
+  static std::vector<Step> WaitForSleepingSteps(const Background& b, size_t n) {
+    std::vector<Step> steps;
+    bool running = WaitFor([&] {
+      steps.clear();
+      for (const std::string& id : str::Split(str::Trim(B("ps -q --no-trunc").out), '\n')) {
+        if (id.empty()) continue;
+        auto pids = ProcessesOf(id, "sleep");
+        if (pids.empty()) return false;
+        steps.push_back({id, pids.front()});
+      }
+      return steps.size() == n;
+    });
+    EXPECT_TRUE(running) << n << " step containers with a sleep not there after 30 s:\n" << Log(b);
+    return steps;
+  }
+
   // What an ended step leaves on the host: none of its processes, no cgroup named after it
   // (polled: the monitor cleans up after a killed builder on its own time).
   static void ExpectStepGone(const Step& s) {
@@ -194,6 +219,47 @@ TEST_F(BuildInterruptTest, KilledBuildIsReapedByTheNextBuild) {
   EXPECT_NE(Capture("ls -A " + Root() + "/build-tmp"), "");
   EXPECT_NE(B("inspect --type image killed:1").code, 0) << "tagged";
   ExpectRebuildReusesFirstStep(ctx, first);
+}
+
+// Two stages at once, one of them in a build beside this one (cli/build_parallel.h): SIGTERM
+// to the builder alone stops both steps, the child's too, and leaves nothing.
+TEST_F(BuildInterruptTest, SigtermStopsTheStagesBuildingBeside) {
+  std::string ctx = TwoSleepingStages("interrupt-beside");
+  Background b = StartBuild("--network none -t interrupted:beside " + ctx);
+  std::vector<Step> steps = WaitForSleepingSteps(b, 2);
+  ASSERT_EQ(steps.size(), 2u);
+  ASSERT_EQ(::kill(b.pid, SIGTERM), 0);
+  int status = WaitExit(b);
+  std::string log = Log(b);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status << "\n" << log;
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << log;
+  EXPECT_NE(log.find("berth: build interrupted by SIGTERM at Dockerfile:2 (RUN)\n"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(Count(log, "berth: "), 1u) << log;
+  for (const Step& s : steps) ExpectStepGone(s);
+  ExpectNothingLeft();
+  EXPECT_NE(B("inspect --type image interrupted:beside").code, 0) << "tagged";
+}
+
+// kill -9 of the builder alone while a stage builds beside it: the child build gets SIGTERM
+// from the kernel as its parent dies (PR_SET_PDEATHSIG) and stops as interrupted; the builder's
+// own step goes with its monitor; the next build reaps the builder's directory.
+TEST_F(BuildInterruptTest, KilledBuildStopsTheStagesBuildingBeside) {
+  std::string ctx = TwoSleepingStages("kill-beside");
+  Background b = StartBuild("--network none -t killed:beside " + ctx);
+  std::vector<Step> steps = WaitForSleepingSteps(b, 2);
+  ASSERT_EQ(steps.size(), 2u);
+  ASSERT_EQ(::kill(b.pid, SIGKILL), 0);
+  WaitExit(b);
+  for (const Step& s : steps) ExpectStepGone(s);
+  EXPECT_TRUE(WaitFor([&] { return Capture("pgrep -f '[b]uild --internal-stage'").empty(); }))
+      << "the child build is still running";
+  EXPECT_NE(B("inspect --type image killed:beside").code, 0) << "tagged";
+  ASSERT_TRUE(fs::WriteFileAtomic(ctx + "/Dockerfile", "FROM bb:1\nRUN touch /after\n"));
+  Res r = B("build --network none " + ctx);
+  EXPECT_EQ(r.code, 0) << r.out;
+  ExpectNothingLeft();
 }
 
 // kill -9 while a step holds a mount of the build's own (RUN --mount=type=bind from a stage: an

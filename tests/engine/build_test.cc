@@ -110,7 +110,7 @@ TEST_F(BuildE2eTest, FailuresAreOneLineAndLeaveNothing) {
   };
   Res before = B("images -q");
   EXPECT_NE(build("FROM bb:1\nRUN echo one > /one\nRUN false\n")
-                .find("process \"/bin/sh -c false\" did not complete successfully: exit code: 1"),
+                .find("Dockerfile:3: process \"/bin/sh -c false\" did not complete successfully: exit code: 1"),
             std::string::npos);
   EXPECT_NE(build("FROM bb:1\nCOPY nope /x\n").find("\"/nope\": not found"), std::string::npos);
   EXPECT_NE(build("FROM bb:1\nRUNN x\n").find("Dockerfile:2: unknown instruction: RUNN"),
