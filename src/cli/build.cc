@@ -39,9 +39,9 @@
 // applies; -f names a file inside it, opened in its root); anything else is the Dockerfile and
 // there is no context. `-f -` reads the Dockerfile from stdin with a directory context.
 // Progress goes to stderr: plain prints BuildKit's plain lines ("#N [stage k/n] STEP", "#N
-// CACHED") with each RUN's output as it comes; tty prints the same lines, keeps a RUN's output
-// back (in the build's temporary directory) and prints it only when the step fails, then "#N
-// DONE <seconds>s"; quiet (-q) prints nothing but the image ID on stdout; auto is tty when
+// CACHED", "#N DONE <seconds>s" after a step built) with each RUN's output as it comes; tty
+// prints the same lines, keeps a RUN's output back (in the build's temporary directory) and
+// prints it only when the step fails; quiet (-q) prints nothing but the image ID on stdout; auto is tty when
 // stderr is a terminal, else plain.
 // --output (cli/build_output.h) also writes the image as an oci or docker archive, or its root
 // filesystem as a tar or into a directory; the image stays in the store. With dest "-" the
@@ -285,6 +285,8 @@ class Builder {
   std::string stage_name_;
   size_t step_ = 0, steps_ = 0;
   int vertex_ = 0;
+  // When the step being built (not CACHED) began, for its DONE line.
+  std::optional<std::chrono::steady_clock::time_point> step_started_;
   bool muted_ = false;        // progress not shown (a stage a child built and showed)
   size_t building_ = 0;       // the stage being built (or waited for)
   std::optional<build::StageScheduler> scheduler_;  // unset: no stage builds beside
@@ -726,6 +728,7 @@ bool Builder::Begin(StageState& st, const std::string& text, const oci::Digest& 
   if (!id && f_.internal_stage < 0) muted_ = false;
   Progress(build::StepLine(NextVertex(), stage_name_, step_, steps_, text));
   if (!id) {
+    step_started_ = std::chrono::steady_clock::now();
     // Work of our own: stages that need nothing more may build beside it meanwhile.
     StartBeside();
     return false;
@@ -767,6 +770,12 @@ Result<void> Builder::Commit(StageState& st, const std::string& key, image::Comm
     created_.push_back(st.image);
   // Journaled at once: a build killed from here on leaves it to ReapDeadBuilds as cache.
   BERTH_CHECK(dir_->Record(key, st.image));
+  // The step's time, as BuildKit shows each vertex's.
+  if (step_started_) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - *step_started_;
+    Progress(fmt::format("#{} DONE {:.1f}s", vertex_, took.count()));
+    step_started_.reset();
+  }
   if (!key.empty()) {
     st.key = key;
     cache_.Store(key, st.image);
@@ -972,7 +981,6 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
     saved_err = ::dup(2);
     ::dup2(sink.get(), 2);
   }
-  auto started = std::chrono::steady_clock::now();
   StartClient client;
   client.attach_output = true;
   // A signal stops the step: its container is killed (the shell as PID 1 ignores SIGINT and
@@ -993,10 +1001,6 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
     return MakeError(ErrorKind::kFailedPrecondition,
                      "{}: process \"{}\" did not complete successfully: exit code: {}",
                      Where(ins), Join(argv), code);
-  }
-  if (f_.tty && !f_.quiet) {
-    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-    Progress(fmt::format("#{} DONE {:.1f}s", vertex_, took.count()));
   }
   image::CommitRequest req;
   req.upper_dir = engine::UpperDir(paths_, rec).value_or("");

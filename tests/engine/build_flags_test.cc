@@ -344,6 +344,8 @@ TEST_F(BuildFlagsTest, ProgressModes) {
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find("[2/2] RUN echo visible-output"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("\nvisible-output-"), std::string::npos) << mode << ": " << r.out;
+    // Each step built shows its time (BuildKit's plain output does too).
+    EXPECT_TRUE(std::regex_search(r.out, std::regex("\n#2 DONE [0-9]+\\.[0-9]s\n"))) << r.out;
   }
   Res tty = B("build --network none --no-cache --progress tty " + ctx);
   ASSERT_EQ(tty.code, 0) << tty.out;
