@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "base/log.h"
+#include "engine/rootless.h"
 #include "registry/reference.h"
 
 namespace berth::cli {
@@ -14,7 +15,7 @@ Result<store::Store> OpenStore(const GlobalOptions& global) {
   log::Options lo;
   log::ParseLevel(global.log_level, &lo.level);
   log::Configure(lo);
-  return store::Store::Open(global.root);
+  return store::Store::Open(global.root, engine::StoreAccessForThisUser());
 }
 
 ShortName ShortNameOf(std::string_view name) {

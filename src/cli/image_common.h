@@ -14,7 +14,8 @@
 
 namespace berth::cli {
 
-// Configures logging from --log-level and opens the store at --root.
+// Configures logging from --log-level and opens the store at --root, with this user's access to
+// it (engine/rootless.h: StoreAccessForThisUser).
 Result<store::Store> OpenStore(const GlobalOptions& global);
 
 // "docker.io/library/alpine:3" -> {"alpine", "3"}; "host/x@sha256:.." -> {"host/x", "<none>"}.

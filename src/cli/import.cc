@@ -4,13 +4,14 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/image_common.h"
 #include "image/settings.h"
 
 namespace berth::cli {
 namespace {
 
 int RunImport(const GlobalOptions& g, const image::ImportRequest& req) {
-  auto store = store::Store::Open(g.root);
+  auto store = OpenStore(g);
   if (!store) return Fail(store.error());
   auto settings = image::LoadDefaultSettings();
   if (!settings) return Fail(settings.error());

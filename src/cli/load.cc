@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/image_common.h"
 #include "image/archive.h"
 #include "image/settings.h"
 #include "registry/reference.h"
@@ -16,7 +17,7 @@ int RunLoad(const GlobalOptions& g, const std::string& input, bool quiet) {
     return Fail(Error("requested load from stdin, but stdin is a terminal: give -i FILE or pipe "
                       "an archive in",
                       ErrorKind::kInvalidArgument));
-  auto store = store::Store::Open(g.root);
+  auto store = OpenStore(g);
   if (!store) return Fail(store.error());
   auto settings = image::LoadDefaultSettings();
   if (!settings) return Fail(settings.error());

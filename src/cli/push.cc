@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "cli/image_common.h"
 #include "image/login.h"
 #include "image/settings.h"
 
@@ -18,7 +19,7 @@ struct PushOpts {
 };
 
 int RunPush(const GlobalOptions& g, const PushOpts& o) {
-  auto store = store::Store::Open(g.root);
+  auto store = OpenStore(g);
   if (!store) return Fail(store.error());
   const char* dc = std::getenv("DOCKER_CONFIG");
   const char* home = std::getenv("HOME");

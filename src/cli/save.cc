@@ -6,6 +6,7 @@
 
 #include "base/defer.h"
 #include "cli/commands.h"
+#include "cli/image_common.h"
 #include "image/archive.h"
 
 namespace berth::cli {
@@ -20,7 +21,7 @@ struct SaveOpts {
 int RunSave(const GlobalOptions& g, const SaveOpts& o) {
   auto format = image::ParseArchiveFormat(o.format);
   if (!format) return Fail(format.error());
-  auto store = store::Store::Open(g.root);
+  auto store = OpenStore(g);
   if (!store) return Fail(store.error());
   if (o.output.empty() || o.output == "-") {
     if (::isatty(1) == 1)

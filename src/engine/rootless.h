@@ -27,6 +27,8 @@
 #include "engine/run_options.h"
 #include "net/network.h"
 #include "oci/runtime_spec.h"
+#include "store/store.h"
+#include "unpack/byte_io.h"
 #include "unpack/diff.h"
 
 namespace berth::engine {
@@ -160,6 +162,19 @@ CommitIds CommitIdsForThisUser();
 // (InUserNamespace) when rootless and refused: a container's files may belong to its
 // subordinate ids, or be directories without write permission.
 Result<void> RemoveTree(const std::string& path);
+
+// unpack::WriteLayerTar of `upper_dir` run as root of this user's namespace (InUserNamespace),
+// where files of its subordinate ids can be read and show the container's ids (so `options`'
+// id maps are not used); the tar comes back to `sink` through a pipe.
+Result<void> WriteLayerTarInUserNamespace(const std::string& upper_dir, unpack::ByteSink& sink,
+                                          const unpack::DiffOptions& options);
+
+// This user's access to its store (store.h: StoreAccess); root's is the default. A user's trees
+// are removed with RemoveTree. With a subordinate range, image files get their owners as under
+// root: each new layer is given the owners its unpack recorded (unpack/owners.h: those the
+// namespace maps), in the namespace, before it is published; and commits read upper dirs there
+// (WriteLayerTarInUserNamespace). Without one, owners stay recorded (the user's own ids only).
+store::StoreAccess StoreAccessForThisUser();
 
 // Where the monitor keeps the pid of a container's pasta: <RunDir>/pasta.pid.
 std::string PastaPidFile(const Paths& paths, const std::string& id);

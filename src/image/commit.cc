@@ -93,7 +93,12 @@ Result<WrittenLayer> WriteLayer(const store::Store& store, const CommitRequest& 
   if (request.upper_dir.empty()) {
     BERTH_CHECK(tar.Write(std::string(1024, '\0')));  // an empty tar: two zero blocks
   } else {
-    BERTH_CHECK(unpack::WriteLayerTar(request.upper_dir, tar, diff));
+    // A user's upper dir may hold files of its subordinate ids that only its namespace reads.
+    if (store.access().write_layer_tar) {
+      BERTH_CHECK(store.access().write_layer_tar(request.upper_dir, tar, diff));
+    } else {
+      BERTH_CHECK(unpack::WriteLayerTar(request.upper_dir, tar, diff));
+    }
   }
   BERTH_CHECK(compressor->Finish(), "compressing the layer of {}", request.upper_dir);
   oci::Digest diff_id = tar.Finish();

@@ -11,7 +11,8 @@
 // Then blob, config and manifest are staged and the image is installed from them exactly as a
 // load or import installs one (image/install.h): the new layer is unpacked from the staged blob
 // by unpack::UnpackLayer, as a pull unpacks it, so the layer under its chain ID is what a pull
-// of the pushed image would give, and its diff_id is checked on the way.
+// of the pushed image would give, and its diff_id is checked on the way. The upper directory is
+// read through the store's access (store.h: StoreAccess::write_layer_tar) when it has one.
 #pragma once
 
 #include <sys/stat.h>

@@ -48,9 +48,9 @@ Result<void> CheckSha256(const oci::Digest& d) {
 
 }  // namespace internal
 
-Result<Store> Store::Open(const std::string& root) {
+Result<Store> Store::Open(const std::string& root, StoreAccess access) {
   if (root.empty()) return MakeError(ErrorKind::kInvalidArgument, "store root is empty");
-  Store s(fs::Clean(root));
+  Store s(fs::Clean(root), std::move(access));
   BERTH_CHECK(fs::MkdirWithMode(s.root_, fs::kRootDirMode), "opening store {}", s.root_);
   for (const char* sub : {"blobs/sha256", "layers", "tmp", "locks"})
     BERTH_CHECK(fs::MkdirAll(fs::Join(s.root_, sub), 0700), "opening store {}", s.root_);
@@ -58,7 +58,9 @@ Result<Store> Store::Open(const std::string& root) {
   return s;
 }
 
-Result<size_t> Store::CleanTmp() const { return internal::CleanTmp(internal::TmpDir(root_)); }
+Result<size_t> Store::CleanTmp() const {
+  return internal::CleanTmp(internal::TmpDir(root_), access_->remove_tree);
+}
 
 Result<TempEntry> Store::NewTempFile(std::string_view prefix) const {
   return TempEntry::File(internal::TmpDir(root_), prefix);
@@ -256,6 +258,7 @@ Result<LayerRecord> Store::GetLayer(const oci::Digest& chain_id) const {
 }
 
 struct LayerWriter::Impl {
+  std::shared_ptr<const StoreAccess> access;
   std::string root;
   oci::Digest chain_id;
   TempEntry dir;
@@ -276,6 +279,7 @@ Result<void> LayerWriter::Commit(const LayerRecord& record) {
   w.done = true;
   if (record.chain_id != w.chain_id)
     return MakeError("layer {}: record names chain ID {}", w.chain_id, record.chain_id);
+  if (w.access->finish_layer) BERTH_CHECK(w.access->finish_layer(w.diff), "layer {}", w.chain_id);
   std::string meta = fs::Join(w.dir.path(), "layer.json");
   BERTH_CHECK(fs::WriteFileAtomic(meta, internal::LayerToJson(record).dump(2) + "\n"));
   // The extracted files were written without fsync (one per file is what makes extraction
@@ -296,10 +300,11 @@ Result<void> LayerWriter::Commit(const LayerRecord& record) {
 
 Result<LayerWriter> Store::NewLayerWriter(const oci::Digest& chain_id) const {
   BERTH_CHECK(internal::CheckSha256(chain_id));
-  BERTH_TRY(TempEntry dir, TempEntry::Dir(internal::TmpDir(root_), "layer-"));
+  BERTH_TRY(TempEntry dir, TempEntry::Dir(internal::TmpDir(root_), "layer-", access_->remove_tree));
   std::string diff = fs::Join(dir.path(), "diff");
   if (::mkdir(diff.c_str(), 0755) != 0) return SysError("mkdir({})", diff);
   auto impl = std::make_unique<LayerWriter::Impl>();
+  impl->access = access_;
   impl->root = root_;
   impl->chain_id = chain_id;
   impl->dir = std::move(dir);
@@ -311,13 +316,13 @@ Result<void> Store::RemoveObject(const std::string& path) const {
   if (!fs::Exists(path)) return {};
   // Renamed into a locked tmp/ entry first so the object disappears at once; a crash during
   // the (possibly long) delete leaves only an abandoned tmp/ entry.
-  BERTH_TRY(TempEntry trash, TempEntry::Dir(internal::TmpDir(root_), "del-"));
+  BERTH_TRY(TempEntry trash, TempEntry::Dir(internal::TmpDir(root_), "del-", access_->remove_tree));
   std::string to = fs::Join(trash.path(), "x");
   if (::rename(path.c_str(), to.c_str()) != 0) {
     if (errno == ENOENT) return {};
     return SysError("rename({} -> {})", path, to);
   }
-  return fs::RemoveAll(trash.path());
+  return internal::RemoveTree(access_->remove_tree, trash.path());
 }
 
 }  // namespace berth::store

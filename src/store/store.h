@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -41,6 +42,8 @@
 #include "oci/image_spec.h"
 #include "store/lock.h"
 #include "store/tmp.h"
+#include "unpack/byte_io.h"
+#include "unpack/diff.h"
 
 namespace berth::store {
 
@@ -104,6 +107,24 @@ struct PruneReport {
   uint64_t bytes = 0;               // blob bytes plus layer (uncompressed) sizes freed
 };
 
+// What the store does through whoever opens it, for files that belong to ids other than this
+// process's: an unprivileged user with subordinate ids gives its layers' files their image's
+// owners in its user namespace (engine/rootless.h: StoreAccessForThisUser), and only there can
+// it read or remove all of them again. The default acts as this process (root, or a user whose
+// layers are all its own).
+struct StoreAccess {
+  // Called on each new layer's filled directory before the layer is published
+  // (LayerWriter::Commit); an error fails the commit and the directory is removed.
+  std::function<Result<void>(const std::string& diff_dir)> finish_layer;
+  // Removes a tree: an object deleted, a tmp/ entry discarded or abandoned. Unset: fs::RemoveAll.
+  std::function<Result<void>(const std::string& path)> remove_tree;
+  // Writes an overlay upper directory as a layer tar where all of its files can be read
+  // (image/commit.h). Unset: unpack::WriteLayerTar, here.
+  std::function<Result<void>(const std::string& upper_dir, unpack::ByteSink& sink,
+                             const unpack::DiffOptions& options)>
+      write_layer_tar;
+};
+
 class Store;
 
 // Writes one blob: bytes go to a locked file in tmp/ while hashed; Commit() checks digest and
@@ -158,8 +179,9 @@ class LayerWriter {
 class Store {
  public:
   // Creates the layout when missing and removes stale tmp/ entries.
-  static Result<Store> Open(const std::string& root);
+  static Result<Store> Open(const std::string& root, StoreAccess access = {});
   const std::string& root() const { return root_; }
+  const StoreAccess& access() const { return *access_; }
 
   // gc.lock held shared: while any Lease is held, nothing is deleted. Take one before writing
   // the first object of an image and keep it until its record is written (or, for a
@@ -233,7 +255,8 @@ class Store {
   Result<PruneReport> Prune(const Roots& extra = {}) const;
 
  private:
-  explicit Store(std::string root) : root_(std::move(root)) {}
+  Store(std::string root, StoreAccess access)
+      : root_(std::move(root)), access_(std::make_shared<const StoreAccess>(std::move(access))) {}
   friend class BlobWriter;
   friend class LayerWriter;
 
@@ -243,6 +266,7 @@ class Store {
   Result<size_t> CleanTmp() const;
 
   std::string root_;
+  std::shared_ptr<const StoreAccess> access_;
 };
 
 }  // namespace berth::store

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "base/fs.h"
@@ -189,6 +190,58 @@ TEST_F(StoreTest, KilledWriterLeavesOnlyTmpWhichTheNextOpenRemoves) {
   auto check = store_->Check(false);
   ASSERT_TRUE(check);
   EXPECT_TRUE(check->clean());
+}
+
+// The opener's access (engine/rootless.h: a user with subordinate ids gives its layers their
+// owners in its namespace): finish_layer sees each layer filled and not yet published, its error
+// fails the commit and leaves nothing, and every tree is removed through remove_tree.
+TEST_F(StoreTest, AccessFinishesLayersBeforeTheyAppearAndRemovesTrees) {
+  std::vector<std::string> finished, removed;
+  bool refuse = false;
+  StoreAccess access;
+  access.finish_layer = [&](const std::string& diff) -> Result<void> {
+    finished.push_back(diff);
+    EXPECT_TRUE(fs::Exists(diff + "/f0"));
+    EXPECT_EQ(fs::ListDir(dir_ + "/root/layers")->size(), finished.size() - 1)
+        << "published before it was finished";
+    if (refuse) return MakeError("refused");
+    return {};
+  };
+  access.remove_tree = [&](const std::string& path) -> Result<void> {
+    removed.push_back(path);
+    return fs::RemoveAll(path);
+  };
+  ASSERT_TRUE(fs::MkdirAll(dir_ + "/root/tmp/layer-dead/diff"));
+  auto s = Store::Open(dir_ + "/root", access);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(removed, std::vector<std::string>{dir_ + "/root/tmp/layer-dead"});
+  store_.emplace(std::move(*s));
+
+  AddImage("docker.io/library/a:1", {D('1')});
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_TRUE(finished[0].starts_with(dir_ + "/root/tmp/layer-")) << finished[0];
+  EXPECT_TRUE(store_->HasLayer(D('1')));
+
+  refuse = true;
+  removed.clear();
+  {
+    auto w = store_->NewLayerWriter(D('2'));
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(fs::WriteFileAtomic(w->diff_dir() + "/f0", "x"));
+    auto c = w->Commit(LayerRecord{D('2'), D('2'), std::nullopt, 1, D('f'), "x"});
+    ASSERT_FALSE(c);
+    EXPECT_NE(c.error().message().find("refused"), std::string::npos) << c.error().message();
+  }
+  EXPECT_FALSE(store_->HasLayer(D('2')));
+  EXPECT_EQ(removed.size(), 1u);
+  EXPECT_EQ(TmpEntries(), 0u);
+
+  removed.clear();
+  ASSERT_TRUE(store_->RemoveImages("a:1", false));
+  EXPECT_FALSE(store_->HasLayer(D('1')));
+  EXPECT_EQ(std::set<std::string>(removed.begin(), removed.end()).size(), 4u)
+      << "the layer, its blob, the manifest and the config";
+  EXPECT_EQ(TmpEntries(), 0u);
 }
 
 TEST_F(StoreTest, ConcurrentPutsOfOneBlobWriteItOnce) {

@@ -32,6 +32,10 @@ constexpr int kCreateAttempts = 16;
 
 }  // namespace
 
+Result<void> RemoveTree(const RemoveFn& remove, const std::string& path) {
+  return remove ? remove(path) : fs::RemoveAll(path);
+}
+
 Result<TempEntry> TempEntry::File(const std::string& tmp_dir, std::string_view prefix) {
   for (int i = 0; i < kCreateAttempts; ++i) {
     std::string path = fs::Join(tmp_dir, std::string(prefix) + "XXXXXX");
@@ -44,7 +48,8 @@ Result<TempEntry> TempEntry::File(const std::string& tmp_dir, std::string_view p
                    tmp_dir, kCreateAttempts);
 }
 
-Result<TempEntry> TempEntry::Dir(const std::string& tmp_dir, std::string_view prefix) {
+Result<TempEntry> TempEntry::Dir(const std::string& tmp_dir, std::string_view prefix,
+                                 RemoveFn remove) {
   for (int i = 0; i < kCreateAttempts; ++i) {
     std::string path = fs::Join(tmp_dir, std::string(prefix) + "XXXXXX");
     if (::mkdtemp(path.data()) == nullptr) return SysError("mkdtemp({})", path);
@@ -54,7 +59,7 @@ Result<TempEntry> TempEntry::Dir(const std::string& tmp_dir, std::string_view pr
       return SysError("open({})", path);
     }
     BERTH_TRY(bool ok, LockedAndStillThere(fd.get(), path));
-    if (ok) return TempEntry(std::move(path), std::move(fd));
+    if (ok) return TempEntry(std::move(path), std::move(fd), std::move(remove));
   }
   return MakeError("creating a temporary directory in {}: removed by concurrent cleaners {} times",
                    tmp_dir, kCreateAttempts);
@@ -65,6 +70,7 @@ TempEntry& TempEntry::operator=(TempEntry&& o) noexcept {
     Discard();
     path_ = std::move(o.path_);
     fd_ = std::move(o.fd_);
+    remove_ = std::move(o.remove_);
     kept_ = o.kept_;
     o.path_.clear();
   }
@@ -75,12 +81,12 @@ TempEntry::~TempEntry() { Discard(); }
 
 void TempEntry::Discard() {
   // Removed while still locked, so no cleaner races with us.
-  if (!kept_ && !path_.empty() && fd_) (void)fs::RemoveAll(path_);
+  if (!kept_ && !path_.empty() && fd_) (void)RemoveTree(remove_, path_);
   fd_.reset();
   path_.clear();
 }
 
-Result<size_t> CleanTmp(const std::string& tmp_dir) {
+Result<size_t> CleanTmp(const std::string& tmp_dir, const RemoveFn& remove) {
   BERTH_TRY(auto names, fs::ListDir(tmp_dir));
   size_t removed = 0;
   for (const auto& name : names) {
@@ -94,7 +100,7 @@ Result<size_t> CleanTmp(const std::string& tmp_dir) {
       if (errno == EWOULDBLOCK) continue;  // in use by a live process
       return SysError("flock({}, LOCK_EX|LOCK_NB)", path);
     }
-    BERTH_CHECK(fs::RemoveAll(path), "removing abandoned {}", path);
+    BERTH_CHECK(RemoveTree(remove, path), "removing abandoned {}", path);
     ++removed;
   }
   return removed;

@@ -29,6 +29,25 @@ std::string OwnerRecord(uint32_t uid, uint32_t gid, mode_t mode) {
   return fmt::format("{}:{}:0{:o}", uid, gid, mode & 07777);
 }
 
+std::optional<RecordedOwner> ParseOwnerRecord(std::string_view value) {
+  std::vector<std::string> f = str::Split(value, ':');
+  if (f.size() < 3) return std::nullopt;
+  auto uid = str::ParseInt(f[0]), gid = str::ParseInt(f[1]);
+  if (!uid || !gid || *uid < 0 || *gid < 0 || *uid > UINT32_MAX || *gid > UINT32_MAX ||
+      f[2].empty())
+    return std::nullopt;
+  uint32_t mode = 0;
+  for (char c : f[2]) {
+    if (c < '0' || c > '7') return std::nullopt;
+    mode = mode * 8 + static_cast<uint32_t>(c - '0');
+    if (mode > 07777) return std::nullopt;
+  }
+  RecordedOwner r{
+      static_cast<uint32_t>(*uid), static_cast<uint32_t>(*gid), static_cast<mode_t>(mode), {}};
+  // The type is all after the third colon.
+  if (f.size() > 3) r.type = std::string(value.substr(f[0].size() + f[1].size() + f[2].size() + 3));
+  return r;
+}
 
 namespace {
 

@@ -37,8 +37,12 @@
 // discards it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "unpack/byte_io.h"
@@ -78,6 +82,15 @@ struct ApplyOptions {
 // containers/storage's record of a rootless file's real owner and mode: "UID:GID:0MODE".
 inline constexpr const char* kOwnerXattr = "user.containers.override_stat";
 std::string OwnerRecord(uint32_t uid, uint32_t gid, mode_t mode);
+// What a record says: "UID:GID:0MODE", then ":TYPE" for a device node's stand-in
+// ("char-MAJOR-MINOR", "block-MAJOR-MINOR"). Pure; nullopt when it does not parse.
+struct RecordedOwner {
+  uint32_t uid = 0, gid = 0;
+  mode_t mode = 0;   // permission bits, setuid/setgid/sticky included
+  std::string type;  // "" for files and directories
+  bool operator==(const RecordedOwner&) const = default;
+};
+std::optional<RecordedOwner> ParseOwnerRecord(std::string_view value);
 
 struct LayerStats {
   uint64_t entries = 0;  // tar entries read, whiteouts included

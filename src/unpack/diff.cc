@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <optional>
 #include <map>
 #include <utility>
@@ -17,7 +16,6 @@
 
 #include "base/fs.h"
 #include "base/log.h"
-#include "base/strings.h"
 #include "unpack/apply.h"
 #include "unpack/tar_util.h"
 
@@ -219,27 +217,13 @@ class Differ {
     archive_entry_set_gid(e, ContainerId(st.st_gid, options_.gid_map));
   }
 
-  struct OwnerRec {
-    uint32_t uid, gid;
-    mode_t mode;
-  };
-  // Removes kOwnerXattr from `xattrs` and returns what it says ("UID:GID:0MODE[:TYPE]"), when it
-  // parses.
-  static std::optional<OwnerRec> TakeOwnerRecord(Xattrs& xattrs) {
+  // Removes kOwnerXattr from `xattrs` and returns what it says, when it parses.
+  static std::optional<RecordedOwner> TakeOwnerRecord(Xattrs& xattrs) {
     auto it = std::find_if(xattrs.begin(), xattrs.end(), [](const auto& kv) { return kv.first == kOwnerXattr; });
     if (it == xattrs.end()) return std::nullopt;
-    std::string v = it->second;
+    std::string v = std::move(it->second);
     xattrs.erase(it);
-    auto f = str::Split(v, ':');
-    if (f.size() < 3) return std::nullopt;
-    auto uid = str::ParseInt(f[0]), gid = str::ParseInt(f[1]);
-    char* end = nullptr;
-    std::string m(f[2]);
-    long mode = std::strtol(m.c_str(), &end, 8);
-    if (!uid || !gid || *uid < 0 || *gid < 0 || *uid > UINT32_MAX || *gid > UINT32_MAX || m.empty() ||
-        *end != '\0' || mode < 0 || mode > 07777)
-      return std::nullopt;
-    return OwnerRec{static_cast<uint32_t>(*uid), static_cast<uint32_t>(*gid), static_cast<mode_t>(mode)};
+    return ParseOwnerRecord(v);
   }
 
   // The entry's xattrs, sorted, without overlay's own (which go to xattrs_overlay_, keyed by the

@@ -366,5 +366,99 @@ TEST_F(RootlessRunTest, BuildAsAUserGivesTheContainersOwners) {
   ExpectNothingLeft(u);
 }
 
+// An image whose files belong to several ids (made by root, pushed by skopeo): a user with a
+// range sees the owners and modes that root's berth shows, the layers' files belonging to its
+// range on the host (given in its namespace at unpack); owners beyond the range, and every owner
+// for a user without one, stay recorded (user.containers.override_stat) and show as root's.
+// commit and a build's RUN read such files back with the container's owners; rmi and system
+// prune leave nothing of the range behind.
+TEST_F(RootlessRunTest, RangeUserSeesTheImagesOwners) {
+  const std::string& u = range_uid_;
+  std::string rootfs = dir_ + "/owned/rootfs";
+  ASSERT_TRUE(Shell(testing::MakeBusyboxRootfs(rootfs) + " && cd " + rootfs +
+                    " && mkdir -p data srv/www root opt usr/bin"
+                    " && echo u > data/user && chown 1000:1000 data/user && chmod 640 data/user"
+                    " && echo w > srv/www/index && chown -R 33:33 srv/www && chmod 750 srv/www && chmod 640 srv/www/index"
+                    " && echo x > usr/bin/suid && chmod 4755 usr/bin/suid"
+                    " && echo x > usr/bin/sg && chown 0:50 usr/bin/sg && chmod 2755 usr/bin/sg"
+                    " && echo s > root/secret && chmod 600 root/secret"
+                    " && echo f > opt/far && chown 70000:70000 opt/far"
+                    " && tar --numeric-owner -cf ../owned.tar ."));
+  std::string root_berth = std::string(BERTH_BIN) + " --root " + dir_ + "/rootstore";
+  const std::string ref = registry_->domain() + "/owned:1";
+  ASSERT_TRUE(Shell(root_berth + " import " + dir_ + "/owned/owned.tar owned:1 >/dev/null && " + root_berth +
+                    " save -o " + dir_ + "/owned.tar owned:1 && skopeo copy -q --dest-tls-verify=false "
+                    "docker-archive:" + dir_ + "/owned.tar docker://" + ref));
+  const std::string stat_all =
+      " stat -c '%n %u %g %a' /data/user /srv/www /srv/www/index /usr/bin/suid /usr/bin/sg /root/secret /opt/far";
+  const std::string images_owners =
+      "/data/user 1000 1000 640\n/srv/www 33 33 750\n/srv/www/index 33 33 640\n/usr/bin/suid 0 0 4755\n"
+      "/usr/bin/sg 0 50 2755\n/root/secret 0 0 600\n";
+  int rc;
+  std::string out = Capture(root_berth + " run --rm --network none owned:1" + stat_all + " 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  ASSERT_EQ(out, images_owners + "/opt/far 70000 70000 644\n");
+  auto in_layers = [&](const std::string& uid, const std::string& rel) {
+    return Trimmed(Capture("ls -d " + dir_ + "/home" + uid + "/.local/share/berth/layers/*/diff/" + rel));
+  };
+  auto record = [](const std::string& path) {
+    return Trimmed(Capture(R"(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.containers.override_stat").decode())' )" +
+                           path + " 2>/dev/null"));
+  };
+
+  // Only its own id: every owner is recorded, and shows as root inside (as before).
+  out = As("65534", "pull -q " + ref, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(As("65534", "run --rm --network none " + ref + stat_all),
+            "/data/user 0 0 640\n/srv/www 0 0 750\n/srv/www/index 0 0 640\n/usr/bin/suid 0 0 4755\n"
+            "/usr/bin/sg 0 0 2755\n/root/secret 0 0 600\n/opt/far 0 0 644\n");
+  EXPECT_EQ(record(in_layers("65534", "data/user")), "1000:1000:0640");
+  EXPECT_EQ(record(in_layers("65534", "srv/www")), "33:33:0750");
+  EXPECT_EQ(OwnerOf(in_layers("65534", "srv/www/index")), 65534u);
+
+  // A range: the image's owners, but for one beyond the range.
+  out = As(u, "pull -q " + ref, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(As(u, "run --rm --network none " + ref + stat_all), images_owners + "/opt/far 0 0 644\n");
+  EXPECT_EQ(OwnerOf(in_layers(u, "data/user")), range_start_ + 999);
+  EXPECT_EQ(OwnerOf(in_layers(u, "srv/www/index")), range_start_ + 32);
+  EXPECT_EQ(record(in_layers(u, "data/user")), "");
+  EXPECT_EQ(OwnerOf(in_layers(u, "opt/far")), static_cast<uint32_t>(std::stoul(u)));
+  EXPECT_EQ(record(in_layers(u, "opt/far")), "70000:70000:0644");
+
+  // A container's layer with files of the range that the user cannot read outside (the copied-up
+  // 0750 directory, a 0600 file): commit reads them in its namespace.
+  out = As(u, "run --name changed --network none " + ref +
+                  " sh -c 'echo more >> /srv/www/index && echo n > /srv/www/new && chown 33:33 /srv/www/new && "
+                  "chmod 600 /srv/www/new'",
+           &rc);
+  ASSERT_EQ(rc, 0) << out;
+  out = As(u, "commit changed committed:1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(As(u, "run --rm --network none committed:1 sh -c 'stat -c \"%n %u %g %a\" /srv/www/index /srv/www/new "
+                  "&& cat /srv/www/index'"),
+            "/srv/www/index 33 33 640\n/srv/www/new 33 33 600\nw\nmore\n");
+  // So does a build's RUN step.
+  std::string ctx = HostDir("ownedctx", u);
+  ASSERT_TRUE(Shell("printf 'FROM " + ref + "\\nRUN cat /root/secret /srv/www/index >/dev/null && echo y >> /data/user\\n' > " +
+                    ctx + "/Dockerfile && chown " + u + " " + ctx + "/Dockerfile"));
+  out = As(u, "build -q --network none -t built:1 " + ctx, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(As(u, "run --rm --network none built:1 sh -c 'stat -c \"%n %u %g %a\" /data/user && cat /data/user'"),
+            "/data/user 1000 1000 640\nu\ny\n");
+
+  // Removed, nothing of the range is left in the user's storage.
+  out = As(u, "rm changed", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  out = As(u, "rmi " + ref + " committed:1 built:1", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  out = As(u, "system prune -f", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  std::string storage = dir_ + "/home" + u + "/.local/share/berth";
+  EXPECT_EQ(Capture("find " + storage + "/layers " + storage + "/tmp -mindepth 1 | head -3"), "");
+  EXPECT_EQ(Capture("find " + storage + " ! -user " + u + " | head -3"), "") << "files of the range remain";
+  ExpectNothingLeft(u);
+}
+
 }  // namespace
 }  // namespace berth
