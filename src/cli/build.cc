@@ -211,6 +211,22 @@ class Builder {
   Result<void> WorkdirStep(StageState& st, const build::Instruction& ins, std::string dir);
   // Prints the step's line; true when the key's image is reused (then `st` moves to it).
   bool Begin(StageState& st, const std::string& text, const oci::Digest& key);
+  // The image the cache has for `key`, when it is still stored (and --no-cache is not given).
+  std::optional<std::string> CachedStep(const oci::Digest& key) const;
+  // Runs `fn` where the build may mount the overlays its WORKDIR and COPY steps write through:
+  // here as root; as a user, in a child process that is root in a user namespace of the user's
+  // own (engine::InUserNamespace), whose mounts end with it. What fn writes under the build's
+  // directory stays; what it changes in this object does not (the child's copy).
+  Result<std::string> Mounting(const std::function<Result<std::string>()>& fn);
+  // `what` (COPY --chown=..., WORKDIR under USER) needs uid:gid: an error for a user whose
+  // namespace maps its own id alone, where files can have no other owner.
+  Result<void> CanOwn(uint32_t uid, uint32_t gid, std::string_view what) const {
+    if (!rootless_ || id_range_ || (uid == 0 && gid == 0)) return {};
+    return MakeError(ErrorKind::kFailedPrecondition,
+                     "{} needs owner {}:{}, but this user's namespace maps only its own id (no "
+                     "range for it in /etc/subuid and /etc/subgid)",
+                     what, uid, gid);
+  }
   Result<void> Commit(StageState& st, const std::string& key, image::CommitRequest req);
   // Where the build may stop: an error when a signal came (the caller passes it up as is).
   Result<void> Checkpoint() {
@@ -287,6 +303,10 @@ class Builder {
   int vertex_ = 0;
   // When the step being built (not CACHED) began, for its DONE line.
   std::optional<std::chrono::steady_clock::time_point> step_started_;
+  // An unprivileged user's build: its WORKDIR and COPY steps mount their overlays in a user
+  // namespace of the user's own (Mounting); `id_range_`: that namespace maps a subordinate range.
+  bool rootless_ = engine::Rootless();
+  bool id_range_ = rootless_ && engine::RootlessMaps().uids.size() > 1;
   bool muted_ = false;        // progress not shown (a stage a child built and showed)
   size_t building_ = 0;       // the stage being built (or waited for)
   std::optional<build::StageScheduler> scheduler_;  // unset: no stage builds beside
@@ -719,10 +739,20 @@ Result<void> Builder::BuildStage(size_t index) {
   return {};
 }
 
-bool Builder::Begin(StageState& st, const std::string& text, const oci::Digest& key) {
-  std::optional<std::string> id;
-  if (!f_.no_cache) id = cache_.Lookup(key.ToString());
+std::optional<std::string> Builder::CachedStep(const oci::Digest& key) const {
+  if (f_.no_cache) return std::nullopt;
+  std::optional<std::string> id = cache_.Lookup(key.ToString());
   if (id && !store_.Resolve(*id)) id.reset();
+  return id;
+}
+
+Result<std::string> Builder::Mounting(const std::function<Result<std::string>()>& fn) {
+  if (!rootless_) return fn();
+  return engine::InUserNamespace(fn);
+}
+
+bool Builder::Begin(StageState& st, const std::string& text, const oci::Digest& key) {
+  std::optional<std::string> id = CachedStep(key);
   // A stage a child built is shown by its progress; a step missing from the cache since (a
   // prune meanwhile) is built and shown here.
   if (!id && f_.internal_stage < 0) muted_ = false;
@@ -872,23 +902,36 @@ Result<void> Builder::WorkdirStep(StageState& st, const build::Instruction& ins,
   oci::Digest key = build::StepKey(st.key, text, "");
   if (Begin(st, build::InstructionText(ins), key)) return {};
   // The directory, owned by the stage's USER as BuildKit makes it.
-  BERTH_TRY(ScratchRootfs fsv, ScratchRootfs::Mount(store_, st.image, NewWorkDir()));
-  uint32_t uid = 0, gid = 0;
-  if (!st.config.user.empty()) {
-    BERTH_TRY(engine::UserFiles files, engine::ReadUserFiles(fsv.merged()));
-    BERTH_TRY(engine::ExecUser u, engine::ResolveUser(st.config.user, files.passwd, files.group),
-              "{}", Where(ins));
-    uid = u.uid;
-    gid = u.gid;
-  }
-  {
-    // Every directory it creates, parents included (BuildKit's mkdir with parents and the user).
-    BERTH_TRY(UniqueFd root, fs::Open(fsv.merged(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    BERTH_CHECK(MkdirAllOwned(root.get(), dir, uid, gid), "{}: WORKDIR {}", Where(ins), dir);
-  }
-  BERTH_CHECK(fsv.Unmount());
+  std::string scratch = NewWorkDir();
+  auto remove = Defer([&] { (void)engine::RemoveTree(scratch); });
+  BERTH_CHECK(Mounting([&]() -> Result<std::string> {
+    BERTH_TRY(ScratchRootfs fsv, ScratchRootfs::Mount(store_, st.image, scratch, rootless_));
+    uint32_t uid = 0, gid = 0;
+    if (!st.config.user.empty()) {
+      BERTH_TRY(engine::UserFiles files, engine::ReadUserFiles(fsv.merged()));
+      BERTH_TRY(engine::ExecUser u,
+                engine::ResolveUser(st.config.user, files.passwd, files.group), "{}", Where(ins));
+      uid = u.uid;
+      gid = u.gid;
+    }
+    if (uid != 0 || gid != 0) {
+      // Only what it creates gets the owner: a directory already there needs none.
+      BERTH_TRY(UniqueFd root, fs::Open(fsv.merged(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!runtime::OpenInRoot(root.get(), dir, O_PATH | O_DIRECTORY))
+        BERTH_CHECK(CanOwn(uid, gid, fmt::format("{}: WORKDIR {} under USER {}", Where(ins), dir,
+                                                 st.config.user)));
+    }
+    {
+      // Every directory it creates, parents included (BuildKit's mkdir with parents and the
+      // user).
+      BERTH_TRY(UniqueFd root, fs::Open(fsv.merged(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      BERTH_CHECK(MkdirAllOwned(root.get(), dir, uid, gid), "{}: WORKDIR {}", Where(ins), dir);
+    }
+    BERTH_CHECK(fsv.UnmountAndKeep());
+    return std::string();
+  }));
   image::CommitRequest req;
-  req.upper_dir = fsv.upper();
+  req.upper_dir = scratch + "/upper";
   req.created_by = "WORKDIR " + dir;
   return Commit(st, key.ToString(), std::move(req));
 }
@@ -1092,79 +1135,114 @@ Result<void> Builder::CopyStep(StageState& st, const build::Instruction& ins,
   // copy without --chmod (dockerfile2llb: `cfg.link && cfg.chmod == ""`); with it, --link is a
   // plain copy.
   bool linked = link && !chmod;
-  BERTH_TRY(ScratchRootfs dst, ScratchRootfs::Mount(store_, linked ? "" : st.image, NewWorkDir()));
-  BERTH_TRY(UniqueFd root, fs::Open(dst.merged(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  std::string dest_path = build::ResolveCopyDest(req.dest, req.workdir).path;
-  req.dest_is_directory =
-      runtime::OpenInRoot(root.get(), dest_path, O_PATH | O_DIRECTORY).has_value();
-  if (chown) {
-    BERTH_TRY(engine::UserFiles files, engine::ReadUserFiles(dst.merged()));
-    build::IdLookup lookup;
-    auto passwd = engine::ParsePasswd(files.passwd);
-    auto groups = engine::ParseGroup(files.group);
-    lookup.user = [&](std::string_view name) -> std::optional<build::Owner> {
-      for (const auto& p : passwd)
-        if (p.name == name) return build::Owner{p.uid, p.gid};
-      return std::nullopt;
-    };
-    lookup.group = [&](std::string_view name) -> std::optional<uint32_t> {
-      for (const auto& gr : groups)
-        if (gr.name == name) return gr.gid;
-      return std::nullopt;
-    };
-    auto owner = build::ResolveChown(*chown, lookup);
-    if (!owner && linked)
-      return MakeError(ErrorKind::kInvalidArgument,
-                       "{}: {} (--link copies into an empty tree: give --chown numeric ids)",
-                       Where(ins), owner.error().message());
-    if (!owner) return Unexpected(std::move(owner).error().Wrap("{}", Where(ins)));
-    req.chown = *owner;
-  }
-  std::optional<ScratchRootfs> src;
-  std::optional<build::BuildContext> tree;
-  if (from) {
-    BERTH_TRY(ScratchRootfs s, ScratchRootfs::Mount(store_, *from, NewWorkDir()));
-    src.emplace(std::move(s));
-    BERTH_TRY(tree, build::BuildContext::FromDirectory(src->merged()));
-  }
-  BERTH_TRY(build::CopyPlan plan, build::PlanCopy(from ? *tree : *context_, req), "{}", Where(ins));
-  // ADD extracts a local tar archive (by content, whatever its name) into the destination.
-  for (build::CopyOp& op : plan.ops) {
-    if (!op.unpack) continue;
-    op.unpack = false;
-    if (unpack && op.type == build::EntryType::kRegular && op.hardlink.empty()) {
-      BERTH_TRY(op.unpack, IsLocalArchive(op.source), "{}", Where(ins));
+  std::string scratch = NewWorkDir(), from_dir = NewWorkDir();
+  auto remove = Defer([&] {
+    (void)engine::RemoveTree(scratch);
+    (void)engine::RemoveTree(from_dir);
+  });
+  // Plans the copy over the mounted trees and keys it; unless the key is cached (Begin here;
+  // in a user's namespace only a look, Begin being this process's), writes it into the
+  // destination's upper directory. Returns "<key> +" when it wrote, "<key> -" when not.
+  auto copy = [&](bool look_up) -> Result<std::string> {
+    BERTH_TRY(ScratchRootfs dst,
+              ScratchRootfs::Mount(store_, linked ? "" : st.image, scratch, rootless_));
+    BERTH_TRY(UniqueFd root, fs::Open(dst.merged(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    std::string dest_path = build::ResolveCopyDest(req.dest, req.workdir).path;
+    req.dest_is_directory =
+        runtime::OpenInRoot(root.get(), dest_path, O_PATH | O_DIRECTORY).has_value();
+    if (chown) {
+      BERTH_TRY(engine::UserFiles files, engine::ReadUserFiles(dst.merged()));
+      build::IdLookup lookup;
+      auto passwd = engine::ParsePasswd(files.passwd);
+      auto groups = engine::ParseGroup(files.group);
+      lookup.user = [&](std::string_view name) -> std::optional<build::Owner> {
+        for (const auto& p : passwd)
+          if (p.name == name) return build::Owner{p.uid, p.gid};
+        return std::nullopt;
+      };
+      lookup.group = [&](std::string_view name) -> std::optional<uint32_t> {
+        for (const auto& gr : groups)
+          if (gr.name == name) return gr.gid;
+        return std::nullopt;
+      };
+      auto owner = build::ResolveChown(*chown, lookup);
+      if (!owner && linked)
+        return MakeError(ErrorKind::kInvalidArgument,
+                         "{}: {} (--link copies into an empty tree: give --chown numeric ids)",
+                         Where(ins), owner.error().message());
+      if (!owner) return Unexpected(std::move(owner).error().Wrap("{}", Where(ins)));
+      req.chown = *owner;
     }
-  }
-  build::ContentHasher hasher;
-  BERTH_TRY(oci::Digest inputs, build::InputsDigest(plan, hasher), "{}", Where(ins));
-  oci::Digest key = build::StepKey(st.key, text, inputs.ToString());
-  if (Begin(st, build::InstructionText(ins), key)) return {};
-  if (req.chown) {
-    // The destination directories the copy creates are --chown's too (BuildKit's copy.Copy
-    // makes the destination, or its parent for a file name, with the owner); without --chown
-    // they are root's, as the ops' own parents are.
-    build::CopyDest d = build::ResolveCopyDest(req.dest, req.workdir);
-    std::string dir = d.named_dir || req.dest_is_directory ? d.path : fs::Clean(d.path + "/..");
-    BERTH_CHECK(MkdirAllOwned(root.get(), dir, req.chown->uid, req.chown->gid), "{}", Where(ins));
-  }
-  CopyWriter writer(root.get());
-  for (const build::CopyOp& op : plan.ops) {
-    BERTH_CHECK(Checkpoint());
-    if (op.unpack) {
-      BERTH_CHECK(ExtractArchive(root.get(), op.source, dest_path), "{}: {} {}", Where(ins), kw,
-                  op.source_path);
-      writer.Forget();
-    } else {
-      BERTH_CHECK(writer.Apply(op), "{}", Where(ins));
+    std::optional<ScratchRootfs> src;
+    std::optional<build::BuildContext> tree;
+    if (from) {
+      BERTH_TRY(ScratchRootfs s, ScratchRootfs::Mount(store_, *from, from_dir, rootless_));
+      src.emplace(std::move(s));
+      BERTH_TRY(tree, build::BuildContext::FromDirectory(src->merged()));
     }
+    BERTH_TRY(build::CopyPlan plan, build::PlanCopy(from ? *tree : *context_, req), "{}",
+              Where(ins));
+    // ADD extracts a local tar archive (by content, whatever its name) into the destination.
+    for (build::CopyOp& op : plan.ops) {
+      if (!op.unpack) continue;
+      op.unpack = false;
+      if (unpack && op.type == build::EntryType::kRegular && op.hardlink.empty()) {
+        BERTH_TRY(op.unpack, IsLocalArchive(op.source), "{}", Where(ins));
+      }
+    }
+    build::ContentHasher hasher;
+    BERTH_TRY(oci::Digest inputs, build::InputsDigest(plan, hasher), "{}", Where(ins));
+    oci::Digest key = build::StepKey(st.key, text, inputs.ToString());
+    bool cached = rootless_ ? look_up && CachedStep(key).has_value()
+                            : Begin(st, build::InstructionText(ins), key);
+    if (cached) return key.ToString() + " -";
+    if (req.chown)
+      BERTH_CHECK(CanOwn(req.chown->uid, req.chown->gid,
+                         fmt::format("{}: {} --chown", Where(ins), kw)));
+    if (req.chown) {
+      // The destination directories the copy creates are --chown's too (BuildKit's copy.Copy
+      // makes the destination, or its parent for a file name, with the owner); without --chown
+      // they are root's, as the ops' own parents are.
+      build::CopyDest d = build::ResolveCopyDest(req.dest, req.workdir);
+      std::string dir = d.named_dir || req.dest_is_directory ? d.path : fs::Clean(d.path + "/..");
+      BERTH_CHECK(MkdirAllOwned(root.get(), dir, req.chown->uid, req.chown->gid), "{}",
+                  Where(ins));
+    }
+    CopyWriter writer(root.get());
+    for (const build::CopyOp& op : plan.ops) {
+      BERTH_CHECK(Checkpoint());
+      if (op.unpack) {
+        // A user's namespace that maps its own id alone cannot give a tar's other owners.
+        BERTH_CHECK(ExtractArchive(root.get(), op.source, dest_path, !rootless_ || id_range_),
+                    "{}: {} {}", Where(ins), kw, op.source_path);
+        writer.Forget();
+      } else {
+        BERTH_CHECK(writer.Apply(op), "{}", Where(ins));
+      }
+    }
+    root = UniqueFd();
+    BERTH_CHECK(dst.UnmountAndKeep());
+    return key.ToString() + " +";
+  };
+  auto started = std::chrono::steady_clock::now();
+  BERTH_TRY(std::string done, Mounting([&] { return copy(true); }));
+  std::string key = done.substr(0, done.find(' '));
+  if (rootless_) {
+    // This process's Begin, now that the key is known: CACHED drops what was written.
+    BERTH_TRY(oci::Digest parsed, oci::Digest::Parse(key));
+    if (Begin(st, build::InstructionText(ins), parsed)) return {};
+    step_started_ = started;
+    // Cached when looked up, gone since (a prune): written now.
+    if (done.ends_with(" -")) {
+      BERTH_TRY(done, Mounting([&] { return copy(false); }));
+    }
+  } else if (done.ends_with(" -")) {
+    return {};
   }
-  root = UniqueFd();
-  BERTH_CHECK(dst.Unmount());
   image::CommitRequest commit;
-  commit.upper_dir = dst.upper();
+  commit.upper_dir = scratch + "/upper";
   commit.created_by = build::InstructionText(ins) + " # buildkit";
-  return Commit(st, key.ToString(), std::move(commit));
+  return Commit(st, key, std::move(commit));
 }
 
 // --pull, --progress and --output parsed into `f`, and what they and stdin allow checked:

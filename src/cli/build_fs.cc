@@ -13,27 +13,28 @@
 #include "base/unique_fd.h"
 #include "build/dockerfile.h"
 #include "engine/rootfs.h"
+#include "engine/rootless.h"
 #include "runtime/in_root.h"
 #include "unpack/apply.h"
 
 namespace berth::cli {
 
 Result<ScratchRootfs> ScratchRootfs::Mount(const store::Store& store, const std::string& image,
-                                           const std::string& dir) {
+                                           const std::string& dir, bool userxattr) {
   std::vector<std::string> lowers;
   if (!image.empty()) {
     BERTH_TRY(lowers, store.LayerDirs(image));
   }
   BERTH_CHECK(fs::MkdirAll(dir, 0700));
   ScratchRootfs r(dir);
-  BERTH_CHECK(engine::MountRootfs(dir, lowers), "mounting {}", image);
+  BERTH_CHECK(engine::MountRootfs(dir, lowers, userxattr), "mounting {}", image);
   return r;
 }
 
 ScratchRootfs::~ScratchRootfs() {
   if (dir_.empty()) return;
   (void)Unmount();
-  (void)fs::RemoveAll(dir_);
+  (void)engine::RemoveTree(dir_);
 }
 
 Result<void> ScratchRootfs::Unmount() { return engine::UnmountRootfs(dir_); }
@@ -281,11 +282,13 @@ Result<bool> IsLocalArchive(const std::string& path) {
   return build::IsTarHeader(block);
 }
 
-Result<void> ExtractArchive(int root, const std::string& path, const std::string& dest) {
+Result<void> ExtractArchive(int root, const std::string& path, const std::string& dest,
+                            bool preserve_owner) {
   BERTH_TRY(UniqueFd dir, runtime::MkdirAllInRoot(root, dest, 0755));
   BERTH_TRY(std::unique_ptr<DecompressedFile> in, DecompressedFile::Open(path));
   unpack::ApplyOptions options;
   options.whiteouts = unpack::WhiteoutMode::kFlat;
+  options.preserve_owner = preserve_owner;
   auto stats = unpack::ApplyLayerFlat(*in, runtime::FdPath(dir.get()), options);
   if (!stats) return Unexpected(stats.error());
   return {};

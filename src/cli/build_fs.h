@@ -22,15 +22,23 @@ namespace berth::cli {
 // destroyed.
 class ScratchRootfs {
  public:
-  // `image` "" mounts an empty tree.
+  // `image` "" mounts an empty tree. `userxattr`: mounted by an unprivileged user in a user
+  // namespace of its own (engine/rootless.h), where overlayfs keeps its xattrs as user.overlay.*.
   static Result<ScratchRootfs> Mount(const store::Store& store, const std::string& image,
-                                     const std::string& dir);
+                                     const std::string& dir, bool userxattr = false);
   ScratchRootfs(ScratchRootfs&& o) noexcept : dir_(std::move(o.dir_)) { o.dir_.clear(); }
   ScratchRootfs& operator=(ScratchRootfs&&) = delete;
   ~ScratchRootfs();
   Result<void> Unmount();
   std::string merged() const { return dir_ + "/merged"; }
   std::string upper() const { return dir_ + "/upper"; }
+  // Unmounts and keeps the directory (its upper, for a commit by another process); the caller
+  // removes it.
+  Result<void> UnmountAndKeep() {
+    BERTH_CHECK(Unmount());
+    dir_.clear();
+    return {};
+  }
 
  private:
   explicit ScratchRootfs(std::string dir) : dir_(std::move(dir)) {}
@@ -69,8 +77,10 @@ Result<bool> IsLocalArchive(const std::string& path);
 // Extracts the (possibly compressed) tar at `path` into the directory `dest` of the rootfs
 // `root`, creating it. unpack's safe extraction: nothing is written outside `dest`, entries
 // under a symlink and `..` that climbs out are errors, owners and modes come from the tar,
-// whiteouts are applied, devices are refused.
-Result<void> ExtractArchive(int root, const std::string& path, const std::string& dest);
+// whiteouts are applied, devices are refused. Without `preserve_owner` (a user whose namespace
+// maps its own id alone) every entry is the caller's.
+Result<void> ExtractArchive(int root, const std::string& path, const std::string& dest,
+                            bool preserve_owner = true);
 
 // `berth build -`: stdin as docker reads it. At most kMaxStdinBytes are read (spooled to the new
 // file `spool`, removed before returning; more is an error). A tar, plain or compressed

@@ -34,18 +34,31 @@ Result<void> WriteTo(const std::string& dest, const Writer& write) {
   return {};
 }
 
-// The image's merged tree as one tar on `fd`.
+// The image's merged tree as one tar on `fd`. A user mounts it in a user namespace of its own
+// (engine::InUserNamespace: only there may it mount an overlay), where the files show the
+// container's ids: the tar takes them as they are there.
 Result<void> WriteRootfsTar(const store::Store& store, const std::string& image_id,
                             const std::string& mount_dir, int fd, const std::string& name) {
-  BERTH_TRY(ScratchRootfs fsv, ScratchRootfs::Mount(store, image_id, mount_dir));
-  engine::CommitIds ids = engine::CommitIdsForThisUser();
-  unpack::DiffOptions o;
-  o.overlay_xattr_prefix = ids.overlay_xattr_prefix;
-  o.uid_map = ids.uid_map;
-  o.gid_map = ids.gid_map;
-  unpack::FdSink sink(fd, name);
-  BERTH_CHECK(unpack::WriteLayerTar(fsv.merged(), sink, o), "writing the root filesystem");
-  return fsv.Unmount();
+  bool rootless = engine::Rootless();
+  auto write = [&]() -> Result<std::string> {
+    BERTH_TRY(ScratchRootfs fsv, ScratchRootfs::Mount(store, image_id, mount_dir, rootless));
+    unpack::DiffOptions o;
+    if (rootless) {
+      o.overlay_xattr_prefix = "user.overlay.";
+    } else {
+      engine::CommitIds ids = engine::CommitIdsForThisUser();
+      o.overlay_xattr_prefix = ids.overlay_xattr_prefix;
+      o.uid_map = ids.uid_map;
+      o.gid_map = ids.gid_map;
+    }
+    unpack::FdSink sink(fd, name);
+    BERTH_CHECK(unpack::WriteLayerTar(fsv.merged(), sink, o), "writing the root filesystem");
+    BERTH_CHECK(fsv.Unmount());
+    return std::string();
+  };
+  if (!rootless) return write().map([](const std::string&) {});
+  BERTH_TRY(std::string done, engine::InUserNamespace(write));
+  return {};
 }
 
 }  // namespace

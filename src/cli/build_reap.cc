@@ -13,6 +13,7 @@
 #include "build/build_plan.h"
 #include "engine/engine.h"
 #include "engine/rootfs.h"
+#include "engine/rootless.h"
 
 namespace berth::cli {
 namespace {
@@ -26,7 +27,8 @@ Result<std::optional<store::FileLock>> LockDir(const std::string& dir, bool excl
 
 Result<void> UnmountAndRemove(const std::string& dir) {
   BERTH_CHECK(engine::UnmountAllUnder(dir));
-  return fs::RemoveAll(dir);
+  // A user's steps may leave files of its subordinate ids (COPY --chown, a RUN's chown).
+  return engine::RemoveTree(dir);
 }
 
 // A dead build's directory (its lock held by the caller): its journal, then its mounts and

@@ -14,6 +14,7 @@
 #include "cli/container_common.h"
 #include "cli/image_common.h"
 #include "engine/engine.h"
+#include "engine/rootless.h"
 
 namespace berth::cli {
 
@@ -48,7 +49,7 @@ Result<std::vector<std::string>> PruneBuildCache(const GlobalOptions& g, const s
       std::string dir = fs::Join(mounts, name);
       auto fd = fs::Open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (!fd || ::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;
-      BERTH_CHECK(fs::RemoveAll(dir), "removing build cache mount {}", name);
+      BERTH_CHECK(engine::RemoveTree(dir), "removing build cache mount {}", name);
       removed.push_back("cache mount " + name);
     }
   }

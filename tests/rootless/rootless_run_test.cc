@@ -31,6 +31,12 @@ constexpr const char* kRangeUser = "berth-rl-test";
 
 std::string Trimmed(const std::string& s) { return std::string(str::Trim(s)); }
 
+size_t Count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
 class RootlessRunTest : public testing::RootlessFixture {
  protected:
   void SetUp() override {
@@ -364,6 +370,58 @@ TEST_F(RootlessRunTest, BuildAsAUserGivesTheContainersOwners) {
       R"( print(" ".join(sorted("%s=%d:%d" % (e.name, e.uid, e.gid) for e in l.getmembers())))' )" + archive);
   EXPECT_EQ(listing, ".wh.tmp=0:0 home/u/f=1000:1000 home/u=1000:1000 home=0:0 x=0:0\n");
   ExpectNothingLeft(u);
+}
+
+// A user's build with every step that writes through an overlay (WORKDIR, COPY from the
+// context, COPY --from a stage, ADD of a tar, COPY --chown): mounted in the user's namespace.
+// The range user gets the owners asked for; the one-id user, whose namespace cannot give other
+// owners, gets one line saying so. Nothing is left: no mount, no process, build-tmp empty, and
+// after rmi and system prune no file of the build under the user's storage.
+TEST_F(RootlessRunTest, BuildCopiesAndMakesDirectoriesAsAUser) {
+  for (const std::string& u : {range_uid_, std::string("65534")}) {
+    SCOPED_TRACE("uid " + u);
+    Pull(u);
+    std::string ctx = HostDir("copyctx" + u, u);
+    bool range = u == range_uid_;
+    ASSERT_TRUE(Shell("cd " + ctx + " && mkdir -p sub && echo hello > a.txt && echo n > sub/n.txt"
+                      " && tar -cf t.tar sub && printf '" +
+                      "FROM " + ref_ + " AS src\nRUN mkdir /out && echo made > /out/m && chmod 600 /out/m\n" +
+                      "FROM " + ref_ + "\nWORKDIR /app/w\nCOPY a.txt .\n" +
+                      (range ? std::string("COPY --chown=1000:1000 sub /app/sub\n") : std::string("COPY sub /app/sub\n")) +
+                      "COPY --from=src /out/m /app/m\nADD t.tar /app/t\n' > Dockerfile && chown -R " + u +
+                      ":" + u + " " + ctx));
+    int rc;
+    std::string out = As(u, "build -q --network none -t copied:1 " + ctx, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    out = As(u, "run --rm --network none copied:1 sh -c 'cat /app/w/a.txt /app/m /app/t/sub/n.txt;"
+                " stat -c \"%n %u:%g %a\" /app/m /app/sub/n.txt'", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(out, "hello\nmade\nn\n/app/m 0:0 600\n/app/sub/n.txt " +
+                       std::string(range ? "1000:1000" : "0:0") + " 644\n");
+    // A second build is all cached; its root filesystem written out (mounted in the user's
+    // namespace too).
+    std::string local = HostDir("copyout" + u, u) + "/rootfs";
+    out = As(u, "build --network none -t copied:1 -o type=local,dest=" + local + " " + ctx, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(Count(out, "CACHED"), 6u) << out;
+    EXPECT_EQ(Capture("cat " + local + "/app/w/a.txt " + local + "/app/m"), "hello\nmade\n");
+    EXPECT_EQ(Capture("find " + local + " ! -user " + u + " | head -3"), "");
+    if (!range) {
+      ASSERT_TRUE(Shell("printf 'FROM " + ref_ + "\nCOPY --chown=1000 a.txt /a\n' > " + ctx + "/Dockerfile"));
+      out = As(u, "build -q --network none " + ctx, &rc);
+      EXPECT_EQ(rc, 1) << out;
+      EXPECT_EQ(out, "berth: Dockerfile:2: COPY --chown needs owner 1000:1000, but this user's namespace maps "
+                     "only its own id (no range for it in /etc/subuid and /etc/subgid)\n");
+    }
+    ExpectNothingLeft(u);
+    std::string store = dir_ + "/home" + u + "/.local/share/berth";
+    EXPECT_EQ(Capture("ls -A " + store + "/build-tmp"), "");
+    out = As(u, "rmi copied:1 " + ref_, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    out = As(u, "system prune -f", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(Capture("find " + store + " ! -user " + u + " | head -3"), "") << "files of the range left";
+  }
 }
 
 // An image whose files belong to several ids (made by root, pushed by skopeo): a user with a
