@@ -975,6 +975,7 @@ Result<void> Builder::RunStep(StageState& st, const build::Instruction& ins,
   };
   mount_inputs.secrets = &secrets_;
   mount_inputs.ssh_agents = &ssh_agents_;
+  mount_inputs.rootless = rootless_;
   BERTH_TRY(RunMounts mounts, RunMounts::Make(mount_inputs, plan), "{}", Where(ins));
   env.insert(env.end(), mounts.env().begin(), mounts.env().end());
   // BuildKit's exec op: set whether or not the agent was given, unless the step has one.

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/fs.h"
+#include "engine/rootless.h"
 #include "runtime/in_root.h"
 
 namespace berth::cli {
@@ -50,7 +51,7 @@ RunMounts::~RunMounts() {
   forwards_.clear();  // their sockets live in the step's directories
   requests_.clear();
   rootfses_.clear();  // unmounted first: a bind source may live in one
-  for (const std::string& d : dirs_) (void)fs::RemoveAll(d);
+  for (const std::string& d : dirs_) (void)engine::RemoveTree(d);
   locks_.clear();
 }
 
@@ -95,6 +96,31 @@ Result<void> RunMounts::Add(const RunMountInputs& in, const build::RunMount& m) 
   return {};
 }
 
+namespace {
+
+// Runs `fn` where the build may mount an image's overlay and give its ids: here as root, in a
+// user namespace of the user's own (a child process) as a user.
+Result<void> Mounting(const RunMountInputs& in, const std::function<Result<void>()>& fn) {
+  auto run = [&]() -> Result<std::string> {
+    BERTH_CHECK(fn());
+    return std::string();
+  };
+  BERTH_TRY(std::string done, in.rootless ? engine::InUserNamespace(run) : run());
+  return {};
+}
+
+// Copies `source` of `image`'s tree, mounted at `mount_dir`, to `dest` in the host directory
+// `root_dir` (CopyTree). Inside Mounting.
+Result<void> CopyFromImage(const RunMountInputs& in, const std::string& image,
+                           const std::string& mount_dir, const std::string& source,
+                           const std::string& root_dir, const std::string& dest) {
+  BERTH_TRY(ScratchRootfs src, ScratchRootfs::Mount(*in.store, image, mount_dir, in.rootless));
+  BERTH_TRY(build::BuildContext tree, build::BuildContext::FromDirectory(src.merged()));
+  return CopyTree(tree, source, false, root_dir, dest);
+}
+
+}  // namespace
+
 Result<void> RunMounts::AddBind(const RunMountInputs& in, const build::RunMount& m) {
   if (m.from.empty()) {
     // The context as COPY reads it (after .dockerignore): a copy of the step's own, so that a
@@ -106,6 +132,20 @@ Result<void> RunMounts::AddBind(const RunMountInputs& in, const build::RunMount&
     return {};
   }
   BERTH_TRY(std::string image, in.image_of(m.from));
+  if (in.rootless) {
+    // The container's overlay is mounted in its own namespace; one of a stage cannot be
+    // handed to it from here: a copy of what the mount shows, the step's own.
+    BERTH_TRY(std::string dir, StepDir(in));
+    std::string mount_dir = in.new_dir();
+    BERTH_CHECK(Mounting(in,
+                         [&] {
+                           return CopyFromImage(in, image, mount_dir,
+                                                m.source.empty() ? "/" : m.source, dir, "/data");
+                         }),
+                "mounting {} of {}", m.source, m.from);
+    Bind(fs::Join(dir, "data"), m.target, m.read_only);
+    return {};
+  }
   BERTH_TRY(ScratchRootfs fsv, ScratchRootfs::Mount(*in.store, image, in.new_dir()));
   rootfses_.push_back(std::move(fsv));
   BERTH_TRY(std::string source, ResolveInRootfs(rootfses_.back().merged(), m.source),
@@ -121,22 +161,27 @@ Result<void> RunMounts::AddCache(const RunMountInputs& in, const build::RunMount
   uint32_t uid = m.uid.value_or(0), gid = m.gid.value_or(0), mode = m.mode.value_or(0755);
   // A new cache: its directory (with from=/source's contents) made aside, then renamed into
   // place; a build that lost the race uses the winner's.
+  // (A user's cache is filled and owned in its namespace: the ids are the container's.)
   auto make = [&](const std::string& path) -> Result<void> {
     BERTH_CHECK(fs::MkdirAll(path, 0700));
+    std::string image, mount_dir;
     if (!m.from.empty()) {
-      BERTH_TRY(std::string image, in.image_of(m.from));
-      BERTH_TRY(ScratchRootfs src, ScratchRootfs::Mount(*in.store, image, in.new_dir()));
-      BERTH_TRY(build::BuildContext tree, build::BuildContext::FromDirectory(src.merged()));
-      BERTH_CHECK(CopyTree(tree, m.source.empty() ? "/" : m.source, false, path, "/"),
-                  "filling cache {} from {}", m.id, m.from);
+      BERTH_TRY(image, in.image_of(m.from));
+      mount_dir = in.new_dir();
     }
-    return OwnAndMode(path, uid, gid, mode);
+    return Mounting(in, [&]() -> Result<void> {
+      if (!m.from.empty())
+        BERTH_CHECK(CopyFromImage(in, image, mount_dir, m.source.empty() ? "/" : m.source, path,
+                                  "/"),
+                    "filling cache {} from {}", m.id, m.from);
+      return OwnAndMode(path, uid, gid, mode);
+    });
   };
   if (!fs::Exists(dir)) {
     std::string tmp = dir + ".new-" + std::to_string(::getpid());
-    (void)fs::RemoveAll(tmp);
+    (void)engine::RemoveTree(tmp);
     auto made = make(tmp);
-    if (!made || ::rename(tmp.c_str(), dir.c_str()) != 0) (void)fs::RemoveAll(tmp);
+    if (!made || ::rename(tmp.c_str(), dir.c_str()) != 0) (void)engine::RemoveTree(tmp);
     if (!made) return made;
   }
   BERTH_TRY(UniqueFd lock, fs::Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -47,6 +47,9 @@ struct RunMountInputs {
   std::function<Result<std::string>(const std::string& from)> image_of;
   const std::map<std::string, std::string>* secrets = nullptr;  // --secret: id -> value
   const std::map<std::string, std::string>* ssh_agents = nullptr;  // --ssh: id -> agent socket
+  // An unprivileged user's build: a stage or image is read in a user namespace of the user's
+  // own (only there may it mount an overlay), and a bind of one is a copy of the step's own.
+  bool rootless = false;
 };
 
 class RunMounts {

@@ -388,22 +388,26 @@ TEST_F(RootlessRunTest, BuildCopiesAndMakesDirectoriesAsAUser) {
                       "FROM " + ref_ + " AS src\nRUN mkdir /out && echo made > /out/m && chmod 600 /out/m\n" +
                       "FROM " + ref_ + "\nWORKDIR /app/w\nCOPY a.txt .\n" +
                       (range ? std::string("COPY --chown=1000:1000 sub /app/sub\n") : std::string("COPY sub /app/sub\n")) +
-                      "COPY --from=src /out/m /app/m\nADD t.tar /app/t\n' > Dockerfile && chown -R " + u +
+                      "COPY --from=src /out/m /app/m\nADD t.tar /app/t\n"
+                      "RUN --mount=type=bind,from=src,source=/out,target=/s cp /s/m /app/bound\n"
+                      "RUN --mount=type=cache,from=src,source=/out,target=/c,id=rl" + u + " cp /c/m /app/cached\n"
+                      "' > Dockerfile && chown -R " + u +
                       ":" + u + " " + ctx));
     int rc;
     std::string out = As(u, "build -q --network none -t copied:1 " + ctx, &rc);
     ASSERT_EQ(rc, 0) << out;
-    out = As(u, "run --rm --network none copied:1 sh -c 'cat /app/w/a.txt /app/m /app/t/sub/n.txt;"
+    out = As(u, "run --rm --network none copied:1 sh -c 'cat /app/w/a.txt /app/m /app/t/sub/n.txt"
+                " /app/bound /app/cached;"
                 " stat -c \"%n %u:%g %a\" /app/m /app/sub/n.txt'", &rc);
     EXPECT_EQ(rc, 0) << out;
-    EXPECT_EQ(out, "hello\nmade\nn\n/app/m 0:0 600\n/app/sub/n.txt " +
+    EXPECT_EQ(out, "hello\nmade\nn\nmade\nmade\n/app/m 0:0 600\n/app/sub/n.txt " +
                        std::string(range ? "1000:1000" : "0:0") + " 644\n");
     // A second build is all cached; its root filesystem written out (mounted in the user's
     // namespace too).
     std::string local = HostDir("copyout" + u, u) + "/rootfs";
     out = As(u, "build --network none -t copied:1 -o type=local,dest=" + local + " " + ctx, &rc);
     EXPECT_EQ(rc, 0) << out;
-    EXPECT_EQ(Count(out, "CACHED"), 6u) << out;
+    EXPECT_EQ(Count(out, "CACHED"), 8u) << out;
     EXPECT_EQ(Capture("cat " + local + "/app/w/a.txt " + local + "/app/m"), "hello\nmade\n");
     EXPECT_EQ(Capture("find " + local + " ! -user " + u + " | head -3"), "");
     if (!range) {
