@@ -152,9 +152,6 @@ Result<engine::ContainerRecord> CreateFromFlags(const GlobalOptions& g, const st
                                                 const engine::RawRunFlags& raw) {
   BERTH_TRY(engine::RunOptions o, engine::ParseRunFlags(raw, CurrentDir(), HostEnv()));
   if (engine::Rootless()) {
-    if (o.gpus || !o.cdi_devices.empty())
-      return MakeError(ErrorKind::kFailedPrecondition,
-                       "--gpus and CDI devices as an unprivileged user are not supported yet");
     // Limits that cannot be enforced are said once, not silently dropped (podman's warning).
     engine::Choice limits = engine::ChooseLimits(engine::ReadInfoFacts(""));
     if (limits.what != "enforced") {

@@ -459,7 +459,7 @@ Result<Prepared> PrepareMounted(const Paths& paths, const store::Store& store,
   if (auto last = fs::ReadFile("/proc/sys/kernel/cap_last_cap"))
     in.last_cap = std::atoi(last->c_str());
   BERTH_TRY(p.spec, GenerateSpec(in));
-  BERTH_CHECK(ApplyGpus(paths.gpu, image.config.env, r.options, rootfs, p.spec));
+  BERTH_CHECK(ApplyGpus(paths.gpu, image.config.env, r.options, rootfs, p.spec, rootless != nullptr));
   DropCapabilitiesWeLack(p.spec);
   if (rootless) {
     MakeSpecRootless(p.spec, rootless->input);

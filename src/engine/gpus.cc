@@ -117,7 +117,8 @@ Result<void> CheckGpus(const GpuPaths& paths, const std::vector<std::string>& im
 }
 
 Result<void> ApplyGpus(const GpuPaths& paths, const std::vector<std::string>& image_env,
-                       const RunOptions& options, const std::string& rootfs, oci::Spec& spec) {
+                       const RunOptions& options, const std::string& rootfs, oci::Spec& spec,
+                       bool rootless) {
   BERTH_TRY(gpu::GpuSelection selection, SelectGpusFor(image_env, options));
   std::vector<std::string> library_dirs;
   if (selection.visibility != gpu::GpuSelection::Devices::kVoid) {
@@ -143,12 +144,14 @@ Result<void> ApplyGpus(const GpuPaths& paths, const std::vector<std::string>& im
                                  mask_proc, [](const std::string& p) { return fs::Exists(p); },
                                  mig ? &*mig : nullptr),
               "--gpus");
+    if (rootless) plan.edits = gpu::NodesAsBindMounts(std::move(plan.edits));
     BERTH_CHECK(gpu::ApplyInjection(plan, spec), "--gpus");
     BERTH_CHECK(LinkSonames(rootfs, files), "--gpus: linking the driver's libraries");
     library_dirs = plan.library_dirs;
   }
   if (!options.cdi_devices.empty()) {
     BERTH_TRY(gpu::ContainerEdits edits, ResolveCdi(paths, options.cdi_devices), "--device");
+    if (rootless) edits = gpu::NodesAsBindMounts(std::move(edits));
     BERTH_CHECK(gpu::ApplyEdits(edits, spec, HostDeviceLookup()), "--device");
   }
   if (!library_dirs.empty()) {

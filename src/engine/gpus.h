@@ -40,7 +40,11 @@ inline constexpr const char* kGpuLdConfFile = "/etc/ld.so.conf.d/000-berth-gpu.c
 // At start: the GPU injection and the CDI devices' edits into `spec`; with driver libraries,
 // their soname links made and their directories written to kGpuLdConfFile inside `rootfs`
 // (never following the image's symlinks out of it), and kLdcacheAnnotation set. Nothing happens without --gpus or CDI devices.
+// `rootless`: an unprivileged user's container, whose runtime can make no device node that
+// opens: the nodes are bind mounts of the host's (gpu::NodesAsBindMounts), which the user must
+// be able to open.
 Result<void> ApplyGpus(const GpuPaths& paths, const std::vector<std::string>& image_env,
-                       const RunOptions& options, const std::string& rootfs, oci::Spec& spec);
+                       const RunOptions& options, const std::string& rootfs, oci::Spec& spec,
+                       bool rootless = false);
 
 }  // namespace berth::engine

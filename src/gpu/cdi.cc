@@ -13,6 +13,19 @@
 
 namespace berth::gpu {
 
+ContainerEdits NodesAsBindMounts(ContainerEdits edits) {
+  for (const CdiDeviceNode& node : edits.device_nodes) {
+    CdiMount m;
+    m.host_path = node.host_path.empty() ? node.path : node.host_path;
+    m.container_path = node.path;
+    m.type = "bind";
+    m.options = {"bind", "nosuid", "noexec"};
+    edits.mounts.push_back(std::move(m));
+  }
+  edits.device_nodes.clear();
+  return edits;
+}
+
 void ContainerEdits::Append(const ContainerEdits& o) {
   env.insert(env.end(), o.env.begin(), o.env.end());
   device_nodes.insert(device_nodes.end(), o.device_nodes.begin(), o.device_nodes.end());

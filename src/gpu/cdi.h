@@ -178,6 +178,12 @@ using HostDeviceLookup = std::function<Result<HostDeviceInfo>(const std::string&
 // appended to their stage; additional gids appended once, 0 skipped. intelRdt and netDevices
 // are refused (berth's runtime has no place for them). `lookup` is called only for nodes
 // without type or major number.
+// The edits for a container whose runtime runs in a user namespace (an unprivileged user's),
+// where no device node it makes opens: each node becomes a bind mount of the host's (host_path,
+// else path) at its path, nosuid and noexec, with no cgroup rule (such a container has no device
+// cgroup), as podman's rootless containers get CDI devices. Pure.
+ContainerEdits NodesAsBindMounts(ContainerEdits edits);
+
 Result<void> ApplyEdits(const ContainerEdits& edits, oci::Spec& spec,
                         const HostDeviceLookup& lookup = {});
 

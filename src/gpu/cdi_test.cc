@@ -88,6 +88,29 @@ std::string Spec(std::string_view version, std::string_view extra = "",
                      version, kind, extra, device_edits);
 }
 
+TEST(NodesAsBindMountsTest, EachNodeIsABindOfTheHostsAndNoCgroupRule) {
+  ContainerEdits e;
+  e.env = {"A=1"};
+  e.device_nodes = {{"/dev/nvidia0", "/run/dev/nvidia0", "c", 195, 0, 0666, "rw", 0, 0},
+                    {"/dev/nvidiactl", "", "c", 195, 255, std::nullopt, "", std::nullopt, std::nullopt}};
+  e.mounts = {{"/usr/lib/libcuda.so.1", "/usr/lib/libcuda.so.1", "", {"ro", "bind"}}};
+  ContainerEdits b = NodesAsBindMounts(e);
+  EXPECT_TRUE(b.device_nodes.empty());
+  EXPECT_EQ(b.env, e.env);
+  ASSERT_EQ(b.mounts.size(), 3u);
+  EXPECT_EQ(b.mounts[0], e.mounts[0]);
+  EXPECT_EQ(b.mounts[1], (CdiMount{"/run/dev/nvidia0", "/dev/nvidia0", "bind", {"bind", "nosuid", "noexec"}}));
+  EXPECT_EQ(b.mounts[2], (CdiMount{"/dev/nvidiactl", "/dev/nvidiactl", "bind", {"bind", "nosuid", "noexec"}}));
+  oci::Spec spec;
+  spec.process.emplace();
+  ASSERT_TRUE(ApplyEdits(b, spec, [](const std::string&) -> Result<HostDeviceInfo> {
+    return MakeError(ErrorKind::kInternal, "no node is looked up");
+  }));
+  EXPECT_TRUE(!spec.linux || (spec.linux->devices.empty() &&
+                              (!spec.linux->resources || spec.linux->resources->devices.empty())));
+  EXPECT_EQ(spec.mounts.size(), 3u);
+}
+
 TEST(CdiParse, JsonAndYamlAgree) {
   CdiSpec j = MustParse(kJson);
   CdiSpec y = MustParse(kYaml);

@@ -118,6 +118,45 @@ TEST_F(GpuRunTest, AllGpusGetTheirNodesAndTheDriver) {
   EXPECT_EQ(out.find("nvidia"), std::string::npos) << out;
 }
 
+// An unprivileged user (65534, its own id only), for whom the nodes are open (0666, as the
+// driver's udev rules make them): it can make no device node, so each is a bind mount of the
+// host's; the driver's files as under root; --gpus device=0 gives nvidia0 and not nvidia1 (a
+// user's container has no device cgroup: what it is not given is not there).
+TEST_F(GpuRunTest, AUserGetsTheNodesItMayOpen) {
+  const std::string& d = *dir_;
+  std::string home = d + "/home65534";
+  ASSERT_TRUE(Shell("chmod 0755 " + d + " && chmod -R a+rX " + d + "/driver " + d + "/devroot " + d +
+                    "/config.json " + d + "/image.tar && find " + d +
+                    "/devroot -type c -exec chmod 0666 {} + && mkdir -p " + home + "/run && chown -R "
+                    "65534:65534 " + home + " && chmod 0700 " + home + "/run"));
+  std::string user = "cd / && setsid -w setpriv --reuid=65534 --regid=65534 --clear-groups env -i HOME=" + home +
+                     " XDG_RUNTIME_DIR=" + home + "/run PATH=/usr/bin:/bin BERTH_CONFIG=" + d + "/config.json " +
+                     BERTH_BIN + " ";
+  int rc;
+  std::string out = Capture(user + "import " + d + "/image.tar gpu-test 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  out = Capture(user + "run --rm --network none --gpus all gpu-test sh -c 'ls /dev; probe; nvidia-smi' 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  for (const char* node : {"nvidiactl", "nvidia0", "nvidia1", "nvidia-uvm", "nvidia-uvm-tools"})
+    EXPECT_NE(out.find(std::string(node) + "\n"), std::string::npos) << node << ": " << out;
+  EXPECT_NE(out.find("cuDriverGetVersion 12020"), std::string::npos) << out;
+  EXPECT_NE(out.find("fake nvidia-smi"), std::string::npos) << out;
+  out = Capture(user + "run --rm --network none --gpus device=0 gpu-test ls /dev 2>&1", &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("nvidia0\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("nvidia1"), std::string::npos) << out;
+  EXPECT_EQ(Capture(user + "ps -aq"), "");
+  // (An exited container's monitor may take a moment to go: polled.)
+  std::string left;
+  for (int i = 0; i < 50; ++i) {
+    left = Capture("ps -u 65534 -o stat=,pid=,args= | grep -v '^Z'");
+    if (left.empty()) break;
+    ::usleep(100'000);
+  }
+  EXPECT_EQ(left, "") << "a process of the user is left";
+  (void)Shell("rm -rf " + home);
+}
+
 TEST_F(GpuRunTest, OneGpuAndTheCgroupRefusesTheOther) {
   // Index 1 is the GPU at 0000:3b:00.0, minor 1. --gpus beats -e NVIDIA_VISIBLE_DEVICES.
   // Opening a node the cgroup allows reaches the (absent) driver: ENXIO; one it does not is
