@@ -11,7 +11,10 @@ Measures, per round (tools interleaved, the first of each round alternating):
   2. unchanged rebuild: the same build again; every step must come from the cache (berth prints
      CACHED for each, buildah "Using cache");
   3. one copied file changed: one file of the context rewritten, then the build again; the steps
-     before COPY must be cached and COPY and every later step rebuilt (checked in both outputs).
+     before COPY must be cached and COPY and every later step rebuilt (checked in both outputs);
+  4. independent stages: a second, cold Dockerfile of three stages that do not depend on each
+     other (each a RUN of shell arithmetic, CPU-bound, ~1 s) copied into a fourth; berth builds
+     them at once, buildah with `--jobs 3` (its parallel stages).
 Prints the median of --runs rounds for each, the ratios berth/buildah (targets: cold <= 0.5,
 unchanged rebuild <= 0.2) and the absolute time of berth's unchanged rebuild.
 
@@ -53,6 +56,7 @@ BERTH = berth_binary()
 BERTH_BASE = os.environ.get("BERTH_BASE", "")
 BASE = "localhost/bench/base:latest"
 OUT = "localhost/bench/out:latest"
+OUT_STAGES = "localhost/bench/stages:latest"
 CHANGED = "pkg00/mod3/file0042.txt"  # the file the third measurement rewrites
 
 DOCKERFILE = """\
@@ -69,6 +73,12 @@ EXPOSE 8080
 CMD ["sh"]
 """
 DOCKERIGNORE = ".git\n*.log\nbuild/\n**/*.tmp\n"
+
+# Three stages that do not depend on each other, each busy in the shell for a while, then a fourth
+# that copies from them (phase 4). {round} makes every round's build cold.
+SPIN = "RUN i=0; while [ $i -lt {loops} ]; do i=$((i+1)); done; echo {name} {round} > /{name}\n"
+DOCKERFILE_STAGES = "".join(f"FROM {{base}} AS {n}\n" + SPIN.replace("{name}", n) for n in "abc") + \
+    "FROM {base}\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCOPY --from=c /c /c\n"
 
 
 def fail(msg):
@@ -235,8 +245,8 @@ class Berth:
         self.root = os.path.join(self.work, f"{self.name}-{i}")
         run([self.exe, "--root", self.root, "load", "-q", "-i", self.archive], stdout=subprocess.DEVNULL)
 
-    def build(self, ctx):
-        cmd = [self.exe, "--root", self.root, "build", "-t", OUT]
+    def build(self, ctx, parallel=False):
+        cmd = [self.exe, "--root", self.root, "build", "-t", OUT_STAGES if parallel else OUT]
         if self.network:
             cmd += ["--network", self.network]
         return timed(cmd + [ctx])
@@ -253,8 +263,8 @@ class Berth:
                 cached.add(int(line[1:].split()[0]))
         return [(t, v in cached) for v, t in sorted(steps.items()) if not t.startswith("FROM ")]
 
-    def read(self, path):
-        return run([self.exe, "--root", self.root, "run", "--rm", "--network", "none", OUT, "cat", path],
+    def read(self, path, image=OUT):
+        return run([self.exe, "--root", self.root, "run", "--rm", "--network", "none", image, "cat", path],
                    stdout=subprocess.PIPE, text=True).stdout
 
     def clean(self):
@@ -292,8 +302,10 @@ class Buildah:
         run(["skopeo", "copy", "--quiet", f"oci-archive:{self.archive}", storage], env=self.env,
             stdout=subprocess.DEVNULL)
 
-    def build(self, ctx):
-        cmd = self.base() + ["bud", "--layers", "--pull=false", "-t", OUT]
+    def build(self, ctx, parallel=False):
+        cmd = self.base() + ["bud", "--layers", "--pull=false", "-t", OUT_STAGES if parallel else OUT]
+        if parallel:
+            cmd += ["--jobs", "3"]
         if self.network:
             cmd += ["--network", self.network]
         return timed(cmd + [ctx], env=self.env)
@@ -309,8 +321,8 @@ class Buildah:
                 steps[-1][1] = True
         return [(t, c) for t, c in steps if not t.startswith("FROM ")]
 
-    def read(self, path):
-        ctr = run(self.base() + ["from", "--pull=false", "-q", OUT], stdout=subprocess.PIPE, text=True,
+    def read(self, path, image=OUT):
+        ctr = run(self.base() + ["from", "--pull=false", "-q", image], stdout=subprocess.PIPE, text=True,
                   env=self.env).stdout.strip()
         try:
             mnt = run(self.base() + ["mount", ctr], stdout=subprocess.PIPE, text=True,
@@ -367,6 +379,8 @@ def main():
     ap.add_argument("--on-disk", metavar="DIR", help="work in DIR instead of a tmpfs")
     ap.add_argument("--tmpfs-size", default="8g")
     ap.add_argument("--tools", default="berth,buildah")
+    ap.add_argument("--loops", type=int, default=300000,
+                    help="shell loop iterations of each independent stage's RUN (phase 4)")
     args = ap.parse_args()
     if args.quick:
         args.runs = 2
@@ -392,7 +406,9 @@ def main():
         byname = {"berth": Berth, "buildah": Buildah,
                   "berth-base": lambda *a: Berth(*a, name="berth-base", exe=BERTH_BASE)}
         tools = [byname[t](work, archive, args.network) for t in args.tools.split(",")]
-        phases = ("cold", "unchanged", "changed")
+        stages_ctx = os.path.join(work, "stages")
+        os.makedirs(stages_ctx)
+        phases = ("cold", "unchanged", "changed", "stages")
         times = {t.name: {p: [] for p in phases} for t in tools}
         checked = {}  # (tool, phase) -> (steps cached, steps rebuilt), as asserted
         # The changed file takes each round's number, so every round's "changed" build sees new
@@ -406,21 +422,27 @@ def main():
                 if phase == "changed":
                     with open(os.path.join(ctx, CHANGED), "a") as f:
                         f.write(f"changed in round {i}\n")
+                if phase == "stages":
+                    with open(os.path.join(stages_ctx, "Dockerfile"), "w") as f:
+                        f.write(DOCKERFILE_STAGES.replace("{loops}", str(args.loops))
+                                .replace("{round}", str(i)).replace("{base}", BASE))
                 for t in order:
                     # Nothing left dirty by the build before (the other tool's): berth syncs its
                     # layers (syncfs), and that flush would be writing out the other's files.
                     os.sync()
-                    dt, out = t.build(ctx)
+                    dt, out = t.build(stages_ctx if phase == "stages" else ctx, phase == "stages")
                     steps = t.cached_steps(out)
-                    check_steps(t, phase, steps, {"cold": "", "unchanged": None, "changed": "COPY"}[phase])
+                    check_steps(t, phase, steps,
+                                {"cold": "", "unchanged": None, "changed": "COPY", "stages": ""}[phase])
                     checked[(t.name, phase)] = (sum(c for _, c in steps), sum(not c for _, c in steps))
                     if i >= warmup:
                         times[t.name][phase].append(dt)
             if i == 0:  # the same image content from both
-                want = {"/count": f"{nfiles}\n", "/changed": open(os.path.join(ctx, CHANGED)).read()}
+                want = {(OUT, "/count"): f"{nfiles}\n", (OUT, "/changed"): open(os.path.join(ctx, CHANGED)).read(),
+                        (OUT_STAGES, "/a"): "a 0\n", (OUT_STAGES, "/b"): "b 0\n", (OUT_STAGES, "/c"): "c 0\n"}
                 for t in tools:
-                    for path, content in want.items():
-                        got = t.read(path)
+                    for (image, path), content in want.items():
+                        got = t.read(path, image)
                         if got.strip() != content.strip():
                             fail(f"{t.name}: {path} holds {got[:200]!r}, expected {content[:200]!r}")
             for t in order:
@@ -435,12 +457,13 @@ def main():
             for t in tools) + " (one file changed: every step before COPY cached, COPY and after rebuilt)")
         med = {t.name: {p: statistics.median(v) for p, v in times[t.name].items()} for t in tools}
         spread = {t.name: {p: (min(v), max(v)) for p, v in times[t.name].items()} for t in tools}
-        labels = {"cold": "cold build", "unchanged": "unchanged rebuild", "changed": "one file changed"}
+        labels = {"cold": "cold build", "unchanged": "unchanged rebuild", "changed": "one file changed",
+                  "stages": "3 stages at once"}
         names = [t.name for t in tools]
         print(f"median of {args.runs} rounds, seconds (min-max)")
         print(f"{'':20}" + "".join(f"{n:>22}" for n in names) +
               (f"{'berth/buildah':>15}" if "berth" in names and "buildah" in names else ""))
-        targets = {"cold": " (<= 0.5)", "unchanged": " (<= 0.2)", "changed": ""}
+        targets = {"cold": " (<= 0.5)", "unchanged": " (<= 0.2)", "changed": "", "stages": ""}
         for p in phases:
             row = f"{labels[p]:20}"
             for n in names:
