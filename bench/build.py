@@ -314,7 +314,7 @@ class Buildah:
     def cached_steps(out):
         steps = []
         for line in out.splitlines():
-            m = re.match(r"^STEP (\d+)/(\d+): (.*)$", line)
+            m = re.match(r"^(?:\[\d+/\d+\] )?STEP (\d+)/(\d+): (.*)$", line)  # [stage] with --jobs
             if m:
                 steps.append([m.group(3), False])
             elif line.startswith("--> Using cache") and steps:
