@@ -213,11 +213,10 @@ class Builder {
   bool Begin(StageState& st, const std::string& text, const oci::Digest& key);
   // The image the cache has for `key`, when it is still stored (and --no-cache is not given).
   std::optional<std::string> CachedStep(const oci::Digest& key) const;
-  // Runs `fn` where the build may mount the overlays its WORKDIR and COPY steps write through:
-  // here as root; as a user, in a child process that is root in a user namespace of the user's
-  // own (engine::InUserNamespace), whose mounts end with it. What fn writes under the build's
-  // directory stays; what it changes in this object does not (the child's copy).
-  Result<std::string> Mounting(const std::function<Result<std::string>()>& fn);
+  // cli::Mounting for this build's WORKDIR and COPY steps.
+  Result<std::string> Mounting(const std::function<Result<std::string>()>& fn) {
+    return cli::Mounting(rootless_, fn);
+  }
   // `what` (COPY --chown=..., WORKDIR under USER) needs uid:gid: an error for a user whose
   // namespace maps its own id alone, where files can have no other owner.
   Result<void> CanOwn(uint32_t uid, uint32_t gid, std::string_view what) const {
@@ -744,11 +743,6 @@ std::optional<std::string> Builder::CachedStep(const oci::Digest& key) const {
   std::optional<std::string> id = cache_.Lookup(key.ToString());
   if (id && !store_.Resolve(*id)) id.reset();
   return id;
-}
-
-Result<std::string> Builder::Mounting(const std::function<Result<std::string>()>& fn) {
-  if (!rootless_) return fn();
-  return engine::InUserNamespace(fn);
 }
 
 bool Builder::Begin(StageState& st, const std::string& text, const oci::Digest& key) {

@@ -39,6 +39,10 @@ ScratchRootfs::~ScratchRootfs() {
 
 Result<void> ScratchRootfs::Unmount() { return engine::UnmountRootfs(dir_); }
 
+Result<std::string> Mounting(bool rootless, const std::function<Result<std::string>()>& fn) {
+  return rootless ? engine::InUserNamespace(fn) : fn();
+}
+
 namespace {
 
 Result<void> CopyFileContent(const std::string& source, int out_fd) {

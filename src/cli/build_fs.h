@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,12 @@ class ScratchRootfs {
   explicit ScratchRootfs(std::string dir) : dir_(std::move(dir)) {}
   std::string dir_;
 };
+
+// Runs `fn` where the build may mount the overlays its steps write and read through: here as
+// root; for an unprivileged user (`rootless`), in a child process that is root in a user
+// namespace of the user's own (engine::InUserNamespace), whose mounts end with it. What fn
+// writes under the build's directory stays; what it changes in memory does not (the child's).
+Result<std::string> Mounting(bool rootless, const std::function<Result<std::string>()>& fn);
 
 // mkdir -p of `path` inside the rootfs `root` (an O_PATH directory descriptor): each directory
 // it creates is 0755 and owned by uid:gid, as BuildKit's copy.MkdirAll makes the destination

@@ -98,14 +98,12 @@ Result<void> RunMounts::Add(const RunMountInputs& in, const build::RunMount& m) 
 
 namespace {
 
-// Runs `fn` where the build may mount an image's overlay and give its ids: here as root, in a
-// user namespace of the user's own (a child process) as a user.
+// cli::Mounting for what returns nothing.
 Result<void> Mounting(const RunMountInputs& in, const std::function<Result<void>()>& fn) {
-  auto run = [&]() -> Result<std::string> {
+  BERTH_TRY(std::string done, cli::Mounting(in.rootless, [&]() -> Result<std::string> {
     BERTH_CHECK(fn());
     return std::string();
-  };
-  BERTH_TRY(std::string done, in.rootless ? engine::InUserNamespace(run) : run());
+  }));
   return {};
 }
 

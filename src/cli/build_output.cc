@@ -56,8 +56,7 @@ Result<void> WriteRootfsTar(const store::Store& store, const std::string& image_
     BERTH_CHECK(fsv.Unmount());
     return std::string();
   };
-  if (!rootless) return write().map([](const std::string&) {});
-  BERTH_TRY(std::string done, engine::InUserNamespace(write));
+  BERTH_TRY(std::string done, Mounting(rootless, write));
   return {};
 }
 
