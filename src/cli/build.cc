@@ -264,7 +264,7 @@ class Builder {
   void SetUpBeside(const build::BuildOrder& order);
   void StartBeside();
   Result<void> AwaitBeside(size_t index);
-  // Takes the children that have ended (without waiting, or until one does).
+  // Takes the children that have ended: all those that have, or (`wait`) the next one to end.
   Result<void> ReapBeside(bool wait);
   std::vector<std::string> StageArgs(size_t stage) const;
   std::string StageLog(size_t stage) const { return work_ + "/stage-" + std::to_string(stage) + ".log"; }
@@ -624,18 +624,18 @@ Result<void> Builder::ReapBeside(bool wait) {
   while (!beside_.empty()) {
     BERTH_TRY(std::optional<StageBuilds::Ended> ended, beside_.WaitAny(interrupts_, wait ? -1 : 0));
     if (!ended) return Checkpoint();
-    if (!ended->ok) {
+    if (ended->ok) {
+      scheduler_->Built(ended->stage);
+      built_beside_.insert(ended->stage);
+      // Its steps, merged into the cache file by the child, for Begin; and ours, kept.
+      BERTH_TRY(build::StepCache cache,
+                build::StepCache::Load(fs::Join(g_.root, "build-cache.json")));
+      for (const auto& [key, id] : stored_) cache.Store(key, id);
+      cache_ = std::move(cache);
+    } else {
       // The build makes it itself, in file order, and reports its error there.
       scheduler_->Failed(ended->stage);
-      continue;
     }
-    scheduler_->Built(ended->stage);
-    built_beside_.insert(ended->stage);
-    // Its steps, merged into the cache file by the child, for Begin; and ours, kept.
-    BERTH_TRY(build::StepCache cache,
-              build::StepCache::Load(fs::Join(g_.root, "build-cache.json")));
-    for (const auto& [key, id] : stored_) cache.Store(key, id);
-    cache_ = std::move(cache);
     if (wait) return {};
   }
   return {};
@@ -667,8 +667,9 @@ Result<void> Builder::AwaitBeside(size_t index) {
   if (!scheduler_) return {};
   building_ = index;
   while (scheduler_->Running(index)) {
-    StartBeside();  // this build waits: others may start meanwhile
+    StartBeside();  // this build waits: others may start meanwhile (and ended ones are taken)
     BERTH_CHECK(Checkpoint());
+    if (!scheduler_->Running(index)) break;
     BERTH_CHECK(ReapBeside(true));
   }
   if (!built_beside_.contains(index)) return {};

@@ -111,5 +111,22 @@ TEST_F(BuildParallelTest, AFailureStopsTheStagesBuildingBeside) {
   EXPECT_EQ(Capture("pgrep -fx 'sleep 600'"), "") << "b's step is still running";
 }
 
+// b fails beside the build while c, beside it too, would run for 10 minutes: the build does not
+// wait for c to report b's failure, and stops c.
+TEST_F(BuildParallelTest, AFailureBesideIsReportedWithoutWaitingForTheOthers) {
+  // (a's second lets b end first whatever the machine's speed: the build finds b's end among
+  // the children that have ended, not by waiting for the next one.)
+  std::string ctx = NewContext("parallel-fast-fail",
+                               "FROM bb:1 AS a\nRUN sleep 1; echo a > /a\n"
+                               "FROM bb:1 AS b\nRUN exit 4\n"
+                               "FROM bb:1 AS c\nRUN sleep 600\n"
+                               "FROM bb:1\nCOPY --from=a /a /a\nCOPY --from=b /etc/passwd /b\n"
+                               "COPY --from=c /etc/passwd /c\n");
+  std::string line = FailingBuild(ctx);
+  EXPECT_NE(line.find("Dockerfile:4: "), std::string::npos) << line;
+  EXPECT_NE(line.find("exit code: 4"), std::string::npos) << line;
+  EXPECT_EQ(Capture("pgrep -fx 'sleep 600'"), "") << "c's step is still running";
+}
+
 }  // namespace
 }  // namespace berth
