@@ -15,6 +15,8 @@ packages=(
   podman buildah slirp4netns
   # rootless containers: pasta (user-mode network), newuidmap/newgidmap (subordinate ids)
   passt uidmap
+  # a user's rootfs where the kernel cannot mount overlayfs in its namespace (before 5.11)
+  fuse-overlayfs
   # tools the tests use
   iproute2 iptables nftables procps psmisc curl openssl python3 hyperfine time
   # examples/ssh's test logs in with the client; the main job's browser test drives chromium

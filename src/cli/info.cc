@@ -19,8 +19,9 @@ namespace {
 std::string ContainersLine(const engine::InfoFacts& f, const engine::Choice& overlay,
                            const engine::Choice& network) {
   if (!f.rootless) return "available";
-  if (overlay.what != "overlayfs")
-    return "unavailable: berth needs overlayfs in a user namespace (Linux 5.11 or later)";
+  if (overlay.what == "none")
+    return "unavailable: berth needs overlayfs in a user namespace (Linux 5.11 or later) or "
+           "fuse-overlayfs with a /dev/fuse this user can open";
   auto maps = engine::RootlessMaps();
   std::string ids = maps.uids.size() > 1
                         ? fmt::format("uid {} as root plus {} subordinate ids", ::geteuid(), maps.uids[1].size)

@@ -33,6 +33,13 @@ std::pair<int, int> KernelVersion(const std::string& release) {
 
 Choice ChooseOverlay(const InfoFacts& f) {
   if (!f.rootless) return {"overlayfs", "the kernel's, as root"};
+  if (f.overlay_request == "fuse-overlayfs") {
+    if (!f.fuse_overlayfs.empty() && f.dev_fuse)
+      return {"fuse-overlayfs", f.fuse_overlayfs + " (BERTH_ROOTLESS_OVERLAY asks for it)"};
+    return {"none", std::string("BERTH_ROOTLESS_OVERLAY asks for fuse-overlayfs, but ") +
+                        (f.fuse_overlayfs.empty() ? "it is not installed"
+                                                  : "/dev/fuse cannot be opened")};
+  }
   auto v = KernelVersion(f.kernel_release);
   if (v >= std::pair{5, 11})
     return {"overlayfs", "the kernel's, in a user namespace (Linux " + f.kernel_release + " >= 5.11, userxattr)"};
@@ -65,12 +72,37 @@ Choice ChooseLimits(const InfoFacts& f) {
 
 std::string PastaPath() { return FindTool("pasta"); }
 
+namespace {
+
+// The facts ChooseOverlay reads.
+void ReadOverlayFacts(InfoFacts& f) {
+  struct utsname u;
+  if (::uname(&u) == 0) f.kernel_release = u.release;
+  f.fuse_overlayfs = FindTool("fuse-overlayfs");
+  if (int fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC); fd >= 0) {
+    f.dev_fuse = true;
+    ::close(fd);
+  }
+  if (const char* want = std::getenv("BERTH_ROOTLESS_OVERLAY")) f.overlay_request = want;
+}
+
+}  // namespace
+
+bool RootlessOverlayIsFuse() {
+  static const bool fuse = [] {
+    InfoFacts f;
+    f.rootless = true;
+    ReadOverlayFacts(f);
+    return ChooseOverlay(f).what == "fuse-overlayfs";
+  }();
+  return fuse;
+}
+
 InfoFacts ReadInfoFacts(const std::string& gpu_driver_root) {
   InfoFacts f;
   uid_t uid = ::geteuid();
   f.rootless = uid != 0;
-  struct utsname u;
-  if (::uname(&u) == 0) f.kernel_release = u.release;
+  ReadOverlayFacts(f);
   if (auto h = cgroup::Detect()) {
     f.cgroup_layout = std::string(cgroup::LayoutName(h->layout));
     if (h->layout == cgroup::Layout::kV2 && f.rootless) {
@@ -80,8 +112,6 @@ InfoFacts ReadInfoFacts(const std::string& gpu_driver_root) {
       f.cgroup_delegated = ::stat(mine.c_str(), &st) == 0 && st.st_uid == uid;
     }
   }
-  f.fuse_overlayfs = FindTool("fuse-overlayfs");
-  f.dev_fuse = fs::Exists("/dev/fuse");
   f.pasta = PastaPath();
   f.slirp4netns = FindTool("slirp4netns");
   if (int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC); fd >= 0) {

@@ -17,7 +17,10 @@ struct InfoFacts {
   std::string cgroup_layout;    // "v1", "v2", "hybrid" ("" when none is mounted)
   bool cgroup_delegated = false;  // rootless: a cgroup v2 subtree this user may write
   std::string fuse_overlayfs;   // its path, "" when not installed
-  bool dev_fuse = false;        // /dev/fuse exists
+  bool dev_fuse = false;        // /dev/fuse opens read-write for this user
+  // BERTH_ROOTLESS_OVERLAY: "fuse-overlayfs" asks for it where the kernel's would do; "" (or
+  // "auto") lets the kernel decide.
+  std::string overlay_request;
   std::string pasta, slirp4netns;  // paths, "" when not installed
   bool tun_usable = false;         // /dev/net/tun opens read-write for this user
   std::string gpu_driver;       // the NVIDIA driver's version, "" when none
@@ -34,9 +37,12 @@ struct Choice {
 std::pair<int, int> KernelVersion(const std::string& release);
 
 // The root filesystem: kernel overlayfs for root; for a user, kernel overlayfs inside a user
-// namespace from Linux 5.11 (userxattr), else fuse-overlayfs when it and /dev/fuse exist, else
-// none (with why).
+// namespace from Linux 5.11 (userxattr), else fuse-overlayfs when it is installed and /dev/fuse
+// opens, else none (with why). overlay_request "fuse-overlayfs" chooses it (or none) first.
 Choice ChooseOverlay(const InfoFacts& f);
+// Whether this user's overlays are fuse-overlayfs's (ChooseOverlay on this host's facts, read
+// once per process).
+bool RootlessOverlayIsFuse();
 // The `bridge` network: berth's bridge (veth, nftables) for root; for a user pasta (from passt:
 // no extra copy of each packet through a tap reader, IPv6 and port forwarding built in) when it
 // is installed and /dev/net/tun can be opened, else none (with why).

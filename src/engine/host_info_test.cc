@@ -32,6 +32,24 @@ TEST(HostInfo, OverlayByKernelAndHelpers) {
   EXPECT_NE(ChooseOverlay(old).why.find("< 5.11"), std::string::npos);
 }
 
+TEST(HostInfo, FuseOverlayfsWhenAskedFor) {
+  InfoFacts u = User("6.1.0-28-amd64");
+  u.overlay_request = "fuse-overlayfs";
+  EXPECT_EQ(ChooseOverlay(u).what, "none");
+  EXPECT_NE(ChooseOverlay(u).why.find("not installed"), std::string::npos);
+  u.fuse_overlayfs = "/usr/bin/fuse-overlayfs";
+  EXPECT_EQ(ChooseOverlay(u).what, "none");
+  EXPECT_NE(ChooseOverlay(u).why.find("/dev/fuse"), std::string::npos);
+  u.dev_fuse = true;
+  EXPECT_EQ(ChooseOverlay(u).what, "fuse-overlayfs");
+  EXPECT_NE(ChooseOverlay(u).why.find("BERTH_ROOTLESS_OVERLAY"), std::string::npos);
+  u.overlay_request = "auto";
+  EXPECT_EQ(ChooseOverlay(u).what, "overlayfs");
+  InfoFacts root;
+  root.overlay_request = "fuse-overlayfs";
+  EXPECT_EQ(ChooseOverlay(root).what, "overlayfs") << "root mounts the kernel's";
+}
+
 TEST(HostInfo, NetworkAndLimits) {
   EXPECT_EQ(ChooseNetwork(InfoFacts{}).what, "bridge");
   InfoFacts u = User("6.1.0");

@@ -1,5 +1,8 @@
 #include "engine/rootfs.h"
 
+#include "engine/host_info.h"
+#include "runtime/fuse_overlay.h"
+
 #include "engine/rootless.h"
 
 #include <fcntl.h>
@@ -126,6 +129,8 @@ Result<void> MountRootfs(const std::string& dir, const std::vector<std::string>&
   std::string merged = fs::Join(dir, "merged");
   if (IsMountPoint(merged)) return {};
   BERTH_TRY(std::string options, PrepareOverlayDirs(dir, lower_dirs));
+  // A user's overlay where the kernel's cannot be mounted in its namespace (host_info.h).
+  if (userxattr && RootlessOverlayIsFuse()) return runtime::MountFuseOverlay(dir, options, merged);
   if (userxattr) options += ",userxattr";
   // The relative paths resolve against the caller's working directory: mount from a child so
   // that no thread of ours sees its cwd change.

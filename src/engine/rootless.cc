@@ -27,6 +27,7 @@
 #include "engine/host_info.h"
 #include "engine/rootfs.h"
 #include "net/plan.h"
+#include "runtime/fuse_overlay.h"
 #include "runtime/mount_plan.h"
 #include "runtime/namespaces.h"
 
@@ -75,6 +76,7 @@ UserMaps RootlessMaps() {
 Result<std::string> InUserNamespace(const std::function<Result<std::string>()>& fn) {
   UserMaps maps = RootlessMaps();
   bool helpers = maps.uids.size() > 1;
+  bool fuse = RootlessOverlayIsFuse();
   int pipefd[2], gofd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return SysError("pipe2");
   UniqueFd rd(pipefd[0]), wr(pipefd[1]);
@@ -116,6 +118,8 @@ Result<std::string> InUserNamespace(const std::function<Result<std::string>()>& 
       Result<std::string> r = fn();
       reply = r ? "0\n" + *r
                 : fmt::format("{}\n{}", static_cast<int>(r.error().kind()), r.error().message());
+      // A fuse-overlayfs daemon would keep this namespace, and itself, alive.
+      if (fuse) runtime::UnmountFuseOverlays();
     }
     for (size_t off = 0; off < reply.size();) {
       ssize_t n = ::write(wr.get(), reply.data() + off, reply.size() - off);
@@ -219,6 +223,7 @@ void MakeSpecRootless(oci::Spec& spec, const RootlessInput& in) {
   }
   spec.annotations[runtime::kOverlayDirAnnotation] = in.overlay_dir;
   spec.annotations[runtime::kOverlayOptionsAnnotation] = in.overlay_options;
+  if (in.overlay_fuse) spec.annotations[runtime::kOverlayFuseAnnotation] = "true";
   if (in.limits_enforced) {
     if (!in.cgroup_base.empty()) {
       std::string leaf = l.cgroups_path.substr(l.cgroups_path.rfind('/') + 1);
@@ -247,13 +252,14 @@ Result<RootlessInput> RootlessInputFor(const std::string& dir, size_t layers, co
   in.uid = ::geteuid();
   in.gid = ::getegid();
   Choice overlay = ChooseOverlay(f);
-  if (overlay.what != "overlayfs")
+  if (overlay.what == "none")
     return MakeError(ErrorKind::kFailedPrecondition,
                      "containers as an unprivileged user need overlayfs in a user namespace "
-                     "(Linux 5.11 or later): {}",
+                     "(Linux 5.11 or later) or fuse-overlayfs: {}",
                      overlay.why);
   in.overlay_dir = dir;
-  in.overlay_options = OverlayOptions(std::max<size_t>(layers, 1)) + ",userxattr";
+  in.overlay_fuse = overlay.what == "fuse-overlayfs";
+  in.overlay_options = OverlayOptions(std::max<size_t>(layers, 1)) + (in.overlay_fuse ? "" : ",userxattr");
   Choice limits = ChooseLimits(f);
   in.limits_enforced = limits.what == "enforced";
   if (in.limits_enforced)

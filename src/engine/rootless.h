@@ -63,7 +63,8 @@ struct RootlessInput {
   uint32_t uid = 0, gid = 0;             // the user's
   std::optional<IdRange> subuid, subgid;  // both, or neither, are used
   std::string overlay_dir;               // the container's directory (l/N, upper, work)
-  std::string overlay_options;           // OverlayOptions(n) + ",userxattr"
+  std::string overlay_options;           // OverlayOptions(n) + ",userxattr" (the kernel's)
+  bool overlay_fuse = false;             // mounted by fuse-overlayfs (host_info.h: ChooseOverlay)
   bool limits_enforced = false;          // host_info.h: ChooseLimits
   std::string cgroup_base;               // with limits: the delegated subtree the cgroup goes in
   // The process's hard limits: a user cannot raise a hard limit, so the container's are clamped

@@ -1,5 +1,7 @@
 #include "runtime/mount_exec.h"
 
+#include "runtime/fuse_overlay.h"
+
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -144,8 +146,14 @@ Result<void> PrepareRootfs(const RootfsPlan& plan) {
   if (!plan.overlay_dir.empty()) {
     // The relative lower/upper/work paths resolve against the working directory.
     if (::chdir(plan.overlay_dir.c_str()) != 0) return SysError("chdir({})", plan.overlay_dir);
-    BERTH_CHECK(Mount("overlay", plan.rootfs, plan.rootfs, "overlay", 0, plan.overlay_options),
-                "the rootfs overlay in {}", plan.overlay_dir);
+    if (plan.overlay_fuse) {
+      // Its daemon lives in the container's namespaces and ends with them.
+      BERTH_CHECK(MountFuseOverlay(plan.overlay_dir, plan.overlay_options, plan.rootfs),
+                  "the rootfs overlay in {}", plan.overlay_dir);
+    } else {
+      BERTH_CHECK(Mount("overlay", plan.rootfs, plan.rootfs, "overlay", 0, plan.overlay_options),
+                  "the rootfs overlay in {}", plan.overlay_dir);
+    }
     if (::chdir("/") != 0) return SysError("chdir(/)");
   }
   // The rootfs must be a mount point for pivot_root; in the host's namespace the bind holds

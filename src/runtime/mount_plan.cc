@@ -210,6 +210,8 @@ Result<RootfsPlan> PlanRootfs(const oci::Spec& spec, const RootfsInputs& in) {
                        kOverlayDirAnnotation);
     plan.overlay_dir = dir->second;
     plan.overlay_options = options->second;
+    auto fuse = spec.annotations.find(kOverlayFuseAnnotation);
+    plan.overlay_fuse = fuse != spec.annotations.end() && fuse->second == "true";
   }
 
   // Devices: the defaults when /dev is ours, then the spec's (which override defaults by path).

@@ -84,11 +84,15 @@ struct RootfsPlan {
   // inside a user namespace of its own, so it cannot be mounted on the host beforehand.
   std::string overlay_dir;
   std::string overlay_options;
+  // Mounted by fuse-overlayfs (runtime/fuse_overlay.h) instead of the kernel's overlayfs.
+  bool overlay_fuse = false;
   bool operator==(const RootfsPlan&) const = default;
 };
 
 inline constexpr const char* kOverlayDirAnnotation = "org.berth.rootfs.overlay.dir";
 inline constexpr const char* kOverlayOptionsAnnotation = "org.berth.rootfs.overlay.options";
+// "true": the overlay above is fuse-overlayfs's.
+inline constexpr const char* kOverlayFuseAnnotation = "org.berth.rootfs.overlay.fuse";
 
 struct RootfsInputs {
   std::string rootfs;  // absolute

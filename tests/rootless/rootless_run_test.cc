@@ -65,6 +65,7 @@ class RootlessRunTest : public testing::RootlessFixture {
     }
     registry_.reset();
     if (tun_mode_) ::chmod("/dev/net/tun", tun_mode_);
+    if (fuse_mode_) ::chmod("/dev/fuse", fuse_mode_);
     if (!dir_.empty()) (void)Shell("rm -rf " + dir_);
   }
 
@@ -99,6 +100,7 @@ class RootlessRunTest : public testing::RootlessFixture {
   std::string range_uid_;
   uint32_t range_start_ = 0;
   mode_t tun_mode_ = 0;
+  mode_t fuse_mode_ = 0;  // /dev/fuse's, when a test changed it
 };
 
 uint32_t OwnerOf(const std::string& path) {
@@ -425,6 +427,50 @@ TEST_F(RootlessRunTest, BuildCopiesAndMakesDirectoriesAsAUser) {
     out = As(u, "system prune -f", &rc);
     EXPECT_EQ(rc, 0) << out;
     EXPECT_EQ(Capture("find " + store + " ! -user " + u + " | head -3"), "") << "files of the range left";
+  }
+}
+
+// fuse-overlayfs, as on a kernel before 5.11 (asked for here with BERTH_ROOTLESS_OVERLAY; /dev/fuse
+// made 0666 as udev makes it): `info` says so, the container's root is fuse-overlayfs's, a
+// container's changes (a new file, a deleted one) commit as under the kernel's overlayfs, a build
+// writes through it, and no fuse-overlayfs daemon outlives the containers and the build.
+TEST_F(RootlessRunTest, FuseOverlayfsWhereTheKernelsCannotBeUsed) {
+  ASSERT_FALSE(Capture("command -v fuse-overlayfs").empty()) << "fuse-overlayfs (scripts/deps.sh)";
+  struct stat st;
+  ASSERT_EQ(::stat("/dev/fuse", &st), 0);
+  fuse_mode_ = st.st_mode & 07777;  // put back by TearDown
+  ASSERT_EQ(::chmod("/dev/fuse", 0666), 0);
+  for (const std::string& u : {range_uid_, std::string("65534")}) {
+    SCOPED_TRACE("uid " + u);
+    Pull(u);
+    auto fuse = [&](const std::string& args, int* rc) {
+      return Capture(AsUser(u, "env BERTH_ROOTLESS_OVERLAY=fuse-overlayfs " + std::string(BERTH_BIN) + " " + args) +
+                         " 2>&1",
+                     rc);
+    };
+    int rc;
+    std::string out = fuse("info", &rc);
+    EXPECT_NE(out.find("Overlay:     fuse-overlayfs"), std::string::npos) << out;
+    out = fuse("run --name fused --network none " + ref_ +
+                   " sh -c 'grep -c \"^fuse-overlayfs / \" /proc/mounts; echo new > /new; rm /etc/group'",
+               &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(out, "1\n");
+    out = fuse("commit fused fused:1", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    out = fuse("run --rm --network none fused:1 sh -c 'cat /new; test -e /etc/group || echo gone'", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(out, "new\ngone\n");
+    std::string ctx = HostDir("fusectx" + u, u);
+    ASSERT_TRUE(Shell("echo copied > " + ctx + "/a.txt && printf 'FROM " + ref_ +
+                      "\\nCOPY a.txt /a\\nRUN cat /a > /b\\n' > " + ctx + "/Dockerfile && chown -R " + u + " " + ctx));
+    out = fuse("build -q --network none -t fusebuilt:1 " + ctx, &rc);
+    EXPECT_EQ(rc, 0) << out;
+    out = fuse("run --rm --network none fusebuilt:1 cat /b", &rc);
+    EXPECT_EQ(out, "copied\n");
+    out = fuse("rm fused", &rc);
+    EXPECT_EQ(rc, 0) << out;
+    ExpectNothingLeft(u);  // no fuse-overlayfs daemon of the user either
   }
 }
 
