@@ -12,6 +12,7 @@
 
 #include "base/fs.h"
 #include "base/unique_fd.h"
+#include "runtime/process_plan.h"
 
 namespace berth::runtime {
 
@@ -37,8 +38,8 @@ Result<void> MountFuseOverlay(const std::string& dir, const std::string& options
                                  dev.get(), ::getuid(), ::getgid());
   if (::mount("fuse-overlayfs", target.c_str(), "fuse.fuse-overlayfs", MS_NODEV, data.c_str()) != 0)
     return SysError("mount(fuse-overlayfs -> {})", target);
-  std::vector<std::string> args = {"fuse-overlayfs", "-o", options,
-                                   "/dev/fd/" + std::to_string(dev.get())};
+  // In the daemon, the descriptor is 3.
+  std::vector<std::string> args = {"fuse-overlayfs", "-o", options, "/dev/fd/3"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -52,10 +53,9 @@ Result<void> MountFuseOverlay(const std::string& dir, const std::string& options
     int null = ::open("/dev/null", O_RDWR);
     if (null < 0 || ::unshare(CLONE_NEWNS) != 0 || ::chdir(dir.c_str()) != 0) ::_exit(126);
     for (int fd = 0; fd < 3; ++fd) ::dup2(null, fd);
-    // The descriptor it serves stays open across exec; every other one closes.
-    if (::fcntl(dev.get(), F_SETFD, 0) != 0) ::_exit(126);
-    for (int fd = 3; fd < 1024; ++fd)
-      if (fd != dev.get()) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    // The descriptor it serves stays open across exec (as 3); every other one closes.
+    if (dev.get() == 3 ? ::fcntl(3, F_SETFD, 0) != 0 : ::dup2(dev.get(), 3) != 3) ::_exit(126);
+    CloexecFrom(4);
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
