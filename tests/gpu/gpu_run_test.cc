@@ -145,6 +145,13 @@ TEST_F(GpuRunTest, AUserGetsTheNodesItMayOpen) {
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("nvidia0\n"), std::string::npos) << out;
   EXPECT_EQ(out.find("nvidia1"), std::string::npos) << out;
+  // The attack on that: with no device cgroup, a node made inside for a device not given
+  // (nvidia1, and /dev/zero's 1:5, which opens on any host) must not open.
+  out = Capture(user + "run --rm --network none --gpus device=0 gpu-test sh -c '"
+                       "for n in \"195 1\" \"1 5\"; do mknod /tmp/n c $n 2>/dev/null && "
+                       "head -c1 /tmp/n >/dev/null 2>&1 && echo OPENED $n; rm -f /tmp/n; done; echo done' 2>&1",
+                &rc);
+  EXPECT_EQ(out, "done\n");
   EXPECT_EQ(Capture(user + "ps -aq"), "");
   // (An exited container's monitor may take a moment to go: polled.)
   std::string left;
