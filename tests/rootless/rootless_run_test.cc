@@ -448,7 +448,6 @@ TEST_F(RootlessRunTest, FuseOverlayfsWhereTheKernelsCannotBeUsed) {
     ASSERT_EQ(::stat("/dev/fuse", &st), 0);
   }
   fuse_mode_ = st.st_mode & 07777;  // put back by TearDown
-  ASSERT_EQ(::chmod("/dev/fuse", 0666), 0);
   for (const std::string& u : {range_uid_, std::string("65534")}) {
     SCOPED_TRACE("uid " + u);
     Pull(u);
@@ -458,7 +457,16 @@ TEST_F(RootlessRunTest, FuseOverlayfsWhereTheKernelsCannotBeUsed) {
                      rc);
     };
     int rc;
-    std::string out = fuse("info", &rc);
+    // A /dev/fuse the user cannot open: one line saying so, and no container left.
+    ASSERT_EQ(::chmod("/dev/fuse", 0600), 0);
+    std::string out = fuse("run --rm --network none " + ref_ + " true", &rc);
+    EXPECT_EQ(rc, 125) << out;
+    EXPECT_EQ(out, "berth: containers as an unprivileged user need overlayfs in a user namespace (Linux 5.11 "
+                   "or later) or fuse-overlayfs: BERTH_ROOTLESS_OVERLAY asks for fuse-overlayfs, but /dev/fuse "
+                   "cannot be opened\n");
+    EXPECT_EQ(As(u, "ps -aq"), "");
+    ASSERT_EQ(::chmod("/dev/fuse", 0666), 0);
+    out = fuse("info", &rc);
     EXPECT_NE(out.find("Overlay:     fuse-overlayfs"), std::string::npos) << out;
     out = fuse("run --name fused --network none " + ref_ +
                    " sh -c 'grep -c \"^fuse-overlayfs / \" /proc/mounts; echo new > /new; rm /etc/group'",
