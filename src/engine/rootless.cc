@@ -152,8 +152,7 @@ Result<std::string> InUserNamespace(const std::function<Result<std::string>()>& 
       return MakeError(ErrorKind::kInternal, "the process entering this user's namespace died (status {:#x})", status);
     }
     if (reply[0] == 'u') {
-      Result<void> mapped = runtime::RunIdMapHelper("newuidmap", pid, maps.uids);
-      if (mapped) mapped = runtime::RunIdMapHelper("newgidmap", pid, maps.gids);
+      Result<void> mapped = runtime::RunIdMapHelpers(pid, maps.uids, maps.gids);
       char ok = mapped ? 'y' : 'n';
       [[maybe_unused]] ssize_t n = ::write(go_wr.get(), &ok, 1);
       go_wr.reset();

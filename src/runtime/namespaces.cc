@@ -213,9 +213,7 @@ Result<void> WriteIdMaps(pid_t pid, const oci::Spec& spec) {
   // written by the setuid helpers newuidmap/newgidmap, which check that range.
   if (NeedsIdMapHelpers(spec.linux->uid_mappings, spec.linux->gid_mappings, ::geteuid(),
                         ::getegid())) {
-    BERTH_CHECK(RunIdMapHelper("newuidmap", pid, spec.linux->uid_mappings));
-    BERTH_CHECK(RunIdMapHelper("newgidmap", pid, spec.linux->gid_mappings));
-    return {};
+    return RunIdMapHelpers(pid, spec.linux->uid_mappings, spec.linux->gid_mappings);
   }
   BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/uid_map", pid), text(spec.linux->uid_mappings)));
   BERTH_CHECK(fs::WriteFile(fmt::format("/proc/{}/setgroups", pid), "deny"));
@@ -231,41 +229,68 @@ bool NeedsIdMapHelpers(const std::vector<oci::IdMapping>& uids,
   return !only_self(uids, uid) || !only_self(gids, gid);
 }
 
-Result<void> RunIdMapHelper(const char* helper, pid_t pid, const std::vector<oci::IdMapping>& maps) {
+namespace {
+
+// One of newuidmap/newgidmap, started.
+struct IdMapHelper {
+  pid_t child = -1;
   std::string path;
+  std::vector<std::string> args;
+};
+
+Result<IdMapHelper> StartIdMapHelper(const char* helper, pid_t pid,
+                                     const std::vector<oci::IdMapping>& maps) {
+  IdMapHelper h;
   for (const char* dir : {"/usr/bin", "/bin", "/usr/sbin", "/sbin"}) {
     std::string p = fmt::format("{}/{}", dir, helper);
     if (::access(p.c_str(), X_OK) == 0) {
-      path = p;
+      h.path = p;
       break;
     }
   }
-  if (path.empty())
+  if (h.path.empty())
     return MakeError(ErrorKind::kFailedPrecondition,
                      "{} is not installed (Debian's uidmap): an unprivileged user can map only its "
                      "own ids",
                      helper);
-  std::vector<std::string> args = {path, std::to_string(pid)};
+  h.args = {h.path, std::to_string(pid)};
   for (const auto& m : maps)
-    for (uint32_t v : {m.container_id, m.host_id, m.size}) args.push_back(std::to_string(v));
+    for (uint32_t v : {m.container_id, m.host_id, m.size}) h.args.push_back(std::to_string(v));
   std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
+  for (auto& a : h.args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  pid_t child = ::fork();
-  if (child < 0) return SysError("fork");
-  if (child == 0) {
+  h.child = ::fork();
+  if (h.child < 0) return SysError("fork");
+  if (h.child == 0) {
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  return h;
+}
+
+Result<void> FinishIdMapHelper(const IdMapHelper& h) {
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(h.child, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     return MakeError(ErrorKind::kPermissionDenied,
                      "{} {} failed (status {:#x}): are the ranges in /etc/subuid and /etc/subgid?",
-                     path, str::Join(std::vector<std::string>(args.begin() + 2, args.end()), " "),
+                     h.path, str::Join(std::vector<std::string>(h.args.begin() + 2, h.args.end()), " "),
                      status);
   return {};
+}
+
+}  // namespace
+
+Result<void> RunIdMapHelpers(pid_t pid, const std::vector<oci::IdMapping>& uids,
+                             const std::vector<oci::IdMapping>& gids) {
+  BERTH_TRY(IdMapHelper u, StartIdMapHelper("newuidmap", pid, uids));
+  auto g = StartIdMapHelper("newgidmap", pid, gids);
+  Result<void> uids_done = FinishIdMapHelper(u);  // waited for whatever newgidmap did
+  if (!g) return Unexpected(std::move(g).error());
+  Result<void> gids_done = FinishIdMapHelper(*g);
+  if (!uids_done) return uids_done;
+  return gids_done;
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> PlanSysctls(const oci::Spec& spec) {

@@ -59,8 +59,10 @@ Result<void> EnterNamespaces(const NamespacePlan& plan);
 // alone. Pure.
 bool NeedsIdMapHelpers(const std::vector<oci::IdMapping>& uids,
                        const std::vector<oci::IdMapping>& gids, uint32_t uid, uint32_t gid);
-// Runs `helper` (newuidmap or newgidmap) for `pid` with `maps`.
-Result<void> RunIdMapHelper(const char* helper, pid_t pid, const std::vector<oci::IdMapping>& maps);
+// Runs newuidmap with `uids` and newgidmap with `gids` for `pid`, both at once (each is mostly
+// its own start, ~2 ms here). The error names the helper that failed.
+Result<void> RunIdMapHelpers(pid_t pid, const std::vector<oci::IdMapping>& uids,
+                             const std::vector<oci::IdMapping>& gids);
 
 // Parent: uid_map/gid_map of a new user namespace from linux.uidMappings/gidMappings.
 Result<void> WriteIdMaps(pid_t pid, const oci::Spec& spec);
