@@ -31,6 +31,9 @@
 #include "cli/commands.h"
 #include "cli/sibling.h"
 #include "runtime/sealed_exe.h"
+#ifdef BERTH_ENGINE
+#include "oci/digest.h"
+#endif
 
 namespace berth::cli {
 
@@ -104,6 +107,8 @@ int Main(int argc, char** argv) {
 #elif defined(BERTH_ENGINE)
   // Started directly (or a command it lacks): the full set has it.
   if (NeedsFull(Subcommand(args))) return ExecSibling("berth-full", argv);
+  // No TLS here (no libssl: a test reads the NEEDED entries), only digests.
+  oci::StartDigestsOnly();
 #endif
   // Commands that make processes inside containers run from a read-only view of this
   // executable, never from the writable host file (runtime/sealed_exe.h: CVE-2019-5736).

@@ -1,5 +1,6 @@
 #include "oci/digest.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <cstdlib>
@@ -40,6 +41,12 @@ Result<Digest> Digest::Parse(std::string_view s) {
                        "invalid digest \"{}\": character {} ('{}') is not lowercase hex", s, i, c);
   }
   return Digest{std::string(algorithm), std::string(hex)};
+}
+
+void StartDigestsOnly() {
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+                          OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
+                      nullptr);
 }
 
 struct Sha256Hasher::Ctx {
