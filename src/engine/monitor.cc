@@ -213,6 +213,7 @@ class Monitor final : public MonitorContext {
   UniqueFd sigfd_;
   // The container's side of stdio, for the current run.
   UniqueFd out_, err_, in_, master_;
+  std::optional<Pasta> pasta_;  // a rootless bridge network's, while the container has one
   pid_t pid_ = 0;
   int64_t started_ns_ = 0;
   bool client_ = false;  // an attached client is still there
@@ -302,14 +303,20 @@ Result<void> Monitor::StartOnce() {
   ::signal(SIGPIPE, SIG_DFL);  // an ignored signal stays ignored across execve
   // A rootless bridge network's pasta joins the container's namespaces, which only the init
   // can open for us before it runs (runtime::CreateOptions::on_namespaces); it starts while the
-  // init sets up its mounts. A restart's previous pasta first lets go of the ports.
-  std::optional<Result<Pasta>> pasta;
+  // init sets up its mounts. A previous monitor's pasta (one killed with it dies too) first lets
+  // go of the ports.
+  std::optional<Error> pasta_failed;
+  UniqueFd routes;
   bool wants_pasta = Rootless() && record_.network && record_.network->mode == net::Mode::kBridge;
+  pasta_.reset();
   if (wants_pasta) {
     StopPasta(PastaPidFile(paths_, id_));
-    co.on_namespaces = [&](UniqueFd userns, UniqueFd netns) {
-      pasta.emplace(Pasta::Start(PastaPath(), userns.get(), netns.get(),
-                                 record_.network->ports, PastaPidFile(paths_, id_)));
+    co.on_namespaces = [&](UniqueFd userns, UniqueFd netns, UniqueFd r) {
+      auto p = Pasta::Start(PastaPath(), userns.get(), netns.get(), record_.network->ports,
+                            PastaPidFile(paths_, id_), PastaLogFile(paths_, id_));
+      if (p) pasta_.emplace(std::move(*p));
+      else pasta_failed = p.error();
+      routes = std::move(r);
     };
   }
   auto created = runtime_.Create(co);
@@ -333,13 +340,14 @@ Result<void> Monitor::StartOnce() {
   RefreshLdcache(runtime_, id_, *created);
   if (wants_pasta) {
     // The user-mode network must be up before the container's process runs.
-    Result<pid_t> started =
-        !pasta ? Result<pid_t>(MakeError(ErrorKind::kInternal, "the runtime sent no namespaces for pasta"))
-        : !*pasta ? Result<pid_t>(Unexpected(pasta->error()))
-                  : (*pasta)->Wait();
-    if (!started) {
+    Result<void> up = pasta_failed ? Result<void>(Unexpected(*pasta_failed))
+                      : !pasta_ ? Result<void>(MakeError(ErrorKind::kInternal,
+                                                         "the runtime sent no namespaces for pasta"))
+                                : pasta_->Ready(std::move(routes));
+    if (!up) {
+      pasta_.reset();
       (void)runtime_.Delete(id_, true);
-      return Unexpected(std::move(started).error());
+      return Unexpected(std::move(up).error());
     }
   }
   if (auto s = runtime_.Start(id_); !s) {
@@ -547,9 +555,11 @@ int Monitor::Run() {
 
     int code = Supervise();
     pid_ = 0;  // reaped: nothing of it is left to kill
-    // A rootless bridge's pasta is killed now and waited for last (a restart's new pasta needs
-    // its ports, and `rm` promises them free): its exit overlaps the teardown below.
-    UniqueFd dying_pasta = Rootless() ? KillPasta(PastaPidFile(paths_, id_)) : UniqueFd();
+    // A rootless bridge's pasta is killed now and reaped later, its exit (~20 ms) overlapping
+    // the teardown below: before a restart (the new pasta needs its ports) and before the
+    // client is told of the exit when it holds ports (`rm` promises them free); else after.
+    if (pasta_) pasta_->Kill();
+    bool pasta_holds_ports = pasta_ && record_.network && !record_.network->ports.empty();
     int64_t ran = MonoNs() - started_ns_;
     (void)runtime_.Delete(id_, true);
     out_.reset();
@@ -582,14 +592,22 @@ int Monitor::Run() {
         auto now = containers_.Load(id_);
         cancelled = !now || now->manually_stopped || now->state == State::kRemoving;
       }
-      WaitPasta(std::move(dying_pasta));
+      pasta_.reset();
       if (!cancelled) continue;
       (void)UpdateRecord([](ContainerRecord& r) { r.state = State::kExited; });
     }
     (void)UpdateRecord([](ContainerRecord& r) { r.monitor_pid = 0; });
     Cleanup((record_.options.rm || orphaned_) && record_.state != State::kRemoving);
-    WaitPasta(std::move(dying_pasta));
+    if (pasta_holds_ports) pasta_.reset();
     Send(fmt::format("exit {}", code));
+    if (pasta_) {
+      // The client waits for our end (the lock's release, the socket's close) after "exit":
+      // both go first, pasta's exit need not be waited for.
+      DetachClient();
+      if (attach_.lock_fd >= 0) ::close(attach_.lock_fd);
+      attach_.lock_fd = -1;
+      pasta_.reset();
+    }
     return 0;
   }
 }

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -26,10 +28,12 @@
 #include "base/unique_fd.h"
 #include "engine/host_info.h"
 #include "engine/rootfs.h"
+#include "net/netlink.h"
 #include "net/plan.h"
 #include "runtime/fuse_overlay.h"
 #include "runtime/mount_plan.h"
 #include "runtime/namespaces.h"
+#include "runtime/process_plan.h"
 
 namespace berth::engine {
 
@@ -345,9 +349,11 @@ std::string UnenforcedLimitsWarning(const RunOptions& o, const std::string& why)
 std::vector<std::string> PastaArgs(const std::string& pasta, const std::string& userns,
                                    const std::string& netns,
                                    const std::vector<net::PortMapping>& ports,
-                                   const std::string& pid_file) {
+                                   const std::string& pid_file, const std::string& log_file) {
   // IPv4 only, as docker's default bridge network (and it starts pasta ~40% sooner).
-  std::vector<std::string> args = {pasta, "--config-net", "--quiet", "-4", "--pid", pid_file};
+  std::vector<std::string> args = {pasta,     "--foreground", "--config-net", "--quiet",
+                                   "-4",      "--pid",        pid_file,       "--log-file",
+                                   log_file,  "--log-size",   "65536"};
   bool tcp = false, udp = false;
   for (const auto& p : ports) {
     std::string spec = p.host_ip.empty() ? "" : p.host_ip + "/";
@@ -361,6 +367,32 @@ std::vector<std::string> PastaArgs(const std::string& pasta, const std::string& 
   // Nothing the container listens on reaches the host's ports but what -p publishes.
   args.insert(args.end(), {"-T", "none", "-U", "none", "--userns", userns, "--netns", netns});
   return args;
+}
+
+std::string PastaFailure(std::string_view stderr_text, std::string_view log_text) {
+  std::string last;
+  for (std::string_view line : str::Split(stderr_text, '\n')) {
+    line = str::Trim(line);
+    if (!line.empty() && line.find("syslog") == std::string_view::npos) last = std::string(line);
+  }
+  if (!last.empty()) return last;
+  for (std::string_view line : str::Split(log_text, '\n')) {
+    line = str::Trim(line);
+    // "0.1523: ERROR:   Failed to bind ...": the seconds since start and the level go.
+    size_t colon = line.find(": ");
+    if (colon != std::string_view::npos &&
+        line.substr(0, colon).find_first_not_of("0123456789.") == std::string_view::npos) {
+      line = str::Trim(line.substr(colon + 2));
+      size_t level = line.find(": ");
+      if (level != std::string_view::npos &&
+          line.substr(0, level).find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == std::string_view::npos)
+        line = str::Trim(line.substr(level + 2));
+    } else if (line.starts_with("pasta ") || line.starts_with("passt ")) {
+      continue;  // the banner: "pasta VERSION: /usr/bin/passt.avx2 (PID)"
+    }
+    if (!line.empty()) last = std::string(line);
+  }
+  return last;
 }
 
 Result<void> CheckHostPorts(const std::vector<net::PortMapping>& ports) {
@@ -398,22 +430,35 @@ Result<void> CheckHostPorts(const std::vector<net::PortMapping>& ports) {
 }
 
 Result<Pasta> Pasta::Start(const std::string& pasta, int userns_fd, int netns_fd,
-                           const std::vector<net::PortMapping>& ports, const std::string& pid_file) {
+                           const std::vector<net::PortMapping>& ports, const std::string& pid_file,
+                           const std::string& log_file) {
   ::unlink(pid_file.c_str());
   // The namespaces as pasta will see them: fds 3 and 4 of its own.
   std::vector<std::string> args =
-      PastaArgs(pasta, "/proc/self/fd/3", "/proc/self/fd/4", ports, pid_file);
+      PastaArgs(pasta, "/proc/self/fd/3", "/proc/self/fd/4", ports, pid_file, log_file);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Debian's pasta re-executes itself as passt.avx2 on a CPU with AVX2 (~1.3 ms): that
+  // variant, when it is there, is executed at once (argv[0] still says pasta, which picks the
+  // mode).
+  std::string exe = pasta;
+  if (__builtin_cpu_supports("avx2")) {
+    size_t slash = pasta.rfind('/');
+    std::string avx2 = (slash == std::string::npos ? std::string() : pasta.substr(0, slash + 1)) + "passt.avx2";
+    if (::access(avx2.c_str(), X_OK) == 0) exe = avx2;
+  }
   int errpipe[2];
   if (::pipe2(errpipe, O_CLOEXEC) != 0) return SysError("pipe2");
   UniqueFd rd(errpipe[0]), wr(errpipe[1]);
+  pid_t parent = ::getpid();
   pid_t child = ::fork();
   if (child < 0) return SysError("fork");
   if (child == 0) {
-    // pasta daemonizes once the namespace is configured: this child's exit says when. Its
-    // messages go to the pipe, for the error.
+    // It dies with us: a monitor killed leaves no pasta holding the ports. Messages before its
+    // log file is open go to the pipe, for the error.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     int user = ::fcntl(userns_fd, F_DUPFD, 10), net = ::fcntl(netns_fd, F_DUPFD, 10);
     int out = ::fcntl(wr.get(), F_DUPFD, 10);
     int devnull = ::open("/dev/null", O_RDWR);
@@ -422,6 +467,9 @@ Result<Pasta> Pasta::Start(const std::string& pasta, int userns_fd, int netns_fd
     ::dup2(out, 2);
     ::dup2(user, 3);  // dup2 clears FD_CLOEXEC on the copies
     ::dup2(net, 4);
+    // Nothing else of the monitor's: its client's stdio and control socket would stay open (a
+    // client waits for the socket's end) for as long as pasta runs.
+    runtime::CloexecFrom(5);
     ::setsid();
     // The monitor blocks and ignores signals for its own loop: pasta starts clean.
     for (int sig = 1; sig < NSIG; ++sig)
@@ -429,41 +477,74 @@ Result<Pasta> Pasta::Start(const std::string& pasta, int userns_fd, int netns_fd
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(argv[0], argv.data());
+    ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
-  return Pasta(child, std::move(rd), pid_file);
+  return Pasta(child, std::move(rd), pid_file, log_file);
 }
 
-Result<pid_t> Pasta::Wait() {
-  int status = 0;
-  while (::waitpid(child_, &status, 0) < 0 && errno == EINTR) {
+Result<void> Pasta::Ready(UniqueFd routes, int timeout_ms) {
+  if (child_ <= 0) return MakeError(ErrorKind::kInternal, "pasta is not running");
+  net::Rtnl rtnl(std::move(routes));
+  BERTH_CHECK(rtnl.WatchRoutes(), "watching pasta configure the container's network");
+  UniqueFd exited(static_cast<int>(::syscall(SYS_pidfd_open, child_, 0)));
+  if (!exited) return SysError("pidfd_open(pasta)");
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  int64_t deadline = now_ms() + timeout_ms;
+  for (;;) {
+    BERTH_TRY(bool up, rtnl.DefaultRouteArrived(), "watching pasta configure the container's network");
+    if (up) return {};
+    struct pollfd p[2] = {{rtnl.fd(), POLLIN, 0}, {exited.get(), POLLIN, 0}};
+    int64_t left = deadline - now_ms();
+    if (left <= 0)
+      return MakeError(ErrorKind::kUnavailable,
+                       "pasta did not configure the container's network within {} s",
+                       timeout_ms / 1000);
+    int n = ::poll(p, 2, static_cast<int>(left));
+    if (n < 0 && errno != EINTR) return SysError("poll");
+    if (n > 0 && (p[0].revents & POLLIN)) continue;
+    if (n > 0 && (p[1].revents & POLLIN)) {
+      int status = 0;
+      while (::waitpid(child_, &status, 0) < 0 && errno == EINTR) {
+      }
+      child_ = -1;
+      std::string said = Failure();
+      return MakeError(ErrorKind::kFailedPrecondition, "starting pasta for the container's network: {}",
+                       !said.empty() ? said : fmt::format("exit status {:#x}", status));
+    }
   }
-  child_ = -1;
+}
+
+std::string Pasta::Failure() {
   std::string out;
   char buf[4096];
   ::fcntl(out_.get(), F_SETFL, O_NONBLOCK);
   for (ssize_t n; (n = ::read(out_.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string last;
-    for (std::string_view line : str::Split(out, '\n'))
-      if (!line.empty() && line.find("syslog") == std::string_view::npos) last = std::string(line);
-    return MakeError(ErrorKind::kFailedPrecondition, "starting pasta for the container's network: {}",
-                     last.empty() ? fmt::format("exit status {:#x}", status) : last);
+  auto log = fs::ReadFile(log_file_);
+  return PastaFailure(out, log ? *log : "");
+}
+
+void Pasta::Kill() {
+  if (child_ > 0) ::kill(child_, SIGKILL);  // not reaped yet: the pid is still ours
+}
+
+void Pasta::Reap() {
+  if (child_ <= 0) return;
+  while (::waitpid(child_, nullptr, 0) < 0 && errno == EINTR) {
   }
+  // Its pid file, unless a later pasta of the container's has written its own there.
   auto text = fs::ReadFile(pid_file_);
-  auto value = text ? str::ParseInt(str::Trim(*text)) : std::nullopt;
-  if (!value || *value <= 0)
-    return MakeError(ErrorKind::kInternal, "pasta started but wrote no pid to {}", pid_file_);
-  return static_cast<pid_t>(*value);
+  if (text && str::ParseInt(str::Trim(*text)) == child_) ::unlink(pid_file_.c_str());
+  child_ = -1;
 }
 
 Pasta::~Pasta() {
-  if (child_ <= 0) return;
-  ::kill(child_, SIGKILL);
-  while (::waitpid(child_, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  StopPasta(pid_file_);  // if it got as far as daemonizing
+  Kill();
+  Reap();
 }
 
 CommitIds CommitIdsForThisUser() {
@@ -490,40 +571,33 @@ std::string PastaPidFile(const Paths& paths, const std::string& id) {
   return fs::Join(paths.RunDir(id), "pasta.pid");
 }
 
-void StopPasta(const std::string& pid_file) { WaitPasta(KillPasta(pid_file)); }
+std::string PastaLogFile(const Paths& paths, const std::string& id) {
+  return fs::Join(paths.RunDir(id), "pasta.log");
+}
 
-void WaitPasta(UniqueFd pidfd) {
-  if (!pidfd) return;
+void StopPasta(const std::string& pid_file) {
+  auto text = fs::ReadFile(pid_file);
+  ::unlink(pid_file.c_str());
+  if (!text) return;
+  auto value = str::ParseInt(str::Trim(*text));
+  if (!value || *value <= 0) return;
+  pid_t pid = static_cast<pid_t>(*value);
+  auto is_pasta = [&] {
+    // Only if it is still pasta (a pid reused since is someone else's): its comm is "pasta",
+    // "passt" or "passt.avx2" (Debian's binary re-executes the variant for the CPU).
+    auto comm = fs::ReadFile(fmt::format("/proc/{}/comm", pid));
+    return comm && (str::Trim(*comm).starts_with("pasta") || str::Trim(*comm).starts_with("passt"));
+  };
+  if (!is_pasta()) return;
+  // Not our child: killed through a pidfd (which names this process, not a later one with its
+  // pid), then waited for: the pidfd polls readable once it has exited, zombie or not.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd || !is_pasta() || ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) != 0)
+    return;
   struct pollfd p = {pidfd.get(), POLLIN, 0};
   int n;
   do n = ::poll(&p, 1, 5000);
   while (n < 0 && errno == EINTR);
-}
-
-UniqueFd KillPasta(const std::string& pid_file) {
-  auto text = fs::ReadFile(pid_file);
-  if (!text) return UniqueFd();
-  auto value = str::ParseInt(str::Trim(*text));
-  auto is_pasta = [&] {
-    // Only if it is still pasta (a pid reused since is someone else's): its comm is "pasta",
-    // "passt" or "passt.avx2" (Debian's binary re-executes the variant for the CPU).
-    auto comm = fs::ReadFile(fmt::format("/proc/{}/comm", *value));
-    return comm && (str::Trim(*comm).starts_with("pasta") || str::Trim(*comm).starts_with("passt"));
-  };
-  if (value && *value > 0 && is_pasta()) {
-    // Not our child (it daemonized): killed through a pidfd (which names this process, not a
-    // later one with its pid), to be waited for (WaitPasta: the pidfd polls readable once it
-    // has exited, zombie or not) so that its ports are free. SIGKILL: pasta keeps no state to
-    // save, and its SIGTERM path took ~40 ms here.
-    pid_t pid = static_cast<pid_t>(*value);
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    if (pidfd && is_pasta() && ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0) == 0) {
-      ::unlink(pid_file.c_str());
-      return pidfd;
-    }
-  }
-  ::unlink(pid_file.c_str());
-  return UniqueFd();
 }
 
 }  // namespace berth::engine

@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -111,42 +112,67 @@ std::string UnenforcedLimitsWarning(const RunOptions& o, const std::string& why)
 // first default route); "" when there is none.
 std::string PastaAddress();
 
-// pasta's command line for a container's network: joins the user and network namespaces at
-// `userns` and `netns` (paths; the monitor passes the init's as /proc/self/fd/N), configures the
-// interface as the host's (--config-net), IPv4 only (-4, as docker's default bridge), forwards each published port (-t/-u
-// [ADDR/]HOSTPORT:PORT) and nothing else (pasta's default would forward every port bound in
-// the namespace: -t none / -u none; -T none -U none: nothing from the namespace to the host's
-// ports), writes its pid to `pid_file`, quiet. Pure.
+// pasta's command line for a container's network: in the foreground (-f: a child of the
+// monitor, not a daemon), joins the user and network namespaces at `userns` and `netns` (paths;
+// the monitor passes the init's as /proc/self/fd/N), configures the interface as the host's
+// (--config-net), IPv4 only (-4, as docker's default bridge), forwards each published port
+// (-t/-u [ADDR/]HOSTPORT:PORT) and nothing else (pasta's default would forward every port bound
+// in the namespace: -t none / -u none; -T none -U none: nothing from the namespace to the
+// host's ports), writes its pid to `pid_file` and its messages to `log_file` (at most 64 KiB),
+// quiet. Pure.
 std::vector<std::string> PastaArgs(const std::string& pasta, const std::string& userns,
                                    const std::string& netns,
                                    const std::vector<net::PortMapping>& ports,
-                                   const std::string& pid_file);
+                                   const std::string& pid_file, const std::string& log_file);
+
+// What pasta said when it failed: the last line of its standard error that is not about the
+// system logger, else the last line of its log file without the time and level ("0.15: ERROR:
+// "); "" when neither has one. Pure.
+std::string PastaFailure(std::string_view stderr_text, std::string_view log_text);
 
 // Each published host port must be one this user may bind: checked by binding it (and letting
 // go) before anything starts. Errors name the -p.
 Result<void> CheckHostPorts(const std::vector<net::PortMapping>& ports);
 
-// pasta (PastaArgs) started in the namespaces `userns_fd` and `netns_fd` refer to. Start()
-// returns at once; Wait() waits for pasta to have configured the network (it daemonizes then)
-// and returns its pid, or its messages as the error. A Pasta not waited for kills and reaps
-// what it started.
+// pasta (PastaArgs) started in the namespaces `userns_fd` and `netns_fd` refer to, as a child
+// of this process that dies with it (PR_SET_PDEATHSIG). Start() returns at once; Ready() waits
+// until the network is configured. Kill() and Reap() are apart so that a monitor can let pasta
+// exit while it removes the container. A Pasta going away kills and reaps it.
 class Pasta {
  public:
   static Result<Pasta> Start(const std::string& pasta, int userns_fd, int netns_fd,
-                             const std::vector<net::PortMapping>& ports, const std::string& pid_file);
-  Result<pid_t> Wait();
-  Pasta(Pasta&& o) noexcept : child_(o.child_), out_(std::move(o.out_)), pid_file_(std::move(o.pid_file_)) {
+                             const std::vector<net::PortMapping>& ports, const std::string& pid_file,
+                             const std::string& log_file);
+  // Waits until `routes` (a NETLINK_ROUTE socket of the container's network namespace) shows
+  // the default route, the last thing pasta's --config-net adds (every -p port is bound
+  // before it). pasta goes on preparing its socket pools after that (~15 ms here), while the
+  // container starts: a packet sent meanwhile waits in the tap device's queue. Fails with
+  // pasta's message if it exits first, or after `timeout_ms`.
+  Result<void> Ready(UniqueFd routes, int timeout_ms = 30'000);
+  // SIGKILL: pasta keeps no state to save (its SIGTERM path took ~40 ms here).
+  void Kill();
+  // Waits for it to have exited (and reaped it): its ports are free then. After Kill() this
+  // takes ~20 ms here, most of it the kernel removing the tap device.
+  void Reap();
+  pid_t pid() const { return child_; }
+
+  Pasta(Pasta&& o) noexcept
+      : child_(o.child_), out_(std::move(o.out_)), pid_file_(std::move(o.pid_file_)),
+        log_file_(std::move(o.log_file_)) {
     o.child_ = -1;
   }
   Pasta& operator=(Pasta&&) = delete;
   ~Pasta();
 
  private:
-  Pasta(pid_t child, UniqueFd out, std::string pid_file)
-      : child_(child), out_(std::move(out)), pid_file_(std::move(pid_file)) {}
+  Pasta(pid_t child, UniqueFd out, std::string pid_file, std::string log_file)
+      : child_(child), out_(std::move(out)), pid_file_(std::move(pid_file)),
+        log_file_(std::move(log_file)) {}
+  // Its message, after it exited: PastaFailure of what it wrote.
+  std::string Failure();
   pid_t child_ = -1;
-  UniqueFd out_;
-  std::string pid_file_;
+  UniqueFd out_;  // the read end of its standard error
+  std::string pid_file_, log_file_;
 };
 
 // How this user's containers' upper dirs become layers (berth commit, berth build): the prefix
@@ -177,17 +203,14 @@ Result<void> WriteLayerTarInUserNamespace(const std::string& upper_dir, unpack::
 // (WriteLayerTarInUserNamespace). Without one, owners stay recorded (the user's own ids only).
 store::StoreAccess StoreAccessForThisUser();
 
-// Where the monitor keeps the pid of a container's pasta: <RunDir>/pasta.pid.
+// Where the monitor keeps the pid of a container's pasta: <RunDir>/pasta.pid; and its
+// messages: <RunDir>/pasta.log.
 std::string PastaPidFile(const Paths& paths, const std::string& id);
+std::string PastaLogFile(const Paths& paths, const std::string& id);
 
-// Stops the pasta whose pid is in `pid_file` (if it is still that pasta) and removes the file:
-// KillPasta, then WaitPasta.
+// Stops the pasta whose pid is in `pid_file`, if it is still a pasta, and removes the file: for
+// one a monitor left (a monitor's own pasta dies with it). Waits (at most 5 s) for it to have
+// exited, its ports freed.
 void StopPasta(const std::string& pid_file);
-// Sends SIGKILL to that pasta and removes the file; returns a pidfd of it (none when there was
-// no pasta), readable once it has exited. It takes ~35 ms to exit (here): a monitor kills it
-// first and waits last, with the container's own teardown in between.
-UniqueFd KillPasta(const std::string& pid_file);
-// Waits (at most 5 s) for a pasta KillPasta killed to have exited, its ports freed.
-void WaitPasta(UniqueFd pidfd);
 
 }  // namespace berth::engine

@@ -127,15 +127,37 @@ TEST(RootlessTest, WarningNamesTheLimitFlagsGiven) {
 
 TEST(RootlessTest, PastaForwardsOnlyWhatIsPublished) {
   std::vector<net::PortMapping> ports = {{"127.0.0.1", 8888, 80, "tcp"}, {"", 5353, 53, "udp"}};
-  EXPECT_EQ(PastaArgs("/usr/bin/pasta", "/u", "/n", ports, "/run/p.pid"),
-            (std::vector<std::string>{"/usr/bin/pasta", "--config-net", "--quiet", "-4", "--pid",
-                                      "/run/p.pid", "-t", "127.0.0.1/8888:80", "-u", "5353:53",
-                                      "-T", "none", "-U", "none", "--userns", "/u", "--netns",
-                                      "/n"}));
-  EXPECT_EQ(PastaArgs("pasta", "/u", "/n", {}, "p"),
-            (std::vector<std::string>{"pasta", "--config-net", "--quiet", "-4", "--pid", "p", "-t",
-                                      "none", "-u", "none", "-T", "none", "-U", "none",
-                                      "--userns", "/u", "--netns", "/n"}));
+  const std::vector<std::string> common = {"--foreground", "--config-net", "--quiet", "-4",
+                                           "--pid", "/run/p.pid", "--log-file", "/run/p.log",
+                                           "--log-size", "65536"};
+  auto expect = [&](const std::string& pasta, std::vector<std::string> rest) {
+    std::vector<std::string> v = {pasta};
+    v.insert(v.end(), common.begin(), common.end());
+    v.insert(v.end(), rest.begin(), rest.end());
+    return v;
+  };
+  EXPECT_EQ(PastaArgs("/usr/bin/pasta", "/u", "/n", ports, "/run/p.pid", "/run/p.log"),
+            expect("/usr/bin/pasta", {"-t", "127.0.0.1/8888:80", "-u", "5353:53", "-T", "none",
+                                      "-U", "none", "--userns", "/u", "--netns", "/n"}));
+  EXPECT_EQ(PastaArgs("pasta", "/u", "/n", {}, "/run/p.pid", "/run/p.log"),
+            expect("pasta", {"-t", "none", "-u", "none", "-T", "none", "-U", "none", "--userns",
+                             "/u", "--netns", "/n"}));
+}
+
+TEST(RootlessTest, PastasFailureIsItsLastWord) {
+  // On standard error, the system logger's complaints are not the message.
+  EXPECT_EQ(PastaFailure("Failed to send 51 bytes to syslog\nFailed to bind any port for "
+                         "'-t 127.0.0.1/23457:80', exiting\nFailed to send 82 bytes to syslog\n",
+                         ""),
+            "Failed to bind any port for '-t 127.0.0.1/23457:80', exiting");
+  // In the log file: the banner, then time and level before each message.
+  EXPECT_EQ(PastaFailure("", "pasta unknown version: /usr/bin/passt.avx2 (14708)\n"
+                             "0.1523: ERROR:   Failed to bind any port for '-t 1/2:3', exiting\n"),
+            "Failed to bind any port for '-t 1/2:3', exiting");
+  EXPECT_EQ(PastaFailure("", "12.5: Couldn't open user namespace /proc/self/fd/3\n"),
+            "Couldn't open user namespace /proc/self/fd/3");
+  EXPECT_EQ(PastaFailure("", ""), "");
+  EXPECT_EQ(PastaFailure("\n\n", "pasta 1.0: /usr/bin/pasta (1)\n"), "");
 }
 
 TEST(RootlessTest, HostPortsMustBeBindable) {

@@ -201,4 +201,69 @@ Result<void> Rtnl::AddDefaultRoute(int index, uint32_t gateway) {
   return Request(h, fmt::format("RTM_NEWROUTE default via ifindex {}", index));
 }
 
+Result<void> Rtnl::WatchRoutes() {
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  local.nl_groups = RTMGRP_IPV4_ROUTE;
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
+    return SysError("netlink bind (IPv4 route changes)");
+  return RequestRoutes();
+}
+
+Result<void> Rtnl::RequestRoutes() {
+  Buffer b;
+  nlmsghdr* h = mnl_nlmsg_put_header(b.bytes.data());
+  h->nlmsg_type = RTM_GETROUTE;
+  h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  h->nlmsg_seq = ++seq_;
+  auto* rt = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(h, sizeof(rtmsg)));
+  rt->rtm_family = AF_INET;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(fd_.get(), h, h->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
+               sizeof kernel) < 0)
+    return SysError("netlink send (RTM_GETROUTE dump)");
+  return {};
+}
+
+Result<bool> Rtnl::DefaultRouteArrived() {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  bool seen = false;
+  for (;;) {
+    ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return seen;
+      // The kernel dropped notifications (ENOBUFS): ask again for the whole table.
+      if (errno == ENOBUFS) {
+        BERTH_CHECK(RequestRoutes());
+        continue;
+      }
+      return SysError("netlink recv (IPv4 routes)");
+    }
+    if (n == 0) return seen;
+    seen = seen || HoldsDefaultRoute(std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+}
+
+bool HoldsDefaultRoute(std::string_view messages) {
+  // Walked by hand: libmnl's mnl_nlmsg_ok compares the length as an int, so a length of
+  // 0xffffffff passes and its next message is itself.
+  size_t at = 0;
+  while (messages.size() - at >= sizeof(nlmsghdr)) {
+    nlmsghdr h;
+    std::memcpy(&h, messages.data() + at, sizeof h);
+    if (h.nlmsg_len < sizeof h || h.nlmsg_len > messages.size() - at) return false;
+    if (h.nlmsg_type == RTM_NEWROUTE && h.nlmsg_len >= NLMSG_LENGTH(sizeof(rtmsg))) {
+      rtmsg rt;
+      std::memcpy(&rt, messages.data() + at + NLMSG_HDRLEN, sizeof rt);
+      if (rt.rtm_family == AF_INET && rt.rtm_dst_len == 0 && rt.rtm_table == RT_TABLE_MAIN)
+        return true;
+    }
+    at += NLMSG_ALIGN(h.nlmsg_len);
+    if (at >= messages.size()) break;
+  }
+  return false;
+}
+
 }  // namespace berth::net

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "base/unique_fd.h"
@@ -38,14 +39,28 @@ class Rtnl {
   // ip route add default via GATEWAY dev INDEX.
   Result<void> AddDefaultRoute(int index, uint32_t gateway);
 
+  // Watching a namespace being configured by someone else (pasta): subscribes this socket to
+  // IPv4 route changes, then asks for the routes there are. What the socket then reads answers
+  // DefaultRouteArrived.
+  Result<void> WatchRoutes();
+  // Reads what the socket holds now, without waiting: whether it showed an IPv4 default route.
+  Result<bool> DefaultRouteArrived();
+  int fd() const { return fd_.get(); }
+
  private:
   // Sends one request with NLM_F_ACK and waits for its answer; the kernel's errno (negative in
   // the ack) is returned as a SysError naming `what`. With `reply` the first non-ack message
   // with the same sequence number is copied there.
   Result<void> Request(void* msg, std::string_view what, std::string* reply = nullptr);
+  // Asks for a dump of the IPv4 routes (answered as RTM_NEWROUTE messages, read later).
+  Result<void> RequestRoutes();
 
   UniqueFd fd_;
   uint32_t seq_ = 0;
 };
+
+// Whether a run of rtnetlink messages (as one recv returns them) holds an IPv4 default route of
+// the main table: an RTM_NEWROUTE whose destination has length 0. Malformed input is false. Pure.
+bool HoldsDefaultRoute(std::string_view messages);
 
 }  // namespace berth::net

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,7 +45,7 @@ enum MsgType : int {
   kMsgHooksDone = 3,  // parent -> child: hooks ran; payload is the state JSON for later hooks
   kMsgReady = 4,      // child -> parent: everything done, waiting on the exec fifo
   kMsgError = 5,      // child -> parent: payload is the error, err the errno
-  kMsgNsFds = 6,      // child -> parent: its user and network namespaces, as two fds
+  kMsgNsFds = 6,      // child -> parent: its user and network namespaces and a route socket
 };
 
 struct Msg {
@@ -54,11 +55,14 @@ struct Msg {
   std::vector<UniqueFd> fds;  // passed with SCM_RIGHTS (kMsgNsFds)
 };
 
-// A message with descriptors (at most 2).
+constexpr size_t kMaxMsgFds = 3;
+
+// A message with descriptors (at most kMaxMsgFds).
 int SendMsgFds(int fd, int type, const std::vector<int>& fds) {
+  if (fds.size() > kMaxMsgFds) return EINVAL;
   int header[2] = {type, 0};
   struct iovec iov = {header, sizeof header};
-  char buf[CMSG_SPACE(2 * sizeof(int))] = {};
+  char buf[CMSG_SPACE(kMaxMsgFds * sizeof(int))] = {};
   struct msghdr msg = {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -98,7 +102,7 @@ Result<Msg> RecvMsg(int fd) {
   Msg m;
   if (len > 0) {
     struct iovec iov = {buf.data(), buf.size()};
-    char cbuf[CMSG_SPACE(2 * sizeof(int))] = {};
+    char cbuf[CMSG_SPACE(kMaxMsgFds * sizeof(int))] = {};
     struct msghdr msg = {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -140,6 +144,8 @@ struct ChildContext {
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   bool no_new_keyring = false;
   bool send_ns_fds = false;  // CreateOptions::on_namespaces: kMsgNsFds after the namespaces
+  // ... sent at once, the network namespace made before the maps (it is a new one).
+  bool early_ns_fds = false;
   // An unprivileged parent writes our id maps through our /proc files (decided before clone:
   // our own euid changes as the map is written).
   bool parent_writes_maps = false;
@@ -181,12 +187,31 @@ int WaitForStart(void* arg) {
   return 0;
 }
 
+// kMsgNsFds: our user and network namespaces, and a route socket of the latter.
+Result<void> SendNamespaces(const ChildContext& ctx) {
+  // Our own /proc/self/ns files open to us whatever our dumpable flag.
+  BERTH_TRY(UniqueFd user, fs::Open("/proc/self/ns/user", O_RDONLY));
+  BERTH_TRY(UniqueFd net, fs::Open("/proc/self/ns/net", O_RDONLY));
+  UniqueFd routes(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (!routes) return SysError("socket(AF_NETLINK, NETLINK_ROUTE)");
+  if (int e = SendMsgFds(ctx.sync_fd, kMsgNsFds, {user.get(), net.get(), routes.get()}))
+    return SysErrorN(e, "send(sync socket)");
+  return {};
+}
+
 Result<void> ChildSetup(ChildContext& ctx) {
   // The flock belongs to the open file description we share with the parent; holding it
   // would block `start` until the container exits.
   ::close(ctx.lock_fd);
   // Holding the parent's end ourselves, we would never see EOF if the parent dies.
   ::close(ctx.parent_fd);
+  if (ctx.early_ns_fds) {
+    // A new network namespace at once, before our id maps are written: its helper (pasta)
+    // starts while newuidmap/newgidmap run. (The namespace's creator has every capability in
+    // it, mapped or not.)
+    if (::unshare(CLONE_NEWNET) != 0) return SysError("unshare(CLONE_NEWNET)");
+    BERTH_CHECK(SendNamespaces(ctx));
+  }
   BERTH_TRY(Msg go, RecvMsg(ctx.sync_fd));
   if (go.type != kMsgGo) ::_exit(1);  // the parent gave up
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -194,14 +219,10 @@ Result<void> ChildSetup(ChildContext& ctx) {
   size_t bad = 0;
   if (int e = cgroup::WriteSelfToTasks(ctx.join->v1_tasks, &bad))
     return SysErrorN(e, "joining the cgroup: writing 0 to {}", ctx.join->v1_paths[bad]);
-  BERTH_CHECK(EnterNamespaces(ctx.ns));
-  if (ctx.send_ns_fds) {
-    // Our own /proc/self/ns files open to us whatever our dumpable flag.
-    BERTH_TRY(UniqueFd user, fs::Open("/proc/self/ns/user", O_RDONLY));
-    BERTH_TRY(UniqueFd net, fs::Open("/proc/self/ns/net", O_RDONLY));
-    if (int e = SendMsgFds(ctx.sync_fd, kMsgNsFds, {user.get(), net.get()}))
-      return SysErrorN(e, "send(sync socket)");
-  }
+  NamespacePlan ns = ctx.ns;
+  if (ctx.early_ns_fds) ns.unshare_flags &= ~static_cast<unsigned long>(CLONE_NEWNET);
+  BERTH_CHECK(EnterNamespaces(ns));
+  if (ctx.send_ns_fds && !ctx.early_ns_fds) BERTH_CHECK(SendNamespaces(ctx));
   // Whether the uts namespace is new or joined by path (as runc: the hostname is set in either).
   if (ctx.spec->FindNamespace("uts")) {
     const auto& s = *ctx.spec;
@@ -443,6 +464,7 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
   ctx.lock_fd = lock.get();
   ctx.parent_fd = parent_end.get();
   ctx.send_ns_fds = ns.new_user && o.on_namespaces;
+  ctx.early_ns_fds = ctx.send_ns_fds && (ns.unshare_flags & CLONE_NEWNET);
   ctx.parent_writes_maps = ns.new_user && ::geteuid() != 0;
 
   // Joining the cgroup the fast way (cgroup/manager.h): unless the init starts in a new user
@@ -460,6 +482,15 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
     ::waitpid(pid, nullptr, 0);
   });
 
+  if (ctx.early_ns_fds) {
+    BERTH_TRY(Msg m, RecvMsg(parent_end.get()));
+    if (m.type == 0) return MakeError("container init exited during setup");
+    if (m.type == kMsgError)
+      return Unexpected(Error(m.payload, ErrorKind::kInternal, m.err).Wrap("container init"));
+    if (m.type != kMsgNsFds || m.fds.size() != 3)
+      return MakeError("sync socket: unexpected message {}", m.type);
+    o.on_namespaces(std::move(m.fds[0]), std::move(m.fds[1]), std::move(m.fds[2]));
+  }
   BERTH_CHECK(WriteIdMaps(pid, spec), "writing the user namespace id maps");
   BERTH_CHECK(cg->AddProcess(pid, /*v1=*/join.v1_paths.empty(), /*v2=*/!in_v2),
               "joining cgroup {}", cg_path);
@@ -483,8 +514,8 @@ Result<ContainerState> Runtime::CreateContainer(const CreateOptions& o, bool kee
       if (int e = SendMsg(parent_end.get(), kMsgHooksDone, 0, state_json)) return SysErrorN(e, "send(sync socket)");
       continue;
     }
-    if (m.type == kMsgNsFds && m.fds.size() == 2 && o.on_namespaces) {
-      o.on_namespaces(std::move(m.fds[0]), std::move(m.fds[1]));
+    if (m.type == kMsgNsFds && m.fds.size() == 3 && o.on_namespaces) {
+      o.on_namespaces(std::move(m.fds[0]), std::move(m.fds[1]), std::move(m.fds[2]));
       continue;
     }
     if (m.type == kMsgReady) break;

@@ -42,8 +42,10 @@ struct CreateOptions {
   // network's pasta): called, during Create, with the init's user and network namespaces as
   // soon as it is in them, so that the helper starts while the init sets up its mounts.
   // Nobody else can open them: until execve the init is not dumpable, so its /proc/PID/ns files
-  // are closed to its own user. Not called when the spec makes no user namespace.
-  std::function<void(UniqueFd userns, UniqueFd netns)> on_namespaces;
+  // are closed to its own user. Not called when the spec makes no user namespace. `routes` is
+  // a NETLINK_ROUTE socket the init opened in its network namespace (unbound), with which the
+  // caller can watch the helper configure it (only a process in the namespace can open one).
+  std::function<void(UniqueFd userns, UniqueFd netns, UniqueFd routes)> on_namespaces;
 };
 
 struct ExecOptions {
