@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "engine/gpus.h"
+#include "engine/layered_rootfs.h"
 #include "engine/rootfs.h"
 #include "engine/rootless.h"
 #include "engine/spec_gen.h"
@@ -379,19 +380,39 @@ struct RootlessPlan {
   net::Attachment network;
 };
 
+// With `layered` (a user's start where nothing needs writing into the rootfs), the rootfs is
+// read from its layers and not mounted; what the layers cannot tell sets *needs_mount and
+// fails, and the caller mounts.
 Result<Prepared> PrepareMounted(const Paths& paths, const store::Store& store,
                                 const ContainerRecord& r, const std::vector<std::string>& lowers,
-                                const RootlessPlan* rootless) {
+                                const RootlessPlan* rootless,
+                                const LayeredRootfs* layered = nullptr,
+                                bool* needs_mount = nullptr) {
   Prepared p;
   BERTH_TRY(oci::ImageConfig image, ImageConfigOf(store, r.image_id));
   std::string dir = paths.ContainerDir(r.id);
-  BERTH_CHECK(MountRootfs(dir, lowers, rootless != nullptr), "mounting the rootfs of {}", r.id);
+  auto need_mount = [&](std::string_view why) {
+    if (needs_mount) *needs_mount = true;
+    return MakeError(ErrorKind::kFailedPrecondition, "{}: the rootfs must be mounted", why);
+  };
+  if (layered) {
+    // The init mounts the overlay itself; its directories are made here.
+    BERTH_TRY(std::string unused, PrepareOverlayDirs(dir, lowers));
+    BERTH_TRY(gpu::GpuSelection gpus, SelectGpusFor(image.config.env, r.options));
+    if (gpus.visibility != gpu::GpuSelection::Devices::kVoid) return need_mount("--gpus");
+  } else {
+    BERTH_CHECK(MountRootfs(dir, lowers, rootless != nullptr), "mounting the rootfs of {}", r.id);
+  }
   std::string rootfs = paths.RootfsPath(r.id);
 
   if (r.started_at.empty() && r.mounts.empty()) {
     // A record from before mounts were resolved at create (for a newer one that has none,
     // resolving again finds nothing to make).
-    BERTH_CHECK(ResolveMounts(paths, r, image, [&]() -> Result<std::string> { return rootfs; },
+    BERTH_CHECK(ResolveMounts(paths, r, image,
+                              [&]() -> Result<std::string> {
+                                if (layered) return need_mount("copying an image's files");
+                                return rootfs;
+                              },
                               p.mounts));
   } else {
     p.mounts = r.mounts;
@@ -438,7 +459,17 @@ Result<Prepared> PrepareMounted(const Paths& paths, const store::Store& store,
   in.resolv_conf_path = resolv;
   in.mounts = ToSpecMounts(r, p.mounts);
   in.cgroups_path = "/berth/" + r.id;
-  BERTH_TRY(UserFiles users, ReadUserFiles(rootfs), "resolving the user of {}", r.id);
+  UserFiles users;
+  if (layered) {
+    for (auto [path, out] : {std::pair<const char*, std::string*>{"/etc/passwd", &users.passwd},
+                             {"/etc/group", &users.group}}) {
+      auto read = layered->ReadFile(path, kMaxUserFileBytes, fmt::format("the container's {}", path));
+      if (!read) return need_mount(path);
+      BERTH_TRY(*out, std::move(*read), "resolving the user of {}", r.id);
+    }
+  } else {
+    BERTH_TRY(users, ReadUserFiles(rootfs), "resolving the user of {}", r.id);
+  }
   in.passwd = std::move(users.passwd);
   in.group = std::move(users.group);
   in.kernel_release = KernelRelease();
@@ -463,15 +494,31 @@ Result<Prepared> PrepareMounted(const Paths& paths, const store::Store& store,
   DropCapabilitiesWeLack(p.spec);
   if (rootless) {
     MakeSpecRootless(p.spec, rootless->input);
-    if (NeedsAptSandboxFix(rootless->input, fs::IsDir(fs::Join(rootfs, "etc/apt/apt.conf.d")))) {
+    bool apt_conf_d = false;
+    if (layered) {
+      auto found = layered->Find("etc/apt/apt.conf.d");
+      if (!found) return need_mount("/etc/apt/apt.conf.d");
+      apt_conf_d = found->kind == LayeredRootfs::Kind::kDirectory;
+    } else {
+      apt_conf_d = fs::IsDir(fs::Join(rootfs, "etc/apt/apt.conf.d"));
+    }
+    if (NeedsAptSandboxFix(rootless->input, apt_conf_d)) {
       std::string conf = fs::Join(dir, "apt-sandbox.conf");
       BERTH_CHECK(fs::WriteFileAtomic(conf, kAptSandboxConf, 0644, false));
       AddAptSandboxFix(p.spec, conf);
     }
   }
-  if (p.spec.process && !p.spec.process->cwd.empty())
-    BERTH_CHECK(MakeWorkdir(rootfs, p.spec.process->cwd, p.spec.process->user.uid,
-                            p.spec.process->user.gid));
+  if (p.spec.process && !p.spec.process->cwd.empty()) {
+    if (layered) {
+      // There as it is (not a directory fails at chdir, as in docker); made only when mounted.
+      auto found = layered->Find(p.spec.process->cwd);
+      if (!found || found->kind == LayeredRootfs::Kind::kMissing)
+        return need_mount("the working directory");
+    } else {
+      BERTH_CHECK(MakeWorkdir(rootfs, p.spec.process->cwd, p.spec.process->user.uid,
+                              p.spec.process->user.gid));
+    }
+  }
   BERTH_CHECK(fs::MkdirAll(paths.RunDir(r.id), 0700));
   BERTH_CHECK(fs::WriteFileAtomic(paths.BundleSpecPath(r.id), oci::SpecToJson(p.spec).dump(2), 0600,
                                   false));
@@ -490,6 +537,17 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
     BERTH_TRY(oci::ImageConfig image, ImageConfigOf(store, r.image_id));
     BERTH_TRY(std::vector<net::PortMapping> ports, PublishedPorts(image, r.options));
     BERTH_TRY(plan.network, RootlessAttachment(r.options.network, ports, facts));
+  }
+  // Most starts write nothing into the rootfs: read from the layers, without a namespace of our
+  // own (~5 ms: a fork, newuidmap and newgidmap, a mount). Not with fuse-overlayfs, whose
+  // layers may say things in its own attributes.
+  if (!RootlessOverlayIsFuse()) {
+    std::vector<std::string> layers = {fs::Join(paths.ContainerDir(r.id), "upper")};
+    layers.insert(layers.end(), lowers.begin(), lowers.end());
+    LayeredRootfs layered(std::move(layers), CommitIdsForThisUser().overlay_xattr_prefix);
+    bool needs_mount = false;
+    auto quick = PrepareMounted(paths, store, r, lowers, &plan, &layered, &needs_mount);
+    if (quick || !needs_mount) return quick;
   }
   BERTH_TRY(std::string reply, InUserNamespace([&]() -> Result<std::string> {
     BERTH_TRY(Prepared q, PrepareMounted(paths, store, r, lowers, &plan));

@@ -304,6 +304,14 @@ TEST_F(RootlessRunTest, RangeUserGetsItsSubordinateIds) {
   EXPECT_EQ(rc, 0) << map;
   EXPECT_NE(map.find(std::to_string(range_start_)), std::string::npos) << map;
   EXPECT_EQ(As(u, "run --rm --network none --user 1000:1000 " + ref_ + " id -u", &rc), "1000\n");
+  // A start reads the user's name and the working directory from the image's layers (no
+  // namespace of its own); one whose working directory must be made mounts the rootfs in a
+  // namespace of the user's own, as before: both as under root.
+  EXPECT_EQ(As(u, "run --rm --network none --user nobody " + ref_ + " id -u", &rc), "65534\n");
+  EXPECT_EQ(As(u, "run --rm --network none -w /tmp " + ref_ + " pwd", &rc), "/tmp\n");
+  EXPECT_EQ(As(u, "run --rm --network none -w /made/here --user nobody " + ref_ + " sh -c 'pwd; stat -c %u .'", &rc),
+            "/made/here\n65534\n");
+  EXPECT_EQ(rc, 0);
   std::string data = HostDir("rangedata", u);
   std::string out = As(u, "run --rm --network none -v " + data + ":/data " + ref_ +
                               " sh -c 'touch /data/mine /data/theirs && chown 1000:1000 /data/theirs'",
