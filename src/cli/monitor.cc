@@ -13,6 +13,7 @@ namespace {
 struct MonitorFlags {
   std::string id, run_root = "/run/berth", tty_size;
   int control_fd = -1, lock_fd = -1, stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+  bool wait_go = false;
 };
 
 int RunMonitorCommand(const GlobalOptions& g, const MonitorFlags& f) {
@@ -25,6 +26,7 @@ int RunMonitorCommand(const GlobalOptions& g, const MonitorFlags& f) {
   a.stdin_fd = f.stdin_fd;
   a.stdout_fd = f.stdout_fd;
   a.stderr_fd = f.stderr_fd;
+  a.wait_go = f.wait_go;
   unsigned rows = 0, cols = 0;
   if (!f.tty_size.empty() && std::sscanf(f.tty_size.c_str(), "%ux%u", &rows, &cols) == 2) {
     a.tty_rows = static_cast<unsigned short>(rows);
@@ -45,6 +47,7 @@ void AddMonitor(CLI::App& app, GlobalOptions& g, Action& action) {
   cmd->add_option("--stdout-fd", f->stdout_fd);
   cmd->add_option("--stderr-fd", f->stderr_fd);
   cmd->add_option("--tty-size", f->tty_size);
+  cmd->add_flag("--wait-go", f->wait_go);
   cmd->callback([&g, &action, f] { action = [&g, f] { return RunMonitorCommand(g, *f); }; });
 }
 

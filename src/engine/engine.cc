@@ -601,19 +601,9 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
         Error(fmt::format("container {} is being started", id), ErrorKind::kAlreadyExists));
   // What a previous run left (its monitor killed): start from a clean slate.
   if (auto rel = ReleaseResources(paths, id); !rel) return fail(rel.error());
-  auto prepared = Prepare(paths, store, *rec);
-  if (!prepared) {
-    (void)ReleaseResources(paths, id);
-    return fail(prepared.error());
-  }
-  auto saved = containers.Update(id, [&](ContainerRecord& x) {
-    x.mounts = prepared->mounts;
-    x.network = prepared->network;
-  });
-  if (!saved) {
-    (void)ReleaseResources(paths, id);
-    return fail(saved.error());
-  }
+  // The monitor is spawned first and waits for "go" (MonitorAttach::wait_go): its start (a
+  // fork, an exec, its loader) overlaps the preparation below. Any failure before "go" closes
+  // the socket, and it exits having touched nothing.
   auto berth = BerthExecutable();
   if (!berth) {
     (void)ReleaseResources(paths, id);
@@ -639,7 +629,7 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
   std::vector<std::string> args = {*berth, "--root",     paths.root,    "monitor",
                                    id,     "--run-root", paths.run_root};
   // The fds as the monitor will see them: 3 control, 4 lock, 5 stdin, 6 stdout, 7 stderr.
-  args.insert(args.end(), {"--control-fd", "3", "--lock-fd", "4"});
+  args.insert(args.end(), {"--control-fd", "3", "--lock-fd", "4", "--wait-go"});
   if (attach.stdin_fd >= 0) args.insert(args.end(), {"--stdin-fd", "5"});
   if (attach.stdout_fd >= 0) args.insert(args.end(), {"--stdout-fd", "6"});
   if (attach.stderr_fd >= 0) args.insert(args.end(), {"--stderr-fd", "7"});
@@ -685,6 +675,28 @@ tl::expected<StartedContainer, StartError> StartContainer(const Paths& paths,
   theirs.reset();
   // The monitor holds the same description now (or its first child failed: then it is free).
   lock->reset();
+
+  // Before "go": the monitor reads the socket's end and exits, having touched nothing. Its
+  // end releases monitor.lock, waited for so that what follows (the removal of a --rm
+  // container) does not find the container's monitor still there.
+  auto give_up = [&](Error e) {
+    ours.reset();
+    (void)AcquireLock(paths.MonitorLockPath(id), LockRank::kMonitor);
+    (void)ReleaseResources(paths, id);
+    return fail(std::move(e));
+  };
+  auto prepared = Prepare(paths, store, *rec);
+  if (!prepared) return give_up(prepared.error());
+  auto saved = containers.Update(id, [&](ContainerRecord& x) {
+    x.mounts = prepared->mounts;
+    x.network = prepared->network;
+  });
+  if (!saved) return give_up(saved.error());
+  ssize_t sent;
+  do sent = ::send(ours.get(), "go\n", 3, MSG_NOSIGNAL);  // a monitor gone is no SIGPIPE here
+  while (sent < 0 && errno == EINTR);
+  if (sent != 3)
+    return give_up(Error("the container's monitor ended before it was told to start", ErrorKind::kInternal));
 
   // The monitor's first message: "started <pid>" or "error <code> <text>".
   std::string line;

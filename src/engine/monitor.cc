@@ -195,6 +195,7 @@ class Monitor final : public MonitorContext {
   int Supervise();
   void Pump(int fd, LogStream stream);
   void Send(const std::string& line, int fd_to_pass = -1);
+  bool WaitForGo();
   void DetachClient();
   // The attached client closed the control socket (or cannot be written to) before the exit:
   // a build step's container (record_.options.owner_lock) dies with its build.
@@ -476,6 +477,19 @@ void Monitor::Cleanup(bool remove) {
   }
 }
 
+// "go\n" on the control socket, read a byte at a time (what follows is the client's).
+bool Monitor::WaitForGo() {
+  std::string line;
+  while (line.size() < 3) {
+    char c;
+    ssize_t n = ::read(attach_.control_fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    line.push_back(c);
+  }
+  return line == "go\n";
+}
+
 int Monitor::Run() {
   client_ = attach_.control_fd >= 0;
   // Writes to a client that went away fail with EPIPE instead of killing us. (No SIGHUP to
@@ -492,6 +506,7 @@ int Monitor::Run() {
     while (::flock(attach_.lock_fd, LOCK_EX) != 0 && errno == EINTR) {
     }
   }
+  if (attach_.wait_go && !WaitForGo()) return 0;  // the client gave up: nothing was touched
   // Log to a file next to the record: the monitor has no terminal.
   log::Options lo;
   lo.file = fs::Join(paths_.RunDir(id_), "monitor.log");

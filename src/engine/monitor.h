@@ -92,6 +92,10 @@ struct MonitorAttach {
   // the open file description, so the monitor holds it from its first instruction).
   int lock_fd = -1;
   unsigned short tty_rows = 0, tty_cols = 0;  // the client's terminal size, for -t
+  // Spawned before the client prepared the container (its start overlaps that work): the
+  // monitor touches nothing until the client writes "go\n" on control_fd, and exits at once
+  // when the client closes it instead.
+  bool wait_go = false;
 };
 
 // The monitor's body: create, start, supervise, clean up. Returns the process exit code.

@@ -175,6 +175,11 @@ TEST_F(HostileTest, HostilePasswdFailsFastAndReadsNothingOfTheHost) {
   EXPECT_EQ(host.code, 125) << host.out;
   EXPECT_EQ(host.out.find("4242"), std::string::npos) << host.out;
   EXPECT_NE(host.out.find("unable to find user someuser"), std::string::npos) << host.out;
+  // The monitor, spawned before the preparation failed, ended with it; the --rm containers are
+  // gone.
+  // ([m]: not this pgrep's own shell, whose command line holds the pattern.)
+  EXPECT_EQ(Capture("pgrep -f -- '--root " + Root() + " [m]onitor'"), "");
+  EXPECT_EQ(B("ps -aq").out, "");
 }
 
 // The same through `exec -u` after the container made its /etc/passwd hostile at run time.
