@@ -163,6 +163,19 @@ TEST_F(RootlessRunTest, OneIdUserIsRootInsideAndItselfOutside) {
   ASSERT_TRUE(facts) << info;
   if ((*facts)["Limits"]["State"] == "enforced") {
     EXPECT_EQ(out, "ran\n");
+    // A delegated cgroup v2 subtree (a systemd user session): the limits are the kernel's, as
+    // under root. busybox sort keeps its whole input in memory: 200 MB cannot fit in 32; the
+    // OOM killer takes sort (or, under pressure, the shell too: 137 either way inside).
+    std::string hog = As("65534", "run --rm --memory 32m --memory-swap 32m " + ref_ +
+                                      " sh -c \"head -c 200000000 /dev/zero | tr '\\\\0' a | sort >/dev/null; echo sort=\\$?\"",
+                         &rc);
+    EXPECT_TRUE(rc == 137 || hog == "sort=137\n") << rc << ": " << hog;
+    std::string bomb = As("65534", "run --rm --pids-limit 16 " + ref_ +
+                                       " sh -c 'sh -c \"while :; do sleep 5 & done\" 2>/dev/null; "
+                                       "read n < /sys/fs/cgroup/pids.current; echo current=$n'",
+                          &rc);
+    EXPECT_EQ(rc, 0) << bomb;
+    EXPECT_EQ(bomb, "current=15\n");
   } else {
     EXPECT_NE(out.find("--memory, --pids-limit: resource limits are not enforced"), std::string::npos) << out;
     EXPECT_NE(out.find("ran\n"), std::string::npos) << out;
