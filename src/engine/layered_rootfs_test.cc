@@ -19,7 +19,8 @@ class LayeredRootfsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "whiteouts (0:0 character devices) need root";
-    char tmpl[] = "/tmp/berth-layered-XXXXXX";
+    // On disk: user.* attributes on a tmpfs need Linux 6.6.
+    char tmpl[] = "/var/tmp/berth-layered-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     for (const char* l : {"top", "mid", "base"}) layers_.push_back(fs::Join(dir_, l));
