@@ -33,11 +33,23 @@ class RootlessFixture : public ::testing::Test {
     ASSERT_TRUE(fs::MkdirAll(dir_ + "/registry"));
     registry_ = std::make_unique<RealRegistry>(dir_ + "/registry", false);
     ASSERT_TRUE(registry_->up());
+    ref_ = PushBusyboxImage("bb:1", "true");
+    ASSERT_FALSE(ref_.empty());
+  }
+
+  // Root imports a busybox rootfs, changed by the shell command `tweak` (run in the rootfs),
+  // as `image`, and skopeo pushes it to the registry: its reference there, "" on failure.
+  std::string PushBusyboxImage(const std::string& image, const std::string& tweak) {
     std::string root_berth = std::string(BERTH_BIN) + " --root " + dir_ + "/rootstore";
-    ASSERT_TRUE(Shell(ImportBusyboxImage(dir_ + "/img", root_berth, "bb:1") + " >/dev/null && " + root_berth +
-                      " save -o " + dir_ + "/bb.tar bb:1 && skopeo copy -q --dest-tls-verify=false "
-                      "docker-archive:" + dir_ + "/bb.tar docker://" + registry_->domain() + "/bb:1"));
-    ref_ = registry_->domain() + "/bb:1";
+    std::string dir = dir_ + "/img-" + image.substr(0, image.find(':'));
+    std::string rootfs = dir + "/rootfs";
+    std::string archive = dir + "/image.tar";
+    bool ok = Shell(MakeBusyboxRootfs(rootfs) + " && (cd " + rootfs + " && " + tweak + ") && tar -C " + rootfs +
+                    " -cf " + dir + "/rootfs.tar . && " + root_berth + " import " + dir + "/rootfs.tar " + image +
+                    " >/dev/null && " + root_berth + " save -o " + archive + " " + image +
+                    " && skopeo copy -q --dest-tls-verify=false docker-archive:" + archive + " docker://" +
+                    registry_->domain() + "/" + image);
+    return ok ? registry_->domain() + "/" + image : "";
   }
 
   // berth as `uid`.

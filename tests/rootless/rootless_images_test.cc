@@ -79,7 +79,7 @@ TEST_F(RootlessImagesTest, ImageCommandsWorkInTheUsersOwnStore) {
   out = As("65533", "load -i " + dir_ + "/home65533/bb.tar", &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(As("65533", "images", &rc).find("mine"), std::string::npos);
-  ASSERT_TRUE(Shell("cp " + dir_ + "/img/rootfs.tar " + home + "/rootfs.tar && chown 65534 " + home + "/rootfs.tar"));
+  ASSERT_TRUE(Shell("cp " + dir_ + "/img-bb/rootfs.tar " + home + "/rootfs.tar && chown 65534 " + home + "/rootfs.tar"));
   out = As("65534", "import " + home + "/rootfs.tar imported:1", &rc);
   EXPECT_EQ(rc, 0) << out;
   out = As("65534", "push " + registry_->domain() + "/bb:1", &rc);

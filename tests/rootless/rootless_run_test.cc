@@ -344,6 +344,37 @@ TEST_F(RootlessRunTest, RangeUserGetsItsSubordinateIds) {
   // clean-up, as root, does.
 }
 
+// A user's start reads the image's /etc/passwd from its layers (LayeredRootfs). A hostile image
+// whose /etc/passwd is a symbolic link to a host file the user can read, or a FIFO, must not
+// make it read the host's file or hang: the link is resolved inside the rootfs (it names
+// nothing there), the FIFO is refused in one line, and nothing is left.
+TEST_F(RootlessRunTest, HostilePasswdIsNotReadFromTheHost) {
+  std::string host_passwd = dir_ + "/host-passwd";
+  ASSERT_TRUE(Shell("echo 'someuser:x:4242:4242::/:/bin/sh' > " + host_passwd + " && chmod 0644 " + host_passwd));
+  std::string link = PushBusyboxImage("passwd-host:1", "rm etc/passwd && ln -s " + host_passwd + " etc/passwd");
+  std::string fifo = PushBusyboxImage("passwd-fifo:1", "rm etc/passwd && mkfifo etc/passwd");
+  ASSERT_FALSE(link.empty());
+  ASSERT_FALSE(fifo.empty());
+  for (const std::string& u : {std::string("65534"), range_uid_}) {
+    int rc;
+    std::string out = As(u, "pull -q " + link, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    out = As(u, "pull -q " + fifo, &rc);
+    ASSERT_EQ(rc, 0) << out;
+    out = As(u, "run --rm --network none -u someuser " + link + " id -u", &rc);
+    EXPECT_EQ(rc, 125) << out;
+    EXPECT_EQ(out.find("4242"), std::string::npos) << out;
+    EXPECT_NE(out.find("unable to find user someuser"), std::string::npos) << out;
+    EXPECT_EQ(Count(out, "\n"), 1u) << out;
+    out = As(u, "run --rm --network none -u someuser " + fifo + " id -u", &rc);
+    EXPECT_EQ(rc, 125) << out;
+    EXPECT_NE(out.find("/etc/passwd"), std::string::npos) << out;
+    EXPECT_NE(out.find("not a regular file"), std::string::npos) << out;
+    EXPECT_EQ(Count(out, "\n"), 1u) << out;
+    ExpectNothingLeft(u);
+  }
+}
+
 // apt-get install inside a Debian container (the project's Debian base, pushed by skopeo), for a
 // user with only its own id (apt cannot switch to _apt: berth mounts apt's sandbox setting, as
 // enroot does) and for one with a range (_apt is mapped: nothing added). Downloads from the
