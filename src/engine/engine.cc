@@ -544,7 +544,7 @@ Result<Prepared> Prepare(const Paths& paths, const store::Store& store, const Co
   if (!RootlessOverlayIsFuse()) {
     std::vector<std::string> layers = {fs::Join(paths.ContainerDir(r.id), "upper")};
     layers.insert(layers.end(), lowers.begin(), lowers.end());
-    LayeredRootfs layered(std::move(layers), CommitIdsForThisUser().overlay_xattr_prefix);
+    LayeredRootfs layered(std::move(layers), kUserOverlayXattrPrefix);
     bool needs_mount = false;
     auto quick = PrepareMounted(paths, store, r, lowers, &plan, &layered, &needs_mount);
     if (quick || !needs_mount) return quick;

@@ -550,7 +550,7 @@ Pasta::~Pasta() {
 CommitIds CommitIdsForThisUser() {
   CommitIds ids;
   if (!Rootless()) return ids;
-  ids.overlay_xattr_prefix = "user.overlay.";
+  ids.overlay_xattr_prefix = kUserOverlayXattrPrefix;
   UserMaps maps = RootlessMaps();
   for (const auto& m : maps.uids) ids.uid_map.push_back({m.container_id, m.host_id, m.size});
   for (const auto& m : maps.gids) ids.gid_map.push_back({m.container_id, m.host_id, m.size});

@@ -179,6 +179,8 @@ class Pasta {
 // of overlayfs's xattrs in them ("user.overlay." rootless) and the maps from the host ids on
 // their files back to the container's (RootlessMaps inverted); for root "trusted.overlay." and
 // no maps.
+// The prefix of overlayfs's xattrs in a user's layers and upper dirs (mounted with userxattr).
+inline constexpr const char* kUserOverlayXattrPrefix = "user.overlay.";
 struct CommitIds {
   std::string overlay_xattr_prefix = "trusted.overlay.";
   std::vector<unpack::IdRange> uid_map, gid_map;
